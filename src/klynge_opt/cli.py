@@ -1,0 +1,162 @@
+"""Command line: parses arguments, calls the Python API, prints. No logic of its own.
+
+Exit codes: 0 success, 2 bad input (data or scenario), 3 infeasible scenario.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import dataset as dataset_api
+from .landscape import build_landscape, summarise
+from .problems import InputError, Problem, errors, warnings
+
+EXIT_INPUT = 2
+EXIT_INFEASIBLE = 3
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="klynge-opt: design a consolidated business-promotion system.")
+# Wide when piped: rich would otherwise squeeze tables to 80 columns in logs and CI.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, highlight=False)
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+DatasetArg = Annotated[Path, typer.Argument(
+    help="Data set: a folder of CSV/Parquet files or an .xlsx workbook "
+         "(default: the embedded Danish data).")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
+
+
+def _print_problems(problems: list[Problem], stream: Console) -> None:
+    for p in errors(problems):
+        stream.print(f"[red]error[/red]   {p.location()}: {p.message}"
+                     + ("" if p.value is None else f" (got {p.value!r})"), soft_wrap=True)
+    for p in warnings(problems):
+        stream.print(f"[yellow]warning[/yellow] {p.location()}: {p.message}"
+                     + ("" if p.value is None else f" (got {p.value!r})"), soft_wrap=True)
+
+
+def _fail_input(exc: InputError, fmt: Format = Format.text) -> None:
+    if fmt is Format.json:
+        print(json.dumps({"ok": False, "what": exc.what,
+                          "problems": [p.to_dict() for p in exc.problems]}, indent=2))
+    else:
+        err_console.print(f"[red]{exc}[/red]")
+        _print_problems(exc.problems, err_console)
+    raise typer.Exit(EXIT_INPUT)
+
+
+def _frame_table(frame: pd.DataFrame, title: str, formats: dict[str, str] | None = None,
+                 ) -> Table:
+    formats = formats or {}
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for col in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[col])
+        table.add_column(str(col), justify="right" if numeric else "left")
+    for row in frame.itertuples(index=False):
+        cells = []
+        for col, value in zip(frame.columns, row, strict=True):
+            if isinstance(value, float):
+                if math.isnan(value):
+                    cells.append("–")
+                    continue
+                if math.isinf(value):
+                    cells.append("∞")
+                    continue
+            fmt = formats.get(str(col))
+            cells.append(format(value, fmt) if fmt else str(value))
+        table.add_row(*cells)
+    return table
+
+
+@app.command()
+def validate(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.text) -> None:
+    """Check a data set against the data contract; list every problem at once."""
+    ds, problems = dataset_api.inspect(data)
+    n_err, n_warn = len(errors(problems)), len(warnings(problems))
+    if fmt is Format.json:
+        print(json.dumps({"ok": ds is not None, "data": str(data), "errors": n_err,
+                          "warnings": n_warn, "problems": [p.to_dict() for p in problems]},
+                         indent=2))
+    else:
+        _print_problems(problems, console)
+        verdict = "[green]valid[/green]" if ds is not None else "[red]invalid[/red]"
+        console.print(f"{data}: {verdict} — {n_err} errors, {n_warn} warnings")
+    if ds is None:
+        raise typer.Exit(EXIT_INPUT)
+
+
+@app.command()
+def info(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.text,
+         radius: Annotated[float, typer.Option(
+             help="List demand groups whose nearest competent operator is farther "
+                  "than this many minutes.")] = 60.0) -> None:
+    """The landscape at a glance: counts, overlap, fragmentation, far-off places."""
+    try:
+        ds = dataset_api.load(data)
+    except InputError as exc:
+        _fail_input(exc, fmt)
+    summary = summarise(build_landscape(ds), radius_minutes=radius)
+    if fmt is Format.json:
+        print(json.dumps(summary.to_dict(), indent=2, default=_json_default))
+        return
+    t = summary.totals
+    console.print(f"[bold]{data}[/bold]: {t['regions']} regions, {t['municipalities']} "
+                  f"municipalities ({t['rural_municipalities']} rural), {t['strongholds']} "
+                  f"strongholds, {t['operators']} operators, {t['clusters']} clusters, "
+                  f"{t['firms']:,.0f} firms in {t['demand_groups']} demand groups")
+    console.print(f"Rural share of firms {t['rural_firm_share']:.1%}; firms in several "
+                  f"clusters {t['firms_in_several_clusters_share']:.1%}; on average "
+                  f"{t['clusters_per_stronghold_mean']:.1f} clusters and "
+                  f"{t['operators_per_stronghold_mean']:.1f} competent operators per "
+                  "stronghold.\n")
+    console.print(_frame_table(summary.regions, "Regions", {
+        "population": ",.0f", "firms": ",.0f", "rural_firm_share": ".1%"}))
+    console.print()
+    console.print(_frame_table(summary.strongholds, "Strongholds (overlap: operators and "
+                               "clusters per stronghold)", {
+        "skill_shortage_2025": ",.0f", "firms": ",.0f", "competent_capacity": ",.0f"}))
+    console.print()
+    console.print(_frame_table(summary.fragmentation, "Membership fragmentation",
+                               {"firms": ",.0f", "share": ".1%"}))
+    console.print()
+    far = summary.far_places
+    if far.empty:
+        console.print(f"Every demand group has a competent operator within {radius:g} minutes.")
+    else:
+        console.print(_frame_table(far.head(25), f"{len(far)} demand groups with no competent "
+                                   f"operator within {radius:g} minutes (farthest first)",
+                                   {"weight": ",.0f", "nearest_minutes": ".0f"}))
+
+
+def _json_default(value: object) -> object:
+    if hasattr(value, "item"):
+        return value.item()  # numpy scalars
+    return str(value)
+
+
+def main() -> None:
+    try:
+        app()
+    except InputError as exc:  # pragma: no cover - commands handle their own
+        err_console.print(exc.report())
+        sys.exit(EXIT_INPUT)
+
+
+if __name__ == "__main__":
+    main()

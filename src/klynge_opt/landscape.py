@@ -1,0 +1,278 @@
+"""The landscape graph: regions, municipalities, strongholds, operators, clusters and firm groups.
+
+Firms are aggregated into demand groups g = (municipality, stronghold); a group is what the
+model assigns. The graph is typed: every node has a ``kind`` and every edge a ``relation``:
+
+================  ===========================  ==========================================
+relation          from -> to                   meaning
+================  ===========================  ==========================================
+located_in        municipality -> region       administrative geography
+located_in        operator -> municipality     where the operator sits
+located_in        group -> municipality        where the group's firms are
+part_of           group -> stronghold          the group's industry
+competent_in      operator -> stronghold       the operator can serve that industry
+hosts             operator -> cluster          the operator runs the cluster
+covers            cluster -> stronghold        the cluster's industries
+member_of         group -> cluster             today's memberships (``firms`` = how many)
+================  ===========================  ==========================================
+
+Nodes are ``(kind, id)`` tuples so that ids of different kinds never collide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from .dataset import Dataset
+from .geography import TravelTimes, travel_times
+
+GROUP_SEPARATOR = "|"
+
+
+def group_id(municipality_id: pd.Series, stronghold_id: pd.Series) -> pd.Series:
+    return municipality_id.astype(str) + GROUP_SEPARATOR + stronghold_id.astype(str)
+
+
+def build_groups(dataset: Dataset) -> tuple[pd.DataFrame, pd.Series]:
+    """Demand groups and each firm's group id (aligned with ``dataset.firms``)."""
+    firms = dataset.firms
+    gid = group_id(firms["municipality_id"], firms["stronghold_id"])
+    groups = (
+        firms.assign(group_id=gid)
+        .groupby("group_id", sort=True)
+        .agg(municipality_id=("municipality_id", "first"),
+             stronghold_id=("stronghold_id", "first"),
+             weight=("weight", "sum"),
+             firms=("firm_id", "size"))
+        .reset_index()
+    )
+    munis = dataset.municipalities.set_index("municipality_id")
+    groups["region_id"] = groups["municipality_id"].map(munis["region_id"])
+    groups["rural"] = groups["municipality_id"].map(munis["rural"]).astype(bool)
+    return groups, gid
+
+
+@dataclass(frozen=True)
+class Landscape:
+    dataset: Dataset
+    graph: nx.DiGraph
+    groups: pd.DataFrame
+    firm_group: pd.Series
+    times: TravelTimes
+
+    # ---------------------------------------------------------------- graph queries
+    def nodes(self, kind: str) -> list[str]:
+        return [n[1] for n, k in self.graph.nodes(data="kind") if k == kind]
+
+    def related(self, kind: str, node_id: str, relation: str, *, incoming: bool = False,
+                ) -> list[str]:
+        """Ids at the other end of ``relation`` edges from (or, if ``incoming``, to) a node."""
+        node = (kind, node_id)
+        edges = self.graph.in_edges(node, data="relation") if incoming else \
+            self.graph.out_edges(node, data="relation")
+        ends = [u if incoming else v for u, v, r in edges if r == relation]
+        return sorted(e[1] for e in ends)
+
+    def edges(self, relation: str) -> pd.DataFrame:
+        """All edges of one relation as a table ``source, target`` (plus edge attributes)."""
+        rows = [{"source": u[1], "target": v[1], **{k: x for k, x in d.items() if k != "relation"}}
+                for u, v, d in self.graph.edges(data=True) if d["relation"] == relation]
+        return pd.DataFrame(rows, columns=None if rows else ["source", "target"])
+
+    @cached_property
+    def competence(self) -> pd.DataFrame:
+        """``operator_id, stronghold_id`` from the graph's competent_in edges."""
+        e = self.edges("competent_in")
+        return e.rename(columns={"source": "operator_id", "target": "stronghold_id"})[
+            ["operator_id", "stronghold_id"]].sort_values(["operator_id", "stronghold_id"],
+                                                          ignore_index=True)
+
+    def eligible_pairs(self, max_minutes: float | None = None) -> pd.DataFrame:
+        """Every (group, operator) with the operator competent in the group's stronghold
+        and, if ``max_minutes`` is given, within that travel time. Columns:
+        ``group_id, operator_id, minutes``."""
+        ops = self.dataset.operators[["operator_id", "municipality_id"]].rename(
+            columns={"municipality_id": "operator_municipality"})
+        comp = self.competence.merge(ops, on="operator_id")
+        pairs = self.groups[["group_id", "municipality_id", "stronghold_id"]].merge(
+            comp, on="stronghold_id")
+        i = self.times.position(pairs["municipality_id"])
+        j = self.times.position(pairs["operator_municipality"])
+        pairs["minutes"] = self.times.minutes[i, j]
+        if max_minutes is not None:
+            pairs = pairs[pairs["minutes"] <= max_minutes + 1e-9]
+        return pairs[["group_id", "operator_id", "minutes"]].sort_values(
+            ["group_id", "operator_id"], ignore_index=True)
+
+    def nearest_competent(self) -> pd.DataFrame:
+        """For each group: the nearest competent operator and its travel time."""
+        pairs = self.eligible_pairs()
+        best = pairs.sort_values(["group_id", "minutes", "operator_id"]).drop_duplicates(
+            "group_id")
+        out = self.groups.merge(best, on="group_id", how="left")
+        return out.rename(columns={"operator_id": "nearest_operator",
+                                   "minutes": "nearest_minutes"})
+
+
+def build_landscape(dataset: Dataset) -> Landscape:
+    ds = dataset
+    g = nx.DiGraph()
+
+    def add_nodes(kind: str, frame: pd.DataFrame, key: str, attrs: list[str]) -> None:
+        records = frame[[key, *attrs]].to_dict("records")
+        g.add_nodes_from(((kind, r.pop(key)), {"kind": kind, **r}) for r in records)
+
+    def add_edges(src_kind: str, dst_kind: str, frame: pd.DataFrame, src: str, dst: str,
+                  relation: str, **attrs: pd.Series) -> None:
+        extra = [dict(zip(attrs, vals, strict=True))
+                 for vals in zip(*attrs.values(), strict=True)] if attrs else \
+            [{}] * len(frame)
+        g.add_edges_from(((src_kind, s), (dst_kind, d), {"relation": relation, **x})
+                         for s, d, x in zip(frame[src], frame[dst], extra, strict=True))
+
+    add_nodes("region", ds.regions, "region_id", ["name"])
+    add_nodes("municipality", ds.municipalities, "municipality_id",
+              ["name", "rural", "population"])
+    add_nodes("stronghold", ds.strongholds, "stronghold_id", ["name", "weight"])
+    add_nodes("operator", ds.operators, "operator_id",
+              ["name", "kind", "annual_cost", "capacity"])
+    add_nodes("cluster", ds.clusters, "cluster_id", ["name", "budget", "label"])
+
+    groups, firm_group = build_groups(ds)
+    add_nodes("group", groups, "group_id", ["weight", "firms", "rural"])
+
+    add_edges("municipality", "region", ds.municipalities, "municipality_id", "region_id",
+              "located_in")
+    add_edges("operator", "municipality", ds.operators, "operator_id", "municipality_id",
+              "located_in")
+    add_edges("group", "municipality", groups, "group_id", "municipality_id", "located_in")
+    add_edges("group", "stronghold", groups, "group_id", "stronghold_id", "part_of")
+    add_edges("operator", "stronghold", ds.operator_strongholds, "operator_id", "stronghold_id",
+              "competent_in")
+    add_edges("operator", "cluster", ds.clusters, "operator_id", "cluster_id", "hosts")
+    add_edges("cluster", "stronghold", ds.cluster_strongholds, "cluster_id", "stronghold_id",
+              "covers")
+
+    if not ds.memberships.empty:
+        members = ds.memberships.assign(
+            group_id=ds.memberships["firm_id"].map(
+                pd.Series(firm_group.to_numpy(), index=ds.firms["firm_id"])),
+            weight=ds.memberships["firm_id"].map(ds.firms.set_index("firm_id")["weight"]))
+        per_group = members.groupby(["group_id", "cluster_id"], sort=True)["weight"].sum() \
+            .reset_index()
+        add_edges("group", "cluster", per_group, "group_id", "cluster_id", "member_of",
+                  firms=per_group["weight"])
+
+    return Landscape(ds, g, groups, firm_group, travel_times(ds))
+
+
+def membership_counts(dataset: Dataset) -> pd.Series:
+    """Number of current clusters per firm (0 for firms without membership), by firm_id."""
+    counts = dataset.memberships.groupby("firm_id").size()
+    return dataset.firms["firm_id"].map(counts).fillna(0).astype(np.int64).set_axis(
+        dataset.firms["firm_id"])
+
+
+@dataclass(frozen=True)
+class LandscapeSummary:
+    """The landscape at a glance; every table is a DataFrame for scripts, printed by the CLI."""
+
+    totals: dict[str, float]
+    regions: pd.DataFrame
+    strongholds: pd.DataFrame
+    fragmentation: pd.DataFrame
+    far_places: pd.DataFrame
+    radius_minutes: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "totals": self.totals,
+            "regions": self.regions.to_dict("records"),
+            "strongholds": self.strongholds.to_dict("records"),
+            "fragmentation": self.fragmentation.to_dict("records"),
+            "far_places": self.far_places.to_dict("records"),
+            "radius_minutes": self.radius_minutes,
+        }
+
+
+def summarise(land: Landscape, radius_minutes: float = 60.0) -> LandscapeSummary:
+    """Counts per region and stronghold, overlap, fragmentation and places far from service.
+
+    ``far_places`` lists demand groups whose nearest competent operator is farther than
+    ``radius_minutes`` (or that no operator can serve at all).
+    """
+    ds = land.dataset
+    firms = ds.firms.merge(ds.municipalities[["municipality_id", "region_id", "rural"]],
+                           on="municipality_id", how="left")
+    ops = ds.operators.merge(ds.municipalities[["municipality_id", "region_id"]],
+                             on="municipality_id", how="left")
+    hosted = ds.clusters.merge(ops[["operator_id", "region_id"]], on="operator_id", how="left")
+
+    munis = ds.municipalities
+    regions = ds.regions[["region_id", "name"]].copy()
+    regions["municipalities"] = regions["region_id"].map(munis.groupby("region_id").size())
+    regions["rural_municipalities"] = regions["region_id"].map(
+        munis[munis["rural"]].groupby("region_id").size())
+    regions["population"] = regions["region_id"].map(munis.groupby("region_id")["population"]
+                                                     .sum(min_count=1))
+    regions["operators"] = regions["region_id"].map(ops.groupby("region_id").size())
+    regions["clusters_hosted"] = regions["region_id"].map(hosted.groupby("region_id").size())
+    regions["firms"] = regions["region_id"].map(firms.groupby("region_id")["weight"].sum())
+    regions["rural_firm_share"] = regions["region_id"].map(
+        firms[firms["rural"]].groupby("region_id")["weight"].sum()) / regions["firms"]
+    regions = regions.fillna({c: 0 for c in ("municipalities", "rural_municipalities",
+                                              "operators", "clusters_hosted", "firms",
+                                              "rural_firm_share")})
+
+    strongholds = ds.strongholds[["stronghold_id", "name", "skill_shortage_2025"]].copy()
+    sid = strongholds["stronghold_id"]
+    strongholds["firms"] = sid.map(firms.groupby("stronghold_id")["weight"].sum()).fillna(0)
+    strongholds["competent_operators"] = sid.map(
+        land.competence.groupby("stronghold_id").size()).fillna(0).astype(int)
+    strongholds["clusters"] = sid.map(
+        ds.cluster_strongholds.groupby("stronghold_id").size()).fillna(0).astype(int)
+    cap = ds.operators.set_index("operator_id")["capacity"]
+    comp_cap = land.competence.assign(capacity=land.competence["operator_id"].map(cap))
+    strongholds["competent_capacity"] = sid.map(
+        comp_cap.groupby("stronghold_id")["capacity"].apply(
+            lambda c: np.inf if c.isna().any() else c.sum()))
+
+    per_firm = membership_counts(ds)
+    weights = ds.firms["weight"].to_numpy()
+    bins = np.minimum(per_firm.to_numpy(), 3)
+    frag = pd.DataFrame({"clusters_per_firm": ["0", "1", "2", "3+"]})
+    frag["firms"] = [float(weights[bins == k].sum()) for k in range(4)]
+    frag["share"] = frag["firms"] / max(weights.sum(), 1e-12)
+
+    near = land.nearest_competent()
+    far = near[near["nearest_minutes"].isna() | (near["nearest_minutes"] > radius_minutes)]
+    names = munis.set_index("municipality_id")["name"]
+    far = far.assign(municipality=far["municipality_id"].map(names))[
+        ["municipality_id", "municipality", "stronghold_id", "weight", "rural",
+         "nearest_operator", "nearest_minutes"]].sort_values(
+        ["nearest_minutes", "weight"], ascending=False, ignore_index=True)
+
+    total_weight = float(weights.sum())
+    rural_weight = float(firms.loc[firms["rural"], "weight"].sum())
+    totals = {
+        "regions": len(ds.regions),
+        "municipalities": len(munis),
+        "rural_municipalities": int(munis["rural"].sum()),
+        "strongholds": len(ds.strongholds),
+        "operators": len(ds.operators),
+        "clusters": len(ds.clusters),
+        "firms": total_weight,
+        "firm_rows": len(ds.firms),
+        "demand_groups": len(land.groups),
+        "memberships": len(ds.memberships),
+        "rural_firm_share": rural_weight / total_weight if total_weight else 0.0,
+        "firms_in_several_clusters_share": float(frag["share"].iloc[2:].sum()),
+        "clusters_per_stronghold_mean": float(strongholds["clusters"].mean()),
+        "operators_per_stronghold_mean": float(strongholds["competent_operators"].mean()),
+    }
+    return LandscapeSummary(totals, regions, strongholds, frag, far, radius_minutes)

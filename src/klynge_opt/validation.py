@@ -1,0 +1,209 @@
+"""Rules that span rows and tables: unique keys, references, and the landscape's consistency.
+
+Cell-level checks (types, blanks, ranges) happen while coercing in :mod:`loading`; here the
+tables are already typed. Every rule appends to one list, so a user sees all problems at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from .loading import MAX_ROWS_LISTED, TableSource
+from .problems import Problem
+from .schema import TABLE_BY_NAME, TABLES
+
+
+def validate_tables(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSource],
+                    problems: list[Problem]) -> None:
+    """Check keys, references and landscape rules; append findings to ``problems``."""
+    for table in TABLES:
+        if table.name in tables:
+            _unique_keys(table.name, tables[table.name], sources[table.name], problems)
+            _references(table.name, tables, sources, problems)
+    _links(tables, sources, problems)
+    _landscape(tables, sources, problems)
+
+
+def _listed(mask: np.ndarray, frame: pd.DataFrame, column: str, source: TableSource,
+            message: str, problems: list[Problem], severity: str = "error") -> None:
+    positions = np.flatnonzero(mask)
+    for pos in positions[:MAX_ROWS_LISTED]:
+        problems.append(Problem(severity, message, source=source.label,  # type: ignore[arg-type]
+                                line=int(pos) + source.first_line, column=column,
+                                value=str(frame[column].iloc[pos])))
+    if len(positions) > MAX_ROWS_LISTED:
+        problems.append(Problem(severity, f"… and {len(positions) - MAX_ROWS_LISTED} more rows: "  # type: ignore[arg-type]
+                                f"{message}", source=source.label, column=column))
+
+
+def _unique_keys(name: str, frame: pd.DataFrame, source: TableSource,
+                 problems: list[Problem]) -> None:
+    key = list(TABLE_BY_NAME[name].key)
+    usable = frame[key].notna().all(axis=1)
+    dup = (frame[key].duplicated(keep="first") & usable).to_numpy()
+    if dup.any():
+        first = frame[key][usable].drop_duplicates(keep="first")
+        what = " + ".join(key)
+        _listed(dup, frame, key[-1] if len(key) > 1 else key[0], source,
+                f"duplicate {what}: each must appear once ({len(first)} distinct)", problems)
+
+
+def _references(name: str, tables: Mapping[str, pd.DataFrame],
+                sources: Mapping[str, TableSource], problems: list[Problem]) -> None:
+    frame = tables[name]
+    for col in TABLE_BY_NAME[name].columns:
+        if not col.references:
+            continue
+        target_table, target_col = col.references.split(".")
+        if target_table not in tables:
+            continue
+        known = pd.Index(tables[target_table][target_col].dropna().unique())
+        values = frame[col.name]
+        bad = (values.notna() & ~values.isin(known)).to_numpy()
+        if bad.any():
+            _listed(bad, frame, col.name, sources[name],
+                    f"unknown {target_col}: not in {sources[target_table].label}", problems)
+
+
+def _links(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSource],
+           problems: list[Problem]) -> None:
+    for name in ("links", "travel_times"):
+        if name not in tables:
+            continue
+        frame, source = tables[name], sources[name]
+        a, b = frame["from_id"].astype(str), frame["to_id"].astype(str)
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        pair = pd.Series(lo + "\x1f" + hi)
+        # The key check already caught identical (from, to) rows; this catches the reverse.
+        reverse_dup = (pair.duplicated(keep="first") & ~frame[["from_id", "to_id"]]
+                       .duplicated(keep="first")).to_numpy()
+        if reverse_dup.any():
+            _listed(reverse_dup, frame, "to_id", source,
+                    "duplicate pair: the same two municipalities appear in the other direction "
+                    "(travel times are undirected)", problems)
+        if name == "links":
+            self_loop = (a == b).to_numpy()
+            if self_loop.any():
+                _listed(self_loop, frame, "to_id", source,
+                        "a link from a municipality to itself; use intra_minutes in "
+                        "municipalities instead", problems)
+
+
+def _landscape(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSource],
+               problems: list[Problem]) -> None:
+    needed = ("strongholds", "operators", "operator_strongholds", "clusters",
+              "cluster_strongholds", "firms", "municipalities")
+    if any(n not in tables for n in needed):
+        return
+    competence = tables["operator_strongholds"]
+    competent_pairs = set(zip(competence["operator_id"], competence["stronghold_id"], strict=True))
+
+    cs = tables["cluster_strongholds"].merge(
+        tables["clusters"][["cluster_id", "operator_id"]], on="cluster_id", how="inner")
+    lacking = np.array([(o, s) not in competent_pairs
+                        for o, s in zip(cs["operator_id"], cs["stronghold_id"], strict=True)],
+                       dtype=bool)
+    if lacking.any():
+        frame = tables["cluster_strongholds"]
+        row_of = {(c, s): i for i, (c, s) in enumerate(zip(frame["cluster_id"],
+                                                           frame["stronghold_id"], strict=True))}
+        for c, s, o in cs.loc[lacking, ["cluster_id", "stronghold_id", "operator_id"]].itertuples(
+                index=False):
+            line = row_of.get((c, s))
+            problems.append(Problem(
+                "error", f"cluster {c}'s host operator {o} is not competent in stronghold {s}: "
+                f"add ({o}, {s}) to operator_strongholds or choose another host",
+                source=sources["cluster_strongholds"].label,
+                line=None if line is None else line + sources["cluster_strongholds"].first_line,
+                column="stronghold_id", value=str(s)))
+
+    strongholds = tables["strongholds"]["stronghold_id"]
+    covered = set(tables["cluster_strongholds"]["stronghold_id"])
+    for pos, s in enumerate(strongholds):
+        if s not in covered:
+            problems.append(Problem("error", f"stronghold {s} is covered by no cluster: "
+                                    "add a row to cluster_strongholds",
+                                    source=sources["strongholds"].label,
+                                    line=pos + sources["strongholds"].first_line,
+                                    column="stronghold_id", value=str(s)))
+
+    served = set(competence["stronghold_id"])
+    firms = tables["firms"]
+    orphan = firms["stronghold_id"].notna() & ~firms["stronghold_id"].isin(served)
+    for s, count in firms.loc[orphan, "stronghold_id"].value_counts().sort_index().items():
+        problems.append(Problem("error", f"{count} firms are in stronghold {s}, but no operator "
+                                f"is competent in it (operator_strongholds)",
+                                source=sources["firms"].label, column="stronghold_id",
+                                value=str(s)))
+
+    # Plausible but suspicious: warnings.
+    no_comp = ~tables["operators"]["operator_id"].isin(competence["operator_id"])
+    _listed(no_comp.to_numpy(), tables["operators"], "operator_id", sources["operators"],
+            "operator has no competence (no row in operator_strongholds) and can serve no firm",
+            problems, severity="warning")
+    empty = ~tables["clusters"]["cluster_id"].isin(tables["cluster_strongholds"]["cluster_id"])
+    _listed(empty.to_numpy(), tables["clusters"], "cluster_id", sources["clusters"],
+            "cluster covers no stronghold (no row in cluster_strongholds)", problems,
+            severity="warning")
+    no_firms = ~strongholds.isin(firms["stronghold_id"])
+    _listed(no_firms.to_numpy(), tables["strongholds"], "stronghold_id", sources["strongholds"],
+            "stronghold has no firms", problems, severity="warning")
+    if "regions" in tables:
+        no_muni = ~tables["regions"]["region_id"].isin(tables["municipalities"]["region_id"])
+        _listed(no_muni.to_numpy(), tables["regions"], "region_id", sources["regions"],
+                "region has no municipalities", problems, severity="warning")
+    if "memberships" in tables:
+        _memberships(tables, sources, problems)
+    _reachability(tables, sources, problems)
+
+
+def _memberships(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSource],
+                 problems: list[Problem]) -> None:
+    members = tables["memberships"]
+    firm_stronghold = tables["firms"].drop_duplicates("firm_id").set_index("firm_id")[
+        "stronghold_id"]
+    stronghold = members["firm_id"].map(firm_stronghold)
+    covers = tables["cluster_strongholds"].drop_duplicates().assign(_covers=True)
+    probe = pd.DataFrame({"cluster_id": members["cluster_id"].to_numpy(),
+                          "stronghold_id": stronghold.to_numpy()})
+    hit = probe.merge(covers, on=["cluster_id", "stronghold_id"], how="left")["_covers"]
+    off = (stronghold.notna().to_numpy() & hit.isna().to_numpy())
+    _listed(off, members, "cluster_id", sources["memberships"],
+            "firm is a member of a cluster that does not cover the firm's stronghold", problems,
+            severity="warning")
+
+
+def _reachability(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSource],
+                  problems: list[Problem]) -> None:
+    """With a links table, links are the source of travel times: every place must be reachable."""
+    if "links" not in tables or tables["links"].empty:
+        return
+    municipalities = tables["municipalities"]["municipality_id"].dropna()
+    graph = nx.Graph()
+    graph.add_nodes_from(municipalities)
+    links = tables["links"].dropna(subset=["from_id", "to_id"])
+    graph.add_edges_from(zip(links["from_id"], links["to_id"], strict=True))
+    components = sorted(nx.connected_components(graph), key=lambda c: (-len(c), min(c)))
+    if len(components) <= 1:
+        return
+    explicit: set[tuple[str, str]] = set()
+    if "travel_times" in tables:
+        tt = tables["travel_times"]
+        explicit = {tuple(sorted(p)) for p in zip(tt["from_id"], tt["to_id"], strict=True)}  # type: ignore[misc]
+    main = components[0]
+    names = tables["municipalities"].set_index("municipality_id")["name"]
+    for comp in components[1:]:
+        uncovered = [m for m in sorted(comp)
+                     if any(tuple(sorted((m, o))) not in explicit for o in main)]
+        if not uncovered:
+            continue
+        shown = ", ".join(f"{m} ({names.get(m, '?')})" for m in uncovered[:MAX_ROWS_LISTED])
+        more = f" and {len(uncovered) - MAX_ROWS_LISTED} more" if len(uncovered) > 10 else ""
+        problems.append(Problem(
+            "error", f"unreachable over links from the main network ({len(main)} municipalities): "
+            f"{shown}{more}; add a road/bridge/ferry link or explicit travel_times",
+            source=sources["links"].label))
