@@ -37,8 +37,9 @@ IntArray = npt.NDArray[np.int64]
 
 # A plausible assumption, NOT data: relative over/under-representation of each stronghold
 # in each Danish region (1081 Nordjylland, 1082 Midtjylland, 1083 Syddanmark,
-# 1084 Hovedstaden, 1085 Sjælland), loosely following where the 2017 cluster landscape
-# placed its strongholds. 1.0 is the national average; a pair missing here counts as 1.0,
+# 1084 Hovedstaden, 1085 Sjælland), set by hand from commonly cited regional strengths
+# (maritime in the north and south, life science around Copenhagen, wind and energy in
+# Jutland and Funen). 1.0 is the national average; a pair missing here counts as 1.0,
 # which is what makes the generator usable with any country's ids.
 DEFAULT_SPECIALISATION: Mapping[str, Mapping[str, float]] = MappingProxyType(
     {
@@ -98,7 +99,7 @@ OPERATOR_PULL = 1.5
 MEMBERSHIP_SCALE_KM = 60.0
 #: Target share of covered firms that are members of two or more clusters.
 MULTI_MEMBERSHIP_SHARE = 0.25
-#: Median and log-spread of firm size; gives about 1 % of firms above 500 employees.
+#: Median and log-spread of firm size: a long tail, about 0.3 % above 500 employees.
 EMPLOYEES_MEDIAN = 15.0
 EMPLOYEES_SIGMA = 1.3
 EMPLOYEES_MAX = 5000
@@ -261,7 +262,6 @@ def generate_firms(
     if n_firms > 0 and (n_mun == 0 or n_sh == 0):
         raise ValueError("firms need at least one municipality and one stronghold")
 
-    # Intensity per (municipality, stronghold) cell.
     factor = np.ones((n_mun, n_sh))
     for r, row in spec.items():
         in_region = region_of == str(r)
@@ -520,7 +520,7 @@ def synthetic_tables(
 
     firm_sh = pd.Index(sh_ids).get_indexer(generated["firms"]["stronghold_id"])
     sh_weight = np.bincount(firm_sh, weights=generated["firms"]["weight"].to_numpy(),
-                            minlength=strongholds)
+                            minlength=strongholds).astype(np.float64)
     is_host = np.zeros(operators, dtype=bool)
     is_host[host] = True
     operators_df = _synthetic_operator_economics(rng, ops_stub, comp, sh_weight, regions,
@@ -693,7 +693,7 @@ def _synthetic_cluster_hosts(
     for c in range(clusters):
         free = pool[~hosting[pool]]
         cands = free if free.size else pool
-        fit = comp[np.ix_(cands, cover[c])].sum(axis=1)
+        fit = comp[np.ix_(cands, np.asarray(cover[c], dtype=np.int64))].sum(axis=1)
         best = cands[fit == fit.max()]
         host[c] = int(rng.choice(best))
         hosting[host[c]] = True

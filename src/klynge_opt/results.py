@@ -1,0 +1,340 @@
+"""Turning a solved model into decisions and numbers, and writing them (``docs/outputs.md``).
+
+The output tables are plain DataFrames keyed by ids; the independent checker
+(:mod:`klynge_opt.check`) reads only these tables and the raw data, never the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+import tomli_w
+
+from .landscape import Landscape
+from .model import COST_TERMS, ModelInputs
+from .scenario import Scenario
+from .solver import SolveReport
+
+SUMMARY_FILE = "summary.json"
+SCENARIO_FILE = "scenario.toml"
+TABLE_FILES = {"operators": "operators.csv", "clusters": "clusters.csv",
+               "assignments": "assignments.csv"}
+LIST_SEPARATOR = ";"
+#: Variable values within this of 0/1 count as 0/1 (HiGHS's integrality tolerance is 1e-6).
+ROUND = 1e-6
+
+
+@dataclass
+class Result:
+    """What a solve produced: status, summary numbers and the decision tables."""
+
+    status: str
+    summary: dict[str, Any]
+    operators: pd.DataFrame = field(default_factory=pd.DataFrame)
+    clusters: pd.DataFrame = field(default_factory=pd.DataFrame)
+    assignments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scenario: Scenario | None = None
+    message: str = ""
+
+    @property
+    def objective(self) -> float | None:
+        return self.summary.get("objective")
+
+    @property
+    def objective_terms(self) -> dict[str, float]:
+        return self.summary.get("objective_terms", {})
+
+    @property
+    def has_solution(self) -> bool:
+        return not self.operators.empty
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def _values(var: pyo.Var) -> pd.Series:
+    keys = list(var.keys())
+    vals = [var[k].value for k in keys]
+    index = pd.MultiIndex.from_tuples(keys) if keys and isinstance(keys[0], tuple) else \
+        pd.Index(keys)
+    return pd.Series(np.asarray([np.nan if v is None else v for v in vals], dtype=float),
+                     index=index)
+
+
+def _join(items: pd.Series) -> str:
+    return LIST_SEPARATOR.join(sorted(str(i) for i in items))
+
+
+def extract(m: pyo.ConcreteModel, land: Landscape, inp: ModelInputs, scenario: Scenario,
+            ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Operators, clusters and assignments tables from a solved model."""
+    ds = land.dataset
+    y = _values(m.y).round().astype(bool)
+    z = _values(m.z).round().astype(bool)
+    v = _values(m.v)
+    x = _values(m.x)
+
+    served = x[x > ROUND].clip(upper=1.0).rename("share").reset_index()
+    served.columns = ["group_id", "operator_id", "share"]
+    # Shares of a binary assignment are exactly 1; continuous ones are kept as solved.
+    if not scenario.policy.allow_split:
+        served["share"] = 1.0
+    groups = land.groups.set_index("group_id")
+    served["weight"] = served["group_id"].map(groups["weight"]) * served["share"]
+
+    active = v[v > 0.5].index.to_frame(index=False, name=["operator_id", "stronghold_id"])
+    selected = ds.clusters[ds.clusters["cluster_id"].map(z).fillna(False).astype(bool)]
+
+    ops = ds.operators[["operator_id", "name", "kind", "municipality_id", "annual_cost",
+                        "capacity", "closure_cost"]].copy()
+    ops["region_id"] = ops["municipality_id"].map(
+        ds.municipalities.set_index("municipality_id")["region_id"])
+    ops["kept"] = ops["operator_id"].map(y).fillna(False).astype(bool)
+    ops["forced"] = np.select([ops["operator_id"].isin(scenario.policy.keep),
+                               ops["operator_id"].isin(scenario.policy.close)],
+                              ["keep", "close"], "")
+    ops["hosts"] = ops["operator_id"].map(
+        selected.groupby("operator_id")["cluster_id"].agg(_join)).fillna("")
+    ops["serves"] = ops["operator_id"].map(
+        active.groupby("operator_id")["stronghold_id"].agg(_join)).fillna("")
+    ops["firms_served"] = ops["operator_id"].map(
+        served.groupby("operator_id")["weight"].sum()).fillna(0.0)
+    ops["utilisation"] = ops["firms_served"] / ops["capacity"]
+    ops["closure_cost_paid"] = np.where(ops["kept"], 0.0, ops["closure_cost"])
+    ops = ops[["operator_id", "name", "kind", "municipality_id", "region_id", "kept", "forced",
+               "hosts", "serves", "firms_served", "capacity", "utilisation", "annual_cost",
+               "closure_cost_paid"]]
+
+    cl = ds.clusters.rename(columns={"operator_id": "host_operator_id"}).copy()
+    covers = ds.cluster_strongholds.groupby("cluster_id")["stronghold_id"].agg(_join)
+    cl["strongholds"] = cl["cluster_id"].map(covers).fillna("")
+    cl["selected"] = cl["cluster_id"].map(z).fillna(False).astype(bool)
+    cl["admissible"] = cl["cluster_id"].map(inp.clusters["admissible"]).astype(bool)
+    upgrade = cl["cluster_id"].map(inp.clusters["upgrade_cost"]).fillna(0.0)
+    cl["upgraded"] = cl["selected"] & scenario.policy.require_gold & (cl["label"] != "gold")
+    cl["label_after"] = np.where(cl["upgraded"], "gold", cl["label"])
+    cl["upgrade_cost_paid"] = np.where(cl["upgraded"], upgrade, 0.0)
+    cl = cl[["cluster_id", "name", "host_operator_id", "strongholds", "selected", "admissible",
+             "label", "label_after", "upgrade_cost_paid", "budget", "knowledge_partners"]]
+
+    unserved = pd.DataFrame({"group_id": pd.Series(dtype=object),
+                             "operator_id": pd.Series(dtype=object),
+                             "share": pd.Series(dtype=float)})
+    if hasattr(m, "u"):
+        u = _values(m.u)
+        u = u[u > ROUND].clip(upper=1.0)
+        unserved = pd.DataFrame({"group_id": u.index, "operator_id": "", "share": u.to_numpy()})
+    assignments = _assignments(land, pd.concat([served[["group_id", "operator_id", "share"]],
+                                                unserved], ignore_index=True), selected)
+    return ops, cl, assignments
+
+
+def _assignments(land: Landscape, group_plan: pd.DataFrame, selected: pd.DataFrame,
+                 ) -> pd.DataFrame:
+    """Every firm with its serving operator(s), cluster, travel minutes and whether it moved."""
+    ds = land.dataset
+    firms = ds.firms[["firm_id", "municipality_id", "stronghold_id", "weight"]].assign(
+        group_id=land.firm_group.to_numpy())
+    rows = firms.merge(group_plan, on="group_id", how="left")
+    rows["operator_id"] = rows["operator_id"].fillna("")
+    rows["share"] = rows["share"].fillna(0.0)
+
+    op_muni = ds.operators.set_index("operator_id")["municipality_id"]
+    has_op = rows["operator_id"] != ""
+    minutes = np.full(len(rows), np.nan)
+    if has_op.any():
+        i = land.times.position(rows.loc[has_op, "municipality_id"])
+        j = land.times.position(rows.loc[has_op, "operator_id"].map(op_muni))
+        minutes[has_op.to_numpy()] = land.times.minutes[i, j]
+    rows["minutes"] = minutes
+
+    # The firm's cluster: the selected cluster for its stronghold, preferring one its operator
+    # hosts (matters only when several clusters per stronghold are selected).
+    sel = selected[["cluster_id", "operator_id"]].merge(ds.cluster_strongholds, on="cluster_id")
+    sel = sel.rename(columns={"operator_id": "host"})
+    cand = rows[["firm_id", "operator_id", "stronghold_id"]].merge(sel, on="stronghold_id",
+                                                                   how="left")
+    cand["own"] = cand["host"] == cand["operator_id"]
+    cand = cand.sort_values(["firm_id", "operator_id", "own", "cluster_id"],
+                            ascending=[True, True, False, True])
+    best = cand.drop_duplicates(["firm_id", "operator_id"])[["firm_id", "operator_id",
+                                                             "cluster_id"]]
+    rows = rows.merge(best, on=["firm_id", "operator_id"], how="left")
+    rows.loc[~has_op.to_numpy(), "cluster_id"] = ""
+    rows["cluster_id"] = rows["cluster_id"].fillna("")
+
+    current = ds.memberships.merge(ds.clusters[["cluster_id", "operator_id"]], on="cluster_id")
+    familiar = set(zip(current["firm_id"], current["operator_id"], strict=True))
+    member = rows["firm_id"].isin(ds.memberships["firm_id"]).to_numpy()
+    known = np.fromiter(((f, o) in familiar for f, o in zip(rows["firm_id"], rows["operator_id"],
+                                                           strict=True)),
+                        dtype=bool, count=len(rows))
+    rows["moved"] = member & ~known & has_op.to_numpy()
+    return rows[["firm_id", "municipality_id", "stronghold_id", "weight", "share",
+                 "operator_id", "cluster_id", "minutes", "moved"]].sort_values(
+        ["firm_id", "operator_id"], ignore_index=True)
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def plan_statistics(assignments: pd.DataFrame, land: Landscape) -> dict[str, Any]:
+    """Coverage, travel and movement figures of a plan, from its assignments table."""
+    rural_of = land.dataset.municipalities.set_index("municipality_id")["rural"]
+    a = assignments
+    served = a[a["operator_id"] != ""]
+    w_served = served["weight"] * served["share"]
+    total = float(land.dataset.firms["weight"].sum())
+
+    def share(mask_all: pd.Series, mask_served: pd.Series) -> float | None:
+        denominator = float(land.dataset.firms.loc[mask_all, "weight"].sum())
+        if denominator == 0:
+            return None
+        return float(w_served[mask_served].sum()) / denominator
+
+    firm_rural = land.dataset.firms["municipality_id"].map(rural_of).astype(bool)
+    served_rural = served["municipality_id"].map(rural_of).astype(bool)
+    minutes = served["minutes"]
+    return {
+        "coverage": {
+            "all": float(w_served.sum()) / total if total else None,
+            "rural": share(firm_rural, served_rural),
+            "urban": share(~firm_rural, ~served_rural),
+        },
+        "travel_minutes": {
+            "mean": float((minutes * w_served).sum() / w_served.sum()) if len(served) else None,
+            "max": float(minutes.max()) if len(served) else None,
+        },
+        "firms_moved": float((served["weight"] * served["share"])[served["moved"]].sum()),
+    }
+
+
+def status_quo(land: Landscape, scenario: Scenario) -> dict[str, Any]:
+    """Today's landscape under the scenario's cost model, without optimisation.
+
+    Every operator stays and every cluster runs; each firm is served by the nearest host of
+    its current clusters, or, without a membership, by the nearest competent operator.
+    Capacities are not enforced: the status quo is a reference point, not a feasible plan.
+    """
+    ds = land.dataset
+    cost = scenario.costs
+    times = land.times
+    op_muni = ds.operators.set_index("operator_id")["municipality_id"]
+    firms = ds.firms[["firm_id", "municipality_id", "stronghold_id", "weight"]]
+
+    hosts = ds.memberships.merge(ds.clusters[["cluster_id", "operator_id"]], on="cluster_id")
+    cand = hosts[["firm_id", "operator_id"]].merge(firms, on="firm_id")
+    nonmember = firms[~firms["firm_id"].isin(ds.memberships["firm_id"])]
+    cand = pd.concat([cand, nonmember.merge(land.competence, on="stronghold_id")],
+                     ignore_index=True)
+    cand["minutes"] = times.minutes[times.position(cand["municipality_id"]),
+                                    times.position(cand["operator_id"].map(op_muni))]
+    best = cand.sort_values(["firm_id", "minutes", "operator_id"]).drop_duplicates("firm_id")
+    best = best.assign(share=1.0, moved=False, cluster_id="")
+    stats = plan_statistics(best, land)
+    service = cost.horizon_years * cost.cost_per_firm_minute * float(
+        (best["weight"] * best["minutes"]).sum())
+    terms = {"operating": cost.horizon_years * float(ds.operators["annual_cost"].sum()),
+             "service": service, "closure": 0.0, "upgrade": 0.0, "disruption": 0.0,
+             "unserved_penalty": 0.0}
+    return {"objective": sum(terms.values()), "objective_terms": terms,
+            "operators": len(ds.operators), "clusters": len(ds.clusters), **stats}
+
+
+def summarise(report: SolveReport, m: pyo.ConcreteModel, land: Landscape, scenario: Scenario,
+              operators: pd.DataFrame, clusters: pd.DataFrame, assignments: pd.DataFrame,
+              timings: dict[str, float], baseline: dict[str, Any]) -> dict[str, Any]:
+    terms = {t: float(pyo.value(getattr(m, f"cost_{t}"))) for t in COST_TERMS}
+    objective = float(pyo.value(m.cost))
+    stats = plan_statistics(assignments, land)
+    savings = baseline["objective"] - objective
+    return {
+        "status": report.status,
+        "proven_optimal": report.status == "optimal",
+        "objective": objective,
+        "objective_terms": terms,
+        "objective_bound": report.bound,
+        "mip_gap": report.mip_gap,
+        "solver_termination": report.termination,
+        "timings": timings,
+        "counts": {
+            "operators_before": len(land.dataset.operators),
+            "operators_after": int(operators["kept"].sum()),
+            "clusters_before": len(land.dataset.clusters),
+            "clusters_after": int(clusters["selected"].sum()),
+        },
+        **stats,
+        "status_quo": baseline,
+        "savings": {"total": savings,
+                    "share": savings / baseline["objective"] if baseline["objective"] else None},
+    }
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_result(result: Result, out_dir: str | os.PathLike[str]) -> Path:
+    """Write all outputs into ``out_dir`` atomically: complete, or the old folder untouched."""
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        (tmp / SUMMARY_FILE).write_text(json.dumps(result.summary, indent=2, default=_json,
+                                                   allow_nan=False), encoding="utf-8")
+        if result.scenario is not None:
+            (tmp / SCENARIO_FILE).write_text(tomli_w.dumps(result.scenario.to_toml_dict()),
+                                             encoding="utf-8")
+        if result.has_solution:
+            for name, file in TABLE_FILES.items():
+                getattr(result, name).to_csv(tmp / file, index=False)
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return target
+
+
+def _json(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def clean_json(value: Any) -> Any:
+    """Replace NaN/inf (not valid JSON) by None, recursively."""
+    if isinstance(value, dict):
+        return {k: clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v) for v in value]
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    return value
+
+
+def read_tables(result_dir: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """The decision tables of a result folder, with ids kept as text."""
+    folder = Path(result_dir)
+    out = {}
+    for name, file in TABLE_FILES.items():
+        frame = pd.read_csv(folder / file, keep_default_na=False, na_values={})
+        out[name] = frame
+    return out

@@ -1,0 +1,158 @@
+"""Scenarios: what to solve, as a TOML file validated strictly by pydantic.
+
+Every key, its default and its meaning are documented in ``docs/scenarios.md``; the names are
+the model's parameter names in ``docs/model.md``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .problems import InputError, Problem
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data" / "denmark"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Costs(_Strict):
+    horizon_years: float = Field(5.0, gt=0, description="Years over which annual costs count.")
+    cost_per_firm_minute: float = Field(
+        100.0, ge=0, description="DKK per firm per minute of travel to its operator, per year.")
+    disruption_cost_per_firm: float = Field(
+        5000.0, ge=0, description="One-off DKK per firm served by an operator that hosts none of "
+                                  "its current clusters.")
+    unserved_penalty_per_firm: float = Field(
+        200_000.0, ge=0, description="DKK per unserved firm (x stronghold weight), soft coverage.")
+
+
+class Policy(_Strict):
+    clusters_per_stronghold: int = Field(1, ge=0)
+    min_firms_per_operator: float = Field(0.0, ge=0)
+    min_firms_per_node: float = Field(0.0, ge=0)
+    min_cluster_budget: float = Field(0.0, ge=0)
+    min_knowledge_partners: int = Field(0, ge=0)
+    max_travel_minutes: float | None = Field(None, gt=0)
+    allow_split: bool = False
+    coverage: Literal["hard", "soft"] = "hard"
+    coverage_target: float = Field(1.0, ge=0, le=1)
+    rural_parity: bool = False
+    rural_parity_tolerance: float = Field(0.0, ge=0, le=1)
+    min_operators_per_region: int = Field(0, ge=0)
+    min_operators: int = Field(0, ge=0)
+    max_operators: int | None = Field(None, ge=0)
+    require_gold: bool = False
+    keep: tuple[str, ...] = ()
+    close: tuple[str, ...] = ()
+    annual_budget: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        if self.max_operators is not None and self.max_operators < self.min_operators:
+            raise ValueError(f"max_operators ({self.max_operators}) is below min_operators "
+                             f"({self.min_operators})")
+        both = sorted(set(self.keep) & set(self.close))
+        if both:
+            raise ValueError(f"operators both in keep and close: {', '.join(both)}")
+        return self
+
+
+class SolverOptions(_Strict):
+    time_limit: float = Field(300.0, gt=0, description="Seconds.")
+    mip_gap: float = Field(1e-6, ge=0, le=1, description="Relative MIP gap to stop at.")
+    threads: int | None = Field(None, ge=1)
+    seed: int = Field(0, ge=0)
+
+
+class Scenario(_Strict):
+    name: str = "unnamed"
+    description: str = ""
+    #: Resolved to an absolute path when read from a file.
+    data: str = str(DEFAULT_DATA)
+    costs: Costs = Costs()
+    policy: Policy = Policy()
+    solver: SolverOptions = SolverOptions()
+
+    def with_updates(self, updates: dict[str, Any]) -> Scenario:
+        """A copy with nested updates, e.g. ``{"policy": {"max_operators": 5}}``, re-validated."""
+        merged = _deep_merge(self.model_dump(mode="python"), updates)
+        return parse_scenario(merged, source="<updates>")
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        """The fully resolved scenario, suitable for writing back as TOML (no None values)."""
+        return _drop_none(self.model_dump(mode="json"))
+
+
+def _deep_merge(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in updates.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: type[BaseModel] = model
+    for part in loc[:-1]:
+        field = current.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type) or \
+                not issubclass(field.annotation, BaseModel):
+            return []
+        current = field.annotation
+    return list(current.model_fields)
+
+
+def parse_scenario(raw: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate a scenario mapping; raise :class:`InputError` naming every bad key at once."""
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            if err["type"] == "extra_forbidden":
+                known = _known_keys(Scenario, err["loc"])
+                close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else \
+                    f"; known keys here: {', '.join(known)}"
+                message = f"unknown key{hint}"
+            else:
+                message = err["msg"]
+            value = err.get("input")
+            shown = None if err["type"] == "extra_forbidden" or isinstance(value, dict) \
+                else repr(value)
+            problems.append(Problem("error", message, source=source, column=key, value=shown))
+        raise InputError(problems, what=f"scenario {source}") from None
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read a TOML scenario; ``data`` is resolved relative to the scenario file."""
+    file = Path(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError([Problem("error", "scenario file not found", source=str(file))],
+                         what=f"scenario {file}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError([Problem("error", f"not valid TOML: {exc}", source=str(file))],
+                         what=f"scenario {file}") from None
+    if "data" in raw and isinstance(raw["data"], str):
+        raw["data"] = str((file.parent / raw["data"]).resolve())
+    raw.setdefault("name", file.stem)
+    return parse_scenario(raw, source=str(file))
