@@ -83,8 +83,9 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, tee: bool = False
                 TerminationCondition.locallyInfeasible,
                 TerminationCondition.infeasibleOrUnbounded):
         status = "infeasible"
-    elif (tc in (TerminationCondition.maxTimeLimit, TerminationCondition.iterationLimit,
-                TerminationCondition.interrupted) and has_solution) or tc == TerminationCondition.maxTimeLimit:
+    elif tc == TerminationCondition.maxTimeLimit or (
+            has_solution and tc in (TerminationCondition.iterationLimit,
+                                    TerminationCondition.interrupted)):
         status = "time_limit"
     else:
         status = "error"
