@@ -20,6 +20,8 @@ from rich.table import Table
 from . import dataset as dataset_api
 from .landscape import build_landscape, summarise
 from .problems import InputError, Problem, errors, warnings
+from .results import Result, write_result
+from .scenario import load_scenario
 
 EXIT_INPUT = 2
 EXIT_INFEASIBLE = 3
@@ -142,6 +144,110 @@ def info(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.text,
         console.print(_frame_table(far.head(25), f"{len(far)} demand groups with no competent "
                                    f"operator within {radius:g} minutes (farthest first)",
                                    {"weight": ",.0f", "nearest_minutes": ".0f"}))
+
+
+ScenarioArg = Annotated[Path | None, typer.Argument(
+    help="Scenario TOML file (default: all defaults on the embedded Danish data).")]
+
+
+def _money(value: float | None) -> str:
+    return "–" if value is None else f"{value / 1e6:,.2f} M"
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _print_result(result: Result) -> None:
+    s = result.summary
+    if not result.has_solution:
+        err_console.print(f"[red]{s['status']}[/red]: {result.message}")
+        return
+    flag = "[green]optimal[/green]" if s["proven_optimal"] else \
+        f"[yellow]{s['status']} — NOT proven optimal, gap {s['mip_gap']:.3%}[/yellow]"
+    console.print(f"[bold]{s['scenario']}[/bold]: {flag}; total cost {_money(s['objective'])} "
+                  f"DKK over the horizon (status quo {_money(s['status_quo']['objective'])}, "
+                  f"savings {_money(s['savings']['total'])} = {_share(s['savings']['share'])})")
+    c = s["counts"]
+    console.print(f"operators {c['operators_before']} → {c['operators_after']}, clusters "
+                  f"{c['clusters_before']} → {c['clusters_after']}; coverage all "
+                  f"{_share(s['coverage']['all'])}, rural {_share(s['coverage']['rural'])}, "
+                  f"urban {_share(s['coverage']['urban'])}; travel mean "
+                  f"{s['travel_minutes']['mean']:.1f} min, max {s['travel_minutes']['max']:.0f} "
+                  f"min; firms moved {s['firms_moved']:,.0f}")
+    terms = pd.DataFrame({
+        "term": list(s["objective_terms"]),
+        "plan_MDKK": [v / 1e6 for v in s["objective_terms"].values()],
+        "status_quo_MDKK": [v / 1e6 for v in s["status_quo"]["objective_terms"].values()],
+    })
+    console.print(_frame_table(terms, "Cost terms over the horizon",
+                               {"plan_MDKK": ",.2f", "status_quo_MDKK": ",.2f"}))
+    t = s["timings"]
+    console.print(f"time: load {t['load']:.2f} s, build {t['build']:.2f} s, solve "
+                  f"{t['solve']:.2f} s, extract {t['extract']:.2f} s")
+    check = s.get("check")
+    if check is not None:
+        if check["ok"]:
+            console.print("independent check: [green]all constraints and cost terms verified"
+                          "[/green]")
+        else:
+            err_console.print(f"[red]independent check found {len(check['violations'])} "
+                              "violations[/red]:")
+            for v in check["violations"][:20]:
+                err_console.print(f"  {v['constraint']} at {v['where']}: {v['message']}")
+
+
+@app.command()
+def solve(scenario: ScenarioArg = None,
+          data: Annotated[Path | None, typer.Option(
+              help="Data set to use instead of the scenario's `data`.")] = None,
+          out: Annotated[Path | None, typer.Option(
+              help="Output folder (default: results/<scenario name>).")] = None,
+          tee: Annotated[bool, typer.Option("--log", help="Show the HiGHS log.")] = False,
+          ) -> None:
+    """Solve a scenario: choose the operators and clusters to keep at least cost."""
+    from .api import solve as api_solve
+
+    try:
+        sc = load_scenario(scenario) if scenario is not None else None
+        result = api_solve(data, sc, tee=tee)
+    except InputError as exc:
+        _fail_input(exc)
+    target = out or Path("results") / result.summary.get("scenario", "unnamed")
+    write_result(result, target)
+    _print_result(result)
+    console.print(f"written to {target}/")
+    if result.status == "infeasible":
+        raise typer.Exit(EXIT_INFEASIBLE)
+    if result.status == "error" or (result.summary.get("check") or {}).get("ok") is False:
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(result_dir: Annotated[Path, typer.Argument(help="A folder written by `solve`.")],
+          data: Annotated[Path | None, typer.Option(
+              help="Data set to check against (default: the one recorded in the result).")
+          ] = None,
+          fmt: FormatOpt = Format.text) -> None:
+    """Recompute every constraint and cost term of a result from the raw data."""
+    from .check import check_dir
+
+    try:
+        ds = dataset_api.load(data) if data is not None else None
+        report = check_dir(result_dir, dataset=ds)
+    except InputError as exc:
+        _fail_input(exc, fmt)
+    if fmt is Format.json:
+        print(json.dumps(report.to_dict(), indent=2, default=_json_default))
+    elif report.ok:
+        console.print(f"{result_dir}: [green]OK[/green] — every constraint holds; objective "
+                      f"{report.objective:,.2f} recomputed from the raw data matches")
+    else:
+        for v in report.violations:
+            console.print(f"[red]{v.constraint}[/red] at {v.where}: {v.message}")
+        console.print(f"{result_dir}: [red]{len(report.violations)} violations[/red]")
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def _json_default(value: object) -> object:

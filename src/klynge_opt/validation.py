@@ -45,11 +45,21 @@ def _unique_keys(name: str, frame: pd.DataFrame, source: TableSource,
     key = list(TABLE_BY_NAME[name].key)
     usable = frame[key].notna().all(axis=1)
     dup = (frame[key].duplicated(keep="first") & usable).to_numpy()
-    if dup.any():
-        first = frame[key][usable].drop_duplicates(keep="first")
-        what = " + ".join(key)
-        _listed(dup, frame, key[-1] if len(key) > 1 else key[0], source,
-                f"duplicate {what}: each must appear once ({len(first)} distinct)", problems)
+    if not dup.any():
+        return
+    first = pd.Series(np.arange(len(frame))).groupby(
+        [frame[k].to_numpy() for k in key]).transform("min").to_numpy()
+    what = " + ".join(key)
+    column = key[-1]
+    positions = np.flatnonzero(dup)
+    for pos in positions[:MAX_ROWS_LISTED]:
+        problems.append(Problem(
+            "error", f"duplicate {what}: already on line {first[pos] + source.first_line}; "
+            "each must appear once", source=source.label, line=int(pos) + source.first_line,
+            column=column, value=str(frame[column].iloc[pos])))
+    if len(positions) > MAX_ROWS_LISTED:
+        problems.append(Problem("error", f"… and {len(positions) - MAX_ROWS_LISTED} more "
+                                f"duplicate {what} rows", source=source.label, column=column))
 
 
 def _references(name: str, tables: Mapping[str, pd.DataFrame],
