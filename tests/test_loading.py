@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_tables
 
+from conftest import tiny_tables
 from klynge_opt import dataset as ds_api
 from klynge_opt.geography import (
     DETOUR_FACTOR,

@@ -250,6 +250,51 @@ def check(result_dir: Annotated[Path, typer.Argument(help="A folder written by `
         raise typer.Exit(1)
 
 
+generate_app = typer.Typer(no_args_is_help=True,
+                           help="Make data sets: the Danish firms, or synthetic landscapes.")
+app.add_typer(generate_app, name="generate")
+
+
+@generate_app.command("denmark")
+def generate_denmark(
+        base: Annotated[Path, typer.Option(
+            help="Folder with the curated Danish tables.")] = dataset_api.DENMARK,
+        out: Annotated[Path | None, typer.Option(help="Output folder (default: --base).")] = None,
+        firms: Annotated[int, typer.Option(min=1, help="Number of firms.")] = 12_000,
+        seed: Annotated[int, typer.Option(help="Random seed.")] = 2017) -> None:
+    """(Re)generate the synthetic firms and memberships of the embedded Danish data set."""
+    from .generator import generate_firms
+    from .loading import write_tables
+
+    try:
+        tables = dataset_api.load_partial(base)
+    except InputError as exc:
+        _fail_input(exc)
+    tables.update(generate_firms(tables, n_firms=firms, seed=seed))
+    target = write_tables(tables, out or base)
+    console.print(f"wrote {firms:,} firms and {len(tables['memberships']):,} memberships "
+                  f"(seed {seed}) to {target}/")
+
+
+@generate_app.command("synthetic")
+def generate_synthetic(
+        out: Annotated[Path, typer.Option(help="Output folder or .xlsx file.")],
+        regions: int = 5, municipalities: int = 100, strongholds: int = 10,
+        operators: int = 80, clusters: int = 45, firms: int = 12_000, seed: int = 1,
+        fmt: Annotated[str, typer.Option("--format", help="csv, parquet or xlsx")] = "csv",
+) -> None:
+    """A synthetic landscape of any size, valid under the data contract."""
+    from .generator import synthetic_tables
+    from .loading import write_tables
+
+    tables = synthetic_tables(regions=regions, municipalities=municipalities,
+                              strongholds=strongholds, operators=operators, clusters=clusters,
+                              firms=firms, seed=seed)
+    target = write_tables(tables, out, fmt=fmt)
+    console.print(f"wrote a synthetic landscape ({firms:,} firms, {operators} operators, "
+                  f"{clusters} clusters) to {target}")
+
+
 def _json_default(value: object) -> object:
     if hasattr(value, "item"):
         return value.item()  # numpy scalars

@@ -103,3 +103,18 @@ def inspect(path: str | os.PathLike[str]) -> tuple[Dataset | None, list[Problem]
     if errors(problems):
         return None, problems
     return Dataset(typed, source=str(Path(path)), warnings=tuple(problems)), problems
+
+
+def load_partial(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """Typed tables of a possibly incomplete data set (e.g. base tables awaiting generated
+    firms); raise :class:`InputError` on cell-level problems only."""
+    raw = read_raw(path)
+    problems = [p for p in raw.problems if not p.message.startswith("required table missing")]
+    typed: dict[str, pd.DataFrame] = {}
+    for name, frame in raw.tables.items():
+        coerced = coerce_table(TABLE_BY_NAME[name], frame, raw.sources[name], problems)
+        if coerced is not None:
+            typed[name] = coerced
+    if errors(problems):
+        raise InputError(problems, what=f"data set {path}")
+    return typed

@@ -308,13 +308,13 @@ def write_tables(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str
 
 
 def _replace_dir(new: Path, target: Path) -> None:
-    """Move ``new`` to ``target``, replacing an existing folder with as short a gap as we can."""
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        target.rename(old)
+    """Move the files of ``new`` into ``target``.
+
+    A new target appears at once (one rename). An existing folder keeps its other files (a
+    README, say) and gets each table by an atomic rename, after all were written completely.
+    """
+    if not target.exists():
         new.rename(target)
-        shutil.rmtree(old)
-    else:
-        new.rename(target)
+        return
+    for file in new.iterdir():
+        os.replace(file, target / file.name)

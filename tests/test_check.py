@@ -1,0 +1,369 @@
+"""Tests for the independent checker: solved plans pass, broken plans are caught by name."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from conftest import tiny_tables
+from klynge_opt import dataset as dataset_api
+from klynge_opt.api import solve
+from klynge_opt.check import CheckReport, check_dir, check_plan, check_result
+from klynge_opt.dataset import Dataset, from_tables
+from klynge_opt.loading import write_tables
+from klynge_opt.results import Result, write_result
+from klynge_opt.scenario import Scenario
+
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "radius_100": {"policy": {"max_travel_minutes": 100}},
+    "split": {"policy": {"allow_split": True}},
+    # 0.8 with a 50-minute radius is infeasible on the tiny set (see test below): F02 and F07
+    # have no operator within 50 minutes, so at most 7 of 9 firms can be served.
+    "soft": {"policy": {"coverage": "soft", "coverage_target": 0.75, "max_travel_minutes": 50,
+                        "rural_parity": True}},
+    "regional": {"policy": {"min_operators_per_region": 1}},
+    "gold": {"policy": {"require_gold": True}},
+    "close_o3": {"policy": {"close": ["O3"], "keep": ["O1"]}},
+    "limits": {"policy": {"min_firms_per_operator": 2, "min_firms_per_node": 1,
+                          "annual_budget": 5000, "min_operators": 2, "max_operators": 3,
+                          "min_cluster_budget": 5e5}},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_ds() -> Dataset:
+    return from_tables(tiny_tables())
+
+
+@pytest.fixture(scope="module")
+def solved(tiny_ds: Dataset) -> Callable[[str], Result]:
+    cache: dict[str, Result] = {}
+
+    def get(name: str) -> Result:
+        if name not in cache:
+            cache[name] = solve(tiny_ds, Scenario(name=name).with_updates(SCENARIOS[name]))
+            assert cache[name].status == "optimal"
+        return cache[name]
+
+    return get
+
+
+def tables(result: Result) -> dict[str, pd.DataFrame]:
+    return {"operators": result.operators.copy(), "clusters": result.clusters.copy(),
+            "assignments": result.assignments.copy()}
+
+
+def recheck(ds: Dataset, result: Result, t: dict[str, pd.DataFrame],
+            terms: dict[str, float] | None = None) -> CheckReport:
+    assert result.scenario is not None
+    return check_plan(ds, result.scenario, t["operators"], t["clusters"], t["assignments"],
+                      reported_terms=result.objective_terms if terms is None else terms)
+
+
+def row(frame: pd.DataFrame, **match: str) -> pd.Series:
+    mask = pd.Series(True, index=frame.index)
+    for col, value in match.items():
+        mask &= frame[col] == value
+    assert mask.sum() == 1, match
+    return mask
+
+
+def wheres(report: CheckReport, constraint: str) -> set[str]:
+    return {v.where for v in report.violations if v.constraint == constraint}
+
+
+# --------------------------------------------------------------------------- valid plans
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_solved_plans_pass(name: str, tiny_ds: Dataset,
+                           solved: Callable[[str], Result]) -> None:
+    result = solved(name)
+    report = check_result(result, dataset=tiny_ds)
+    assert report.ok, [str(v) for v in report.violations]
+    assert report.objective == pytest.approx(result.objective, rel=1e-9)
+    assert report.reported_objective == result.objective
+    json.dumps(report.to_dict())
+
+
+def test_infeasible_scenario_has_no_plan_to_check(tiny_ds: Dataset) -> None:
+    scenario = Scenario().with_updates({"policy": {
+        "coverage": "soft", "coverage_target": 0.8, "max_travel_minutes": 50}})
+    result = solve(tiny_ds, scenario)
+    assert result.status == "infeasible"
+    with pytest.raises(ValueError, match="no plan"):
+        check_result(result, dataset=tiny_ds)
+
+
+def test_hand_computed_objective(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    """close O3: every food firm must go to O1 and every ict firm to O2 (their only other
+    competent operators), clusters C1 and C2 are selected (C3's host is closed).
+
+    minutes (links A1-A2 20, A2-B1 40, B1-B2 30, A1-I 90; intra A1 10, B1 10):
+      F01 0101->O1 0101 10, F02 0101->O2 0201 60, F03 0102->O1 20 (weight 2 -> 40),
+      F04 0201->O2 10, F05 0201->O1 60, F06 0202->O2 30, F07 0900->O1 90, F08 0102->O2 40
+      Σ weight × minutes = 10 + 60 + 40 + 10 + 60 + 30 + 90 + 40 = 340
+    operating  = 5 years × (1000 + 1500)            = 12 500
+    service    = 5 × 100 DKK/firm-minute × 340      = 170 000
+    closure    = closure_cost of O3                 = 50
+    upgrade    = 0 (require_gold off)
+    disruption = 5000 × (F05 + F06: members of C3 only, hosted by closed O3) = 10 000
+                 (F04 is in C2 and C3 and goes to C2's host O2: not disrupted)
+    unserved   = 0 (hard coverage)
+    total      = 192 550
+    """
+    result = solved("close_o3")
+    plan = result.assignments.set_index("firm_id")["operator_id"].to_dict()
+    assert plan == {"F01": "O1", "F02": "O2", "F03": "O1", "F04": "O2", "F05": "O1",
+                    "F06": "O2", "F07": "O1", "F08": "O2"}
+    report = check_result(result, dataset=tiny_ds)
+    assert report.ok
+    assert report.objective_terms == {"operating": 12_500.0, "service": 170_000.0,
+                                      "closure": 50.0, "upgrade": 0.0, "disruption": 10_000.0,
+                                      "unserved_penalty": 0.0}
+    assert report.objective == 192_550.0
+    assert report.figures["firms_moved"] == 2.0
+
+
+def test_hand_computed_unserved_penalty(tiny_ds: Dataset,
+                                        solved: Callable[[str], Result]) -> None:
+    # Within 50 minutes nobody reaches F02 (ict, stronghold weight 2) or F07 (food, weight 1):
+    # 200 000 × (2 × 1 + 1 × 1) = 600 000.
+    report = check_result(solved("soft"), dataset=tiny_ds)
+    assert report.objective_terms["unserved_penalty"] == 600_000.0
+    assert report.figures["coverage"]["all"] == pytest.approx(7 / 9)
+
+
+def test_disruption_is_per_firm_not_per_group() -> None:
+    # F09 joins F01's group (0101, food) but is a member of C3 (host O3) while F01 is in C1
+    # (host O1): whichever operator serves the group, one of the two firms is disrupted.
+    raw = tiny_tables()
+    raw["firms"] = pd.concat([raw["firms"], pd.DataFrame({
+        "firm_id": ["F09"], "municipality_id": ["0101"], "stronghold_id": ["food"],
+        "employees": [4], "growth": [False], "weight": [0.5]})], ignore_index=True)
+    raw["memberships"] = pd.concat([raw["memberships"], pd.DataFrame({
+        "firm_id": ["F09"], "cluster_id": ["C3"]})], ignore_index=True)
+    ds = from_tables(raw)
+    result = solve(ds, Scenario().with_updates(SCENARIOS["radius_100"]))
+    report = check_result(result, dataset=ds)
+    assert report.ok, [str(v) for v in report.violations]
+    a = result.assignments.set_index("firm_id")
+    assert a.at["F01", "operator_id"] == a.at["F09", "operator_id"] == "O1"
+    # F09 (weight 0.5) served by O1, which hosts none of its clusters: 5000 × 0.5.
+    assert report.objective_terms["disruption"] == 2_500.0
+
+    # Without splitting, a group's firms share one operator.
+    t = tables(result)
+    f09 = row(t["assignments"], firm_id="F09")
+    t["assignments"].loc[f09, ["operator_id", "minutes"]] = ["O3", 90.0]
+    assert wheres(recheck(ds, result, t), "assignment.group") == {"0101|food"}
+
+
+# --------------------------------------------------------------------------- broken plans
+
+
+def test_closed_host_of_selected_cluster(tiny_ds: Dataset,
+                                         solved: Callable[[str], Result]) -> None:
+    result = solved("radius_100")
+    t = tables(result)
+    assert t["clusters"].set_index("cluster_id").at["C3", "selected"]
+    t["operators"].loc[row(t["operators"], operator_id="O3"), "kept"] = False
+    report = recheck(tiny_ds, result, t)
+    assert wheres(report, "host_retained") == {"C3"}
+    assert "serve_needs_operator" in report.constraints
+    assert "assign_needs_service" in report.constraints
+
+
+def test_stronghold_without_cluster(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    result = solved("gold")
+    t = tables(result)
+    t["clusters"].loc[row(t["clusters"], cluster_id="C1"), "selected"] = False
+    report = recheck(tiny_ds, result, t)
+    assert wheres(report, "one_cluster_per_stronghold") == {"food"}
+    assert not report.ok
+
+
+def test_inadmissible_cluster(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    # Under require_gold C3 can never be gold (no upgrade cost).
+    result = solved("gold")
+    t = tables(result)
+    t["clusters"].loc[row(t["clusters"], cluster_id="C3"), "selected"] = True
+    report = recheck(tiny_ds, result, t)
+    assert wheres(report, "admissible") == {"C3"}
+    assert wheres(report, "one_cluster_per_stronghold") == {"food", "ict"}
+
+
+def test_firm_assigned_to_closed_operator(tiny_ds: Dataset,
+                                          solved: Callable[[str], Result]) -> None:
+    result = solved("close_o3")
+    t = tables(result)
+    f05 = row(t["assignments"], firm_id="F05")
+    t["assignments"].loc[f05, ["operator_id", "minutes"]] = ["O3", 30.0]
+    report = recheck(tiny_ds, result, t)
+    assert "F05/O3" in wheres(report, "assign_needs_service")
+    assert "radius" not in report.constraints
+
+
+def test_serves_without_competence(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    result = solved("radius_100")
+    t = tables(result)
+    t["operators"].loc[row(t["operators"], operator_id="O1"), "serves"] = "food;ict"
+    assert wheres(recheck(tiny_ds, result, t), "serve_needs_operator") == {"O1/ict"}
+
+
+def test_capacity_exceeded(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    # O3 (capacity 6) is competent in both strongholds: give it every firm (weight 9).
+    result = solved("split")
+    t = tables(result)
+    a = t["assignments"]
+    a["operator_id"] = "O3"
+    a["minutes"] = a["municipality_id"].map(
+        {"0101": 90.0, "0102": 70.0, "0201": 30.0, "0202": 8.0, "0900": 180.0})
+    report = recheck(tiny_ds, result, t)
+    capacity = [v for v in report.violations if v.constraint == "capacity"]
+    assert [(v.where, v.amount) for v in capacity] == [("O3", 3.0)]
+    assert "radius" not in report.constraints
+
+
+def test_changed_cost_term(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    result = solved("radius_100")
+    terms = dict(result.objective_terms)
+    terms["service"] *= 1.01
+    report = recheck(tiny_ds, result, tables(result), terms)
+    assert {v.constraint for v in report.violations} == {"objective_terms.service",
+                                                         "objective"}
+    (term,) = [v for v in report.violations if v.constraint == "objective_terms.service"]
+    assert term.amount == pytest.approx(0.01 * 144_000)
+
+
+def test_firm_beyond_radius(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    # The island firm F07 is 180 minutes from O3 (limit 100).
+    result = solved("radius_100")
+    t = tables(result)
+    f07 = row(t["assignments"], firm_id="F07")
+    t["assignments"].loc[f07, ["operator_id", "minutes", "moved"]] = ["O3", 180.0, True]
+    report = recheck(tiny_ds, result, t)
+    radius = [v for v in report.violations if v.constraint == "radius"]
+    assert [(v.where, v.amount) for v in radius] == [("F07/O3", 80.0)]
+
+
+def test_wrong_minutes_column(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    result = solved("split")
+    t = tables(result)
+    t["assignments"].loc[row(t["assignments"], firm_id="F01"), "minutes"] = 11.0
+    report = recheck(tiny_ds, result, t)
+    assert wheres(report, "radius") == {"F01/O1"}
+    # The cost is recomputed from the travel time, not from the reported column.
+    assert "objective_terms.service" not in report.constraints
+
+
+def test_dropped_firm(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    result = solved("radius_100")
+    t = tables(result)
+    t["assignments"] = t["assignments"][t["assignments"]["firm_id"] != "F04"]
+    report = recheck(tiny_ds, result, t)
+    assert wheres(report, "firms_complete") == {"F04"}
+
+
+def test_split_without_allow_split(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    def split_f01(result: Result) -> dict[str, pd.DataFrame]:
+        t = tables(result)
+        a = t["assignments"]
+        f01 = row(a, firm_id="F01")
+        # F01 is a member of C1 (host O1): its share with O3 counts as moved.
+        other = a[f01].assign(operator_id="O3", minutes=90.0, cluster_id="C3", moved=True)
+        a.loc[f01, "share"] = 0.5
+        t["assignments"] = pd.concat([a, other.assign(share=0.5)], ignore_index=True)
+        return t
+
+    binary = solved("radius_100")
+    report = recheck(tiny_ds, binary, split_f01(binary))
+    assert wheres(report, "assignment.binary") == {"F01"}
+    assert "assignment" not in report.constraints  # the shares still sum to 1
+
+    split = solved("split")
+    report = recheck(tiny_ds, split, split_f01(split))
+    assert not {c for c in report.constraints
+                if c == "assignment" or c.startswith("assignment.")}
+    assert "assignments_table" not in report.constraints
+    assert "objective_terms.service" in report.constraints
+
+
+def test_unserved_share_under_hard_coverage(tiny_ds: Dataset,
+                                            solved: Callable[[str], Result]) -> None:
+    result = solved("radius_100")
+    t = tables(result)
+    f02 = row(t["assignments"], firm_id="F02")
+    t["assignments"].loc[f02, ["operator_id", "cluster_id"]] = ""
+    t["assignments"].loc[f02, "minutes"] = float("nan")
+    assert wheres(recheck(tiny_ds, result, t), "assignment.unserved") == {"F02"}
+
+
+def test_soft_coverage_target(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    # Leaving F03 (weight 2) unserved drops coverage to 5/9 < 0.75.
+    result = solved("soft")
+    t = tables(result)
+    f03 = row(t["assignments"], firm_id="F03")
+    t["assignments"].loc[f03, ["operator_id", "cluster_id"]] = ""
+    t["assignments"].loc[f03, ["minutes"]] = float("nan")
+    t["assignments"].loc[f03, "moved"] = False
+    report = recheck(tiny_ds, result, t)
+    assert "coverage" in report.constraints
+    assert "objective_terms.unserved_penalty" in report.constraints
+
+
+def test_forced_operator(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    result = solved("close_o3")
+    t = tables(result)
+    t["operators"].loc[row(t["operators"], operator_id="O3"), "kept"] = True
+    t["operators"].loc[row(t["operators"], operator_id="O1"), "kept"] = False
+    report = recheck(tiny_ds, result, t)
+    assert wheres(report, "close") == {"O3"}
+    assert wheres(report, "keep") == {"O1"}
+
+
+def test_missing_column(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    result = solved("radius_100")
+    t = tables(result)
+    t["assignments"] = t["assignments"].drop(columns="share")
+    report = recheck(tiny_ds, result, t)
+    assert report.constraints == {"tables"}
+
+
+# --------------------------------------------------------------------------- result folders
+
+
+@pytest.fixture
+def result_dir(tmp_path: Path) -> Path:
+    data = write_tables(tiny_tables(), tmp_path / "tiny")
+    ds = dataset_api.load(data)
+    result = solve(ds, Scenario(name="dir").with_updates(SCENARIOS["soft"]))
+    return write_result(result, tmp_path / "out")
+
+
+def test_check_dir_round_trip(result_dir: Path) -> None:
+    report = check_dir(result_dir)
+    assert report.ok, [str(v) for v in report.violations]
+    assert report.objective == pytest.approx(685_500.0)
+
+
+def test_check_dir_tampered_hash(result_dir: Path) -> None:
+    summary_file = result_dir / "summary.json"
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    summary["data_hash"] = "0" * 64
+    summary_file.write_text(json.dumps(summary), encoding="utf-8")
+    assert check_dir(result_dir).constraints == {"data_hash"}
+
+
+def test_check_dir_tampered_table(result_dir: Path) -> None:
+    file = result_dir / "operators.csv"
+    operators = pd.read_csv(file, dtype=str, keep_default_na=False)
+    operators.loc[operators["operator_id"] == "O1", "firms_served"] = "99"
+    operators.to_csv(file, index=False)
+    report = check_dir(result_dir)
+    assert wheres(report, "operators_table") == {"O1"}
