@@ -11,11 +11,22 @@ import time
 from pathlib import Path
 
 from . import dataset as dataset_api
+from .check import check_plan
 from .dataset import Dataset
 from .landscape import build_landscape
 from .model import build_model, prepare
 from .problems import InputError, Problem
-from .results import Result, clean_json, extract, status_quo, summarise
+from .results import (
+    Result,
+    clean_json,
+    extract,
+    plan_statistics,
+    status_quo,
+    status_quo_plan,
+    status_quo_result_tables,
+    status_quo_terms,
+    summarise,
+)
 from .scenario import Scenario, load_scenario
 from .solver import solve as run_solver
 
@@ -34,7 +45,7 @@ def check_scenario_against(dataset: Dataset, scenario: Scenario, source: str) ->
 
 def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
           scenario: Scenario | str | os.PathLike[str] | None = None, *,
-          tee: bool = False) -> Result:
+          tee: bool = False, verify: bool = True) -> Result:
     """Solve a scenario on a data set.
 
     ``dataset`` defaults to the scenario's ``data``; ``scenario`` to all defaults. Bad input
@@ -49,8 +60,16 @@ def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
     if not isinstance(dataset, Dataset):
         dataset = dataset_api.load(Path(dataset) if dataset is not None else scenario.data)
     check_scenario_against(dataset, scenario, scenario.name)
+    if dataset.source != "<memory>":
+        # What was solved, not what the scenario file said: results must re-run and re-check.
+        scenario = scenario.model_copy(update={"data": str(Path(dataset.source).resolve())})
     land = build_landscape(dataset)
     timings["load"] = time.perf_counter() - start
+    base = {"scenario": scenario.name, "data": scenario.data if dataset.source != "<memory>"
+            else dataset.source, "data_hash": dataset.content_hash()}
+
+    if scenario.mode == "status_quo":
+        return _evaluate_status_quo(land, scenario, base, timings, start)
 
     t = time.perf_counter()
     inputs = prepare(land, scenario)
@@ -60,7 +79,6 @@ def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
     report, _ = run_solver(model, scenario.solver, tee=tee)
     timings["solve"] = report.seconds
 
-    base = {"scenario": scenario.name, "data": dataset.source, "data_hash": dataset.content_hash()}
     if not report.has_solution:
         message = {"infeasible": "the scenario is infeasible: no plan meets all its "
                                  "requirements",
@@ -77,5 +95,37 @@ def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
     timings["total"] = time.perf_counter() - start
     summary = summarise(report, model, land, scenario, operators, clusters, assignments,
                         timings, baseline)
-    summary = clean_json({**base, **summary})
-    return Result(report.status, summary, operators, clusters, assignments, scenario=scenario)
+    summary = {**base, **summary}
+    if verify:
+        # Every plan passes the independent checker, which recomputes from the raw data.
+        checked = check_plan(dataset, scenario, operators, clusters, assignments,
+                             summary["objective_terms"], reported_objective=summary["objective"])
+        summary["check"] = checked.to_dict()
+    return Result(report.status, clean_json(summary), operators, clusters, assignments,
+                  scenario=scenario)
+
+
+def _evaluate_status_quo(land, scenario: Scenario, base: dict, timings: dict[str, float],
+                         start: float) -> Result:
+    """Today's landscape as a result: no optimisation, so no constraint is imposed."""
+    t = time.perf_counter()
+    assignments = status_quo_plan(land)
+    operators, clusters = status_quo_result_tables(land, assignments)
+    terms = status_quo_terms(land, scenario, assignments)
+    timings.update(build=0.0, solve=0.0, extract=time.perf_counter() - t,
+                   total=time.perf_counter() - start)
+    objective = sum(terms.values())
+    summary = {
+        **base, "status": "evaluated", "proven_optimal": False,
+        "message": "status quo: today's landscape evaluated under the scenario's cost model; "
+                   "no optimisation and no policy constraints",
+        "objective": objective, "objective_terms": terms, "objective_bound": None,
+        "mip_gap": None, "solver_termination": None, "timings": timings,
+        "counts": {"operators_before": len(operators), "operators_after": len(operators),
+                   "clusters_before": len(clusters), "clusters_after": len(clusters)},
+        **plan_statistics(assignments, land),
+        "status_quo": status_quo(land, scenario),
+        "savings": {"total": 0.0, "share": 0.0},
+    }
+    return Result("evaluated", clean_json(summary), operators, clusters, assignments,
+                  scenario=scenario)

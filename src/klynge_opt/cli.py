@@ -163,8 +163,13 @@ def _print_result(result: Result) -> None:
     if not result.has_solution:
         err_console.print(f"[red]{s['status']}[/red]: {result.message}")
         return
-    flag = "[green]optimal[/green]" if s["proven_optimal"] else \
-        f"[yellow]{s['status']} — NOT proven optimal, gap {s['mip_gap']:.3%}[/yellow]"
+    if s["status"] == "evaluated":
+        flag = "[cyan]status quo, evaluated (not optimised)[/cyan]"
+    elif s["proven_optimal"]:
+        flag = f"[green]optimal[/green] (proven, gap {s['mip_gap']:.4%})"
+    else:
+        gap = "unknown" if s["mip_gap"] is None else f"{s['mip_gap']:.3%}"
+        flag = f"[yellow]{s['status']} — NOT proven optimal, gap {gap}[/yellow]"
     console.print(f"[bold]{s['scenario']}[/bold]: {flag}; total cost {_money(s['objective'])} "
                   f"DKK over the horizon (status quo {_money(s['status_quo']['objective'])}, "
                   f"savings {_money(s['savings']['total'])} = {_share(s['savings']['share'])})")

@@ -109,9 +109,10 @@ def build_model(inp: ModelInputs, scenario: Scenario) -> pyo.ConcreteModel:
     add_variables(m, inp, scenario)
     one_cluster_per_stronghold(m, inp)
     host_retained(m, inp)
-    serve_needs_operator(m, inp)
+    serve_needs_operator(m, inp, scenario)
     assignment(m, inp, scenario)
     capacity(m, inp)
+    stronghold_capacity(m, inp, scenario)
     critical_mass(m, inp, scenario)
     coverage(m, inp, scenario)
     rural_parity(m, inp, scenario)
@@ -169,11 +170,29 @@ def host_retained(m: pyo.ConcreteModel, inp: ModelInputs) -> None:
     m.host_serves = pyo.Constraint(idx, rule=lambda m, c, s: m.z[c] <= m.v[host[c], s])
 
 
-def serve_needs_operator(m: pyo.ConcreteModel, inp: ModelInputs) -> None:
-    """v_os <= y_o; x_go <= v_o,s(g)."""
+def serve_needs_operator(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
+    """v_os <= y_o; and assignment only to serving nodes: x_go <= v_o,s(g) per pair
+    (``linking = "pair"``), or Σ_{g in s} q_g x_go <= M_os v_os (``"aggregated"``, with
+    M_os = min(cap_o, weight of s reachable by o))."""
     m.serve_needs_operator = pyo.Constraint(m.K, rule=lambda m, o, s: m.v[o, s] <= m.y[o])
+    if scenario.solver.linking == "pair":
+        m.assign_needs_service = pyo.Constraint(
+            m.E, rule=lambda m, g, o: m.x[g, o] <= m.v[o, m._stronghold_of[g]])
+        return
+    # Aggregated: one row per (o, s) instead of one per pair. The LP is weaker, but far
+    # smaller; on fixed-cost dominated instances HiGHS proves optimality faster with it.
+    pairs = inp.pairs.assign(stronghold_id=inp.pairs["group_id"].map(inp.groups["stronghold_id"]),
+                             q=inp.pairs["group_id"].map(inp.groups["weight"]))
+    reach = pairs.groupby(["operator_id", "stronghold_id"])["q"].sum()
+    members = pairs.groupby(["operator_id", "stronghold_id"])["group_id"].agg(list)
+    cap = inp.operators["capacity"]
+
+    def big_m(o: str, s: str) -> float:
+        return float(min(reach[o, s], cap[o])) if not np.isnan(cap[o]) else float(reach[o, s])
+
     m.assign_needs_service = pyo.Constraint(
-        m.E, rule=lambda m, g, o: m.x[g, o] <= m.v[o, m._stronghold_of[g]])
+        list(members.index), rule=lambda m, o, s: sum(
+            m._q[g] * m.x[g, o] for g in members[o, s]) <= big_m(o, s) * m.v[o, s])
 
 
 def assignment(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
@@ -202,6 +221,23 @@ def capacity(m: pyo.ConcreteModel, inp: ModelInputs) -> None:
     cap = inp.operators["capacity"]
     limited = [o for o in m.O if not np.isnan(cap[o])]
     m.capacity = pyo.Constraint(limited, rule=lambda m, o: _served_by(m, o) <= cap[o] * m.y[o])
+
+
+def stronghold_capacity(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
+    """Valid inequality (hard coverage): Σ_{o} min(cap_o, Q_s) v_os >= Q_s for every stronghold.
+
+    Implied by assignment + capacity + assign_needs_service, but not by their LP relaxation
+    taken row by row; it lifts the root bound when capacities bind.
+    """
+    if scenario.policy.coverage != "hard":
+        return
+    q_s = inp.groups.groupby("stronghold_id")["weight"].sum()
+    cap = inp.operators["capacity"]
+    by_s = inp.competence.groupby("stronghold_id")["operator_id"].agg(list)
+    bounded = [s for s in q_s.index
+               if s in by_s.index and not any(np.isnan(cap[o]) for o in by_s[s])]
+    m.stronghold_capacity = pyo.Constraint(bounded, rule=lambda m, s: sum(
+        min(cap[o], q_s[s]) * m.v[o, s] for o in by_s[s]) >= q_s[s])
 
 
 def critical_mass(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
@@ -318,9 +354,14 @@ def objective(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> Non
             expr=sum(pen * w[g] * q[g] * m.u[g] for g in m.G))
     else:
         m.cost_unserved_penalty = pyo.Expression(expr=0.0)
+    # HiGHS sees thousands of DKK: in DKK the coefficients reach 1e8-1e9, far beyond what its
+    # 1e-7 dual feasibility tolerance handles well (it warns and slows down).
+    m.objective_scale = OBJECTIVE_SCALE
     m.cost = pyo.Objective(
-        expr=m.cost_operating + m.cost_service + m.cost_closure + m.cost_upgrade
-        + m.cost_disruption + m.cost_unserved_penalty, sense=pyo.minimize)
+        expr=(m.cost_operating + m.cost_service + m.cost_closure + m.cost_upgrade
+              + m.cost_disruption + m.cost_unserved_penalty) / OBJECTIVE_SCALE,
+        sense=pyo.minimize)
 
 
+OBJECTIVE_SCALE = 1e3
 COST_TERMS = ("operating", "service", "closure", "upgrade", "disruption", "unserved_penalty")

@@ -78,8 +78,9 @@ def extract(m: pyo.ConcreteModel, land: Landscape, inp: ModelInputs, scenario: S
             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Operators, clusters and assignments tables from a solved model."""
     ds = land.dataset
-    y = _values(m.y).round().astype(bool)
-    z = _values(m.z).round().astype(bool)
+    # A variable HiGHS left without a value counts as 0, never as "kept".
+    y = _values(m.y).fillna(0.0).round().astype(bool)
+    z = _values(m.z).fillna(0.0).round().astype(bool)
     v = _values(m.v)
     x = _values(m.x)
 
@@ -218,43 +219,88 @@ def plan_statistics(assignments: pd.DataFrame, land: Landscape) -> dict[str, Any
     }
 
 
-def status_quo(land: Landscape, scenario: Scenario) -> dict[str, Any]:
-    """Today's landscape under the scenario's cost model, without optimisation.
-
-    Every operator stays and every cluster runs; each firm is served by the nearest host of
-    its current clusters, or, without a membership, by the nearest competent operator.
-    Capacities are not enforced: the status quo is a reference point, not a feasible plan.
-    """
+def status_quo_plan(land: Landscape) -> pd.DataFrame:
+    """Today's assignments: each firm served by the nearest host of its current clusters (in
+    that cluster), or, without a membership, by the nearest competent operator."""
     ds = land.dataset
-    cost = scenario.costs
     times = land.times
     op_muni = ds.operators.set_index("operator_id")["municipality_id"]
     firms = ds.firms[["firm_id", "municipality_id", "stronghold_id", "weight"]]
-
     hosts = ds.memberships.merge(ds.clusters[["cluster_id", "operator_id"]], on="cluster_id")
-    cand = hosts[["firm_id", "operator_id"]].merge(firms, on="firm_id")
+    cand = hosts[["firm_id", "operator_id", "cluster_id"]].merge(firms, on="firm_id")
     nonmember = firms[~firms["firm_id"].isin(ds.memberships["firm_id"])]
-    cand = pd.concat([cand, nonmember.merge(land.competence, on="stronghold_id")],
-                     ignore_index=True)
+    cand = pd.concat([cand, nonmember.merge(land.competence, on="stronghold_id")
+                      .assign(cluster_id="")], ignore_index=True)
     cand["minutes"] = times.minutes[times.position(cand["municipality_id"]),
                                     times.position(cand["operator_id"].map(op_muni))]
-    best = cand.sort_values(["firm_id", "minutes", "operator_id"]).drop_duplicates("firm_id")
-    best = best.assign(share=1.0, moved=False, cluster_id="")
-    stats = plan_statistics(best, land)
-    service = cost.horizon_years * cost.cost_per_firm_minute * float(
-        (best["weight"] * best["minutes"]).sum())
-    terms = {"operating": cost.horizon_years * float(ds.operators["annual_cost"].sum()),
-             "service": service, "closure": 0.0, "upgrade": 0.0, "disruption": 0.0,
-             "unserved_penalty": 0.0}
+    best = cand.sort_values(["firm_id", "minutes", "operator_id", "cluster_id"]) \
+        .drop_duplicates("firm_id")
+    return best.assign(share=1.0, moved=False)[
+        ["firm_id", "municipality_id", "stronghold_id", "weight", "share", "operator_id",
+         "cluster_id", "minutes", "moved"]].reset_index(drop=True)
+
+
+def status_quo_terms(land: Landscape, scenario: Scenario, assignments: pd.DataFrame,
+                     ) -> dict[str, float]:
+    cost = scenario.costs
+    return {"operating": cost.horizon_years * float(land.dataset.operators["annual_cost"].sum()),
+            "service": cost.horizon_years * cost.cost_per_firm_minute * float(
+                (assignments["weight"] * assignments["share"] * assignments["minutes"]).sum()),
+            "closure": 0.0, "upgrade": 0.0, "disruption": 0.0, "unserved_penalty": 0.0}
+
+
+def status_quo(land: Landscape, scenario: Scenario) -> dict[str, Any]:
+    """Today's landscape under the scenario's cost model, without optimisation.
+
+    Every operator stays and every cluster runs (see :func:`status_quo_plan`). Capacities and
+    policies are not enforced: the status quo is a reference point, not a feasible plan.
+    """
+    plan = status_quo_plan(land)
+    terms = status_quo_terms(land, scenario, plan)
     return {"objective": sum(terms.values()), "objective_terms": terms,
-            "operators": len(ds.operators), "clusters": len(ds.clusters), **stats}
+            "operators": len(land.dataset.operators), "clusters": len(land.dataset.clusters),
+            **plan_statistics(plan, land)}
+
+
+def status_quo_result_tables(land: Landscape, assignments: pd.DataFrame,
+                             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Operators and clusters tables of the status quo, in the layout of a solved plan."""
+    ds = land.dataset
+    ops = ds.operators[["operator_id", "name", "kind", "municipality_id", "annual_cost",
+                        "capacity"]].copy()
+    ops["region_id"] = ops["municipality_id"].map(
+        ds.municipalities.set_index("municipality_id")["region_id"])
+    ops["kept"] = True
+    ops["forced"] = ""
+    ops["hosts"] = ops["operator_id"].map(ds.clusters.groupby("operator_id")["cluster_id"]
+                                          .agg(_join)).fillna("")
+    ops["serves"] = ops["operator_id"].map(land.competence.groupby("operator_id")[
+        "stronghold_id"].agg(_join)).fillna("")
+    ops["firms_served"] = ops["operator_id"].map(
+        (assignments["weight"] * assignments["share"]).groupby(assignments["operator_id"])
+        .sum()).fillna(0.0)
+    ops["utilisation"] = ops["firms_served"] / ops["capacity"]
+    ops["closure_cost_paid"] = 0.0
+    ops = ops[["operator_id", "name", "kind", "municipality_id", "region_id", "kept", "forced",
+               "hosts", "serves", "firms_served", "capacity", "utilisation", "annual_cost",
+               "closure_cost_paid"]]
+    cl = ds.clusters.rename(columns={"operator_id": "host_operator_id"}).copy()
+    cl["strongholds"] = cl["cluster_id"].map(
+        ds.cluster_strongholds.groupby("cluster_id")["stronghold_id"].agg(_join)).fillna("")
+    cl["selected"] = True
+    cl["admissible"] = True
+    cl["label_after"] = cl["label"]
+    cl["upgrade_cost_paid"] = 0.0
+    cl = cl[["cluster_id", "name", "host_operator_id", "strongholds", "selected", "admissible",
+             "label", "label_after", "upgrade_cost_paid", "budget", "knowledge_partners"]]
+    return ops, cl
 
 
 def summarise(report: SolveReport, m: pyo.ConcreteModel, land: Landscape, scenario: Scenario,
               operators: pd.DataFrame, clusters: pd.DataFrame, assignments: pd.DataFrame,
               timings: dict[str, float], baseline: dict[str, Any]) -> dict[str, Any]:
     terms = {t: float(pyo.value(getattr(m, f"cost_{t}"))) for t in COST_TERMS}
-    objective = float(pyo.value(m.cost))
+    objective = sum(terms.values())
     stats = plan_statistics(assignments, land)
     savings = baseline["objective"] - objective
     return {
@@ -262,7 +308,7 @@ def summarise(report: SolveReport, m: pyo.ConcreteModel, land: Landscape, scenar
         "proven_optimal": report.status == "optimal",
         "objective": objective,
         "objective_terms": terms,
-        "objective_bound": report.bound,
+        "objective_bound": None if report.bound is None else report.bound * m.objective_scale,
         "mip_gap": report.mip_gap,
         "solver_termination": report.termination,
         "timings": timings,
@@ -328,13 +374,3 @@ def clean_json(value: Any) -> Any:
     if isinstance(value, float | np.floating) and not np.isfinite(value):
         return None
     return value
-
-
-def read_tables(result_dir: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
-    """The decision tables of a result folder, with ids kept as text."""
-    folder = Path(result_dir)
-    out = {}
-    for name, file in TABLE_FILES.items():
-        frame = pd.read_csv(folder / file, keep_default_na=False, na_values={})
-        out[name] = frame
-    return out

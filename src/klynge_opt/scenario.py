@@ -70,11 +70,16 @@ class SolverOptions(_Strict):
     mip_gap: float = Field(1e-6, ge=0, le=1, description="Relative MIP gap to stop at.")
     threads: int | None = Field(None, ge=1)
     seed: int = Field(0, ge=0)
+    linking: Literal["pair", "aggregated"] = Field(
+        "aggregated", description="How assignments are tied to serving nodes (docs/model.md).")
 
 
 class Scenario(_Strict):
     name: str = "unnamed"
     description: str = ""
+    #: ``optimise`` solves the model; ``status_quo`` only evaluates today's landscape under the
+    #: same cost model (every operator and cluster kept, firms with their current operators).
+    mode: Literal["optimise", "status_quo"] = "optimise"
     #: Resolved to an absolute path when read from a file.
     data: str = str(DEFAULT_DATA)
     costs: Costs = Costs()
