@@ -67,7 +67,7 @@ class Policy(_Strict):
 
 class SolverOptions(_Strict):
     time_limit: float = Field(300.0, gt=0, description="Seconds.")
-    mip_gap: float = Field(1e-6, ge=0, le=1, description="Relative MIP gap to stop at.")
+    mip_gap: float = Field(1e-4, ge=0, le=1, description="Relative MIP gap to stop at.")
     threads: int | None = Field(None, ge=1)
     seed: int = Field(0, ge=0)
     linking: Literal["pair", "aggregated"] = Field(
