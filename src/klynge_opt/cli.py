@@ -15,6 +15,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import dataset as dataset_api
@@ -45,12 +46,13 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
 
 
 def _print_problems(problems: list[Problem], stream: Console) -> None:
-    for p in errors(problems):
-        stream.print(f"[red]error[/red]   {p.location()}: {p.message}"
-                     + ("" if p.value is None else f" (got {p.value!r})"), soft_wrap=True)
-    for p in warnings(problems):
-        stream.print(f"[yellow]warning[/yellow] {p.location()}: {p.message}"
-                     + ("" if p.value is None else f" (got {p.value!r})"), soft_wrap=True)
+    for severity, colour, found in (("error  ", "red", errors(problems)),
+                                    ("warning", "yellow", warnings(problems))):
+        for p in found:
+            # Locations contain [column]: escape so rich does not read it as markup.
+            text = f"{p.location()}: {p.message}" + (
+                "" if p.value is None else f" (got {p.value!r})")
+            stream.print(f"[{colour}]{severity}[/{colour}] {escape(text)}", soft_wrap=True)
 
 
 def _fail_input(exc: InputError, fmt: Format = Format.text) -> None:
@@ -199,7 +201,7 @@ def _print_result(result: Result) -> None:
             err_console.print(f"[red]independent check found {len(check['violations'])} "
                               "violations[/red]:")
             for v in check["violations"][:20]:
-                err_console.print(f"  {v['constraint']} at {v['where']}: {v['message']}")
+                err_console.print(escape(f"  {v['constraint']} at {v['where']}: {v['message']}"))
 
 
 @app.command()
@@ -249,7 +251,7 @@ def check(result_dir: Annotated[Path, typer.Argument(help="A folder written by `
                       f"{report.objective:,.2f} recomputed from the raw data matches")
     else:
         for v in report.violations:
-            console.print(f"[red]{v.constraint}[/red] at {v.where}: {v.message}")
+            console.print(f"[red]{v.constraint}[/red] " + escape(f"at {v.where}: {v.message}"))
         console.print(f"{result_dir}: [red]{len(report.violations)} violations[/red]")
     if not report.ok:
         raise typer.Exit(1)

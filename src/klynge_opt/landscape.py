@@ -125,7 +125,7 @@ def build_landscape(dataset: Dataset) -> Landscape:
 
     def add_nodes(kind: str, frame: pd.DataFrame, key: str, attrs: list[str]) -> None:
         records = frame[[key, *attrs]].to_dict("records")
-        g.add_nodes_from(((kind, r.pop(key)), {"kind": kind, **r}) for r in records)
+        g.add_nodes_from(((kind, r.pop(key)), {**r, "kind": kind}) for r in records)
 
     def add_edges(src_kind: str, dst_kind: str, frame: pd.DataFrame, src: str, dst: str,
                   relation: str, **attrs: pd.Series) -> None:
@@ -139,8 +139,9 @@ def build_landscape(dataset: Dataset) -> Landscape:
     add_nodes("municipality", ds.municipalities, "municipality_id",
               ["name", "rural", "population"])
     add_nodes("stronghold", ds.strongholds, "stronghold_id", ["name", "weight"])
-    add_nodes("operator", ds.operators, "operator_id",
-              ["name", "kind", "annual_cost", "capacity"])
+    # The node attribute "kind" is the node type; an operator's own kind is "operator_kind".
+    add_nodes("operator", ds.operators.rename(columns={"kind": "operator_kind"}), "operator_id",
+              ["name", "operator_kind", "annual_cost", "capacity"])
     add_nodes("cluster", ds.clusters, "cluster_id", ["name", "budget", "label"])
 
     groups, firm_group = build_groups(ds)

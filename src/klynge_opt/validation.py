@@ -143,7 +143,8 @@ def _landscape(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSo
 
     served = set(competence["stronghold_id"])
     firms = tables["firms"]
-    orphan = firms["stronghold_id"].notna() & ~firms["stronghold_id"].isin(served)
+    # Unknown strongholds were reported as bad references; do not report them twice.
+    orphan = firms["stronghold_id"].isin(strongholds) & ~firms["stronghold_id"].isin(served)
     for s, count in firms.loc[orphan, "stronghold_id"].value_counts().sort_index().items():
         problems.append(Problem("error", f"{count} firms are in stronghold {s}, but no operator "
                                 f"is competent in it (operator_strongholds)",
@@ -181,7 +182,8 @@ def _memberships(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, Table
     probe = pd.DataFrame({"cluster_id": members["cluster_id"].to_numpy(),
                           "stronghold_id": stronghold.to_numpy()})
     hit = probe.merge(covers, on=["cluster_id", "stronghold_id"], how="left")["_covers"]
-    off = (stronghold.notna().to_numpy() & hit.isna().to_numpy())
+    known = stronghold.isin(tables["strongholds"]["stronghold_id"]).to_numpy()
+    off = known & hit.isna().to_numpy()
     _listed(off, members, "cluster_id", sources["memberships"],
             "firm is a member of a cluster that does not cover the firm's stronghold", problems,
             severity="warning")

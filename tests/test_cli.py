@@ -1,0 +1,154 @@
+"""The command line: exit codes, JSON output, no tracebacks, complete output folders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from conftest import tiny_tables
+from klynge_opt.cli import app
+from klynge_opt.loading import write_tables
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def scenario_file(tmp_path: Path, data: Path, body: str = "", name: str = "s") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'data = "{data}"\n{body}', encoding="utf-8")
+    return path
+
+
+def test_validate_clean_and_json(tiny_dir):
+    res = run("validate", tiny_dir)
+    assert res.exit_code == 0, res.output
+    assert "valid — 0 errors, 0 warnings" in res.output
+    res = run("validate", tiny_dir, "--format", "json")
+    doc = json.loads(res.output)
+    assert doc["ok"] is True and doc["errors"] == 0
+
+
+def test_validate_errors_exit_2_without_traceback(tmp_path):
+    t = tiny_tables()
+    t["operators"].loc[0, "annual_cost"] = -5
+    t["firms"].loc[0, "stronghold_id"] = "nope"
+    folder = write_tables(t, tmp_path / "bad")
+    res = run("validate", folder)
+    assert res.exit_code == 2
+    assert "operators.csv:2 [annual_cost]" in res.output
+    assert "firms.csv:2 [stronghold_id]" in res.output
+    assert "Traceback" not in res.output
+    doc = json.loads(run("validate", folder, "--format", "json").output)
+    assert doc["ok"] is False and doc["errors"] == 2
+    assert {p["column"] for p in doc["problems"]} == {"annual_cost", "stronghold_id"}
+
+
+def test_module_entry_point_reports_bad_input_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "klynge_opt", "info", str(tmp_path / "none")],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert "data set not found" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_info_text_and_json(tiny_dir):
+    res = run("info", tiny_dir)
+    assert res.exit_code == 0, res.output
+    assert "5 municipalities (3 rural)" in res.output
+    doc = json.loads(run("info", tiny_dir, "--format", "json").output)
+    assert doc["totals"]["firms"] == 9.0
+    # The island's food firm has no competent operator within 60 minutes (ferry 90 + 0).
+    assert [(p["municipality_id"], p["stronghold_id"]) for p in doc["far_places"]] == [
+        ("0900", "food")]
+
+
+def test_solve_writes_checked_result(tmp_path, tiny_dir):
+    sc = scenario_file(tmp_path, tiny_dir, "[policy]\nmax_travel_minutes = 100\n")
+    out = tmp_path / "out"
+    res = run("solve", sc, "--out", out)
+    assert res.exit_code == 0, res.output
+    assert "independent check: all constraints and cost terms verified" in res.output
+    assert {p.name for p in out.iterdir()} == {"summary.json", "scenario.toml", "operators.csv",
+                                               "clusters.csv", "assignments.csv"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "optimal" and summary["check"]["ok"]
+    assert summary["data"] == str(tiny_dir.resolve())
+    assert len(pd.read_csv(out / "assignments.csv")) == 8
+    res = run("check", out)
+    assert res.exit_code == 0, res.output
+    assert "OK" in res.output
+
+
+def test_check_detects_tampering(tmp_path, tiny_dir):
+    out = tmp_path / "out"
+    assert run("solve", scenario_file(tmp_path, tiny_dir), "--out", out).exit_code == 0
+    ops = pd.read_csv(out / "operators.csv", dtype=str, keep_default_na=False)
+    ops["kept"] = "False"  # close everything, hosts included
+    ops.to_csv(out / "operators.csv", index=False)
+    res = run("check", out)
+    assert res.exit_code == 1
+    assert "host_retained" in res.output
+
+
+def test_infeasible_exit_3(tmp_path, tiny_dir):
+    # Hard coverage within 30 minutes: the island's firm (ferry 90 min) cannot be served.
+    sc = scenario_file(tmp_path, tiny_dir, "[policy]\nmax_travel_minutes = 30\n")
+    out = tmp_path / "out"
+    res = run("solve", sc, "--out", out)
+    assert res.exit_code == 3, res.output
+    assert "infeasible" in res.output
+    assert json.loads((out / "summary.json").read_text())["status"] == "infeasible"
+    assert not (out / "operators.csv").exists()
+
+
+def test_bad_scenario_exit_2_all_keys_named(tmp_path, tiny_dir):
+    sc = scenario_file(tmp_path, tiny_dir,
+                       "[policy]\nmax_operator = 3\ncoverage = 'partial'\n[costs]\n"
+                       "horizon_years = -1\n")
+    out = tmp_path / "out"
+    res = run("solve", sc, "--out", out)
+    assert res.exit_code == 2
+    assert "policy.max_operator" in res.output and "did you mean 'max_operators'" in res.output
+    assert "policy.coverage" in res.output and "costs.horizon_years" in res.output
+    assert "Traceback" not in res.output
+    assert not out.exists()
+
+
+def test_unknown_operator_in_keep_is_an_input_error(tmp_path, tiny_dir):
+    sc = scenario_file(tmp_path, tiny_dir, "[policy]\nkeep = ['O1', 'O9']\n")
+    res = run("solve", sc, "--out", tmp_path / "out")
+    assert res.exit_code == 2
+    assert "policy.keep" in res.output and "O9" in res.output
+
+
+def test_failed_write_leaves_previous_result(tmp_path, tiny_dir, monkeypatch):
+    out = tmp_path / "out"
+    assert run("solve", scenario_file(tmp_path, tiny_dir), "--out", out).exit_code == 0
+    before = (out / "summary.json").read_text()
+
+    def boom(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", boom)
+    with pytest.raises(OSError):
+        from klynge_opt import solve, write_result
+        write_result(solve(tiny_dir, None), out)
+    assert (out / "summary.json").read_text() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_generate_synthetic_is_valid(tmp_path):
+    out = tmp_path / "syn"
+    res = run("generate", "synthetic", "--out", out, "--municipalities", "12", "--operators",
+              "8", "--clusters", "5", "--strongholds", "3", "--regions", "2", "--firms", "300")
+    assert res.exit_code == 0, res.output
+    assert run("validate", out).exit_code == 0
