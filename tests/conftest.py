@@ -9,6 +9,9 @@ import pytest
 
 from klynge_opt.loading import write_tables
 
+#: The repository root, so tests do not depend on the working directory.
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def tiny_tables() -> dict[str, pd.DataFrame]:
     """Two regions, four municipalities (one an island reached by ferry), two strongholds.

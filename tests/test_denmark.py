@@ -6,6 +6,7 @@ import networkx as nx
 import pandas as pd
 import pytest
 
+from conftest import ROOT
 from klynge_opt import dataset as ds_api
 from klynge_opt.api import solve
 from klynge_opt.generator import generate_firms
@@ -74,7 +75,7 @@ def test_generation_is_reproducible(dk):
 
 
 def test_status_quo_evaluation(dk):
-    r = solve(dk, load_scenario("scenarios/status-quo.toml"))
+    r = solve(dk, load_scenario(ROOT / "scenarios" / "status-quo.toml"))
     assert r.status == "evaluated"
     assert r.summary["counts"]["operators_after"] == len(dk.operators)
     assert r.objective_terms["operating"] == pytest.approx(5 * dk.operators["annual_cost"].sum())
@@ -82,7 +83,7 @@ def test_status_quo_evaluation(dk):
 
 
 def test_reform_solves_to_proven_optimum_and_checks(dk):
-    r = solve(dk, load_scenario("scenarios/reform.toml"))
+    r = solve(dk, load_scenario(ROOT / "scenarios" / "reform.toml"))
     assert r.status == "optimal" and r.summary["proven_optimal"]
     assert r.summary["check"]["ok"], r.summary["check"]["violations"][:5]
     assert r.summary["mip_gap"] <= 1e-4

@@ -6,6 +6,7 @@ import tomllib
 
 import pytest
 
+from conftest import ROOT
 from klynge_opt.problems import InputError
 from klynge_opt.scenario import DEFAULT_DATA, Scenario, load_scenario, parse_scenario
 
@@ -19,7 +20,7 @@ def test_defaults_are_documented_values():
 
 
 def test_every_key_documented():
-    text = open("docs/scenarios.md", encoding="utf-8").read()
+    text = (ROOT / "docs" / "scenarios.md").read_text(encoding="utf-8")
     for section in (Scenario, Scenario.model_fields["costs"].annotation,
                     Scenario.model_fields["policy"].annotation,
                     Scenario.model_fields["solver"].annotation):
@@ -87,6 +88,6 @@ def test_with_updates_revalidates_and_round_trips():
 
 @pytest.mark.parametrize("name", ["status-quo", "reform"])
 def test_bundled_scenarios_parse(name):
-    sc = load_scenario(f"scenarios/{name}.toml")
+    sc = load_scenario(ROOT / "scenarios" / f"{name}.toml")
     assert sc.name == name and sc.description
     assert sc.data == str(DEFAULT_DATA)
