@@ -245,45 +245,6 @@ def test_uncapacitated_brute_force_from_tables(root: Path) -> None:
     assert best == pytest.approx(expected, abs=1e-2)
 
 
-def test_cap_scenario() -> None:
-    assert orlib.cap_scenario() == {
-        "costs": {
-            "horizon_years": 1,
-            "cost_per_firm_minute": 1.0,
-            "disruption_cost_per_firm": 0.0,
-            "unserved_penalty_per_firm": 0.0,
-        },
-        "policy": {
-            "allow_split": True,
-            "coverage": "hard",
-            "max_travel_minutes": None,
-            "clusters_per_stronghold": 1,
-        },
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# p-median
-# --------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", [f"pmed{i}" for i in range(1, 6)])
-def test_read_pmed_matches_header(root: Path, name: str) -> None:
-    path = root / "pmed" / f"{name}.txt"
-    n, n_edges, p = _header(path)
-    inst = orlib.read_pmed(path)
-    assert (inst.name, inst.n, inst.n_edges, inst.p) == (name, 100, n_edges, p)
-    assert n == 100
-    pairs = [(a, b) for a, b, _ in inst.edges]
-    assert all(1 <= a < b <= n for a, b in pairs)
-    assert len(set(pairs)) == len(pairs)
-    # These files do repeat pairs, so deduplication must have removed something.
-    assert len(pairs) < n_edges
-    graph = nx.Graph(pairs)
-    assert graph.number_of_nodes() == n
-    assert nx.is_connected(graph)
-
-
 def test_pmed1_keeps_last_occurrence(root: Path) -> None:
     inst = orlib.read_pmed(root / "pmed" / "pmed1.txt")
     costs = {(a, b): c for a, b, c in inst.edges}
@@ -382,18 +343,6 @@ def test_pmed_tables_brute_force_ground_truth(tmp_path: Path) -> None:
         (a, b, 3 if (a, b) == (1, 2) else c) for (a, b), c in TINY_EDGES_LAST_WINS.items()
     )
     assert _brute_force_p_median(first_wins, inst.p) == 11
-
-
-def test_pmed_scenario() -> None:
-    scenario = orlib.pmed_scenario(7)
-    assert scenario["costs"] == orlib.cap_scenario()["costs"]
-    assert scenario["policy"] == {
-        "allow_split": False,
-        "coverage": "hard",
-        "max_travel_minutes": None,
-        "max_operators": 7,
-        "clusters_per_stronghold": 1,
-    }
 
 
 def test_tables_load_cleanly_and_give_the_intended_times(root: Path, tmp_path: Path) -> None:
