@@ -73,6 +73,12 @@ def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
 
     t = time.perf_counter()
     inputs = prepare(land, scenario)
+    unservable = _unservable_groups(land, inputs, scenario)
+    if unservable:
+        timings["build"] = time.perf_counter() - t
+        summary = {"status": "infeasible", "proven_optimal": False, "message": unservable,
+                   "timings": timings, **base}
+        return Result("infeasible", clean_json(summary), scenario=scenario, message=unservable)
     model = build_model(inputs, scenario)
     timings["build"] = time.perf_counter() - t
 
@@ -129,3 +135,23 @@ def _evaluate_status_quo(land, scenario: Scenario, base: dict, timings: dict[str
     }
     return Result("evaluated", clean_json(summary), operators, clusters, assignments,
                   scenario=scenario)
+
+
+def _unservable_groups(land, inputs, scenario: Scenario) -> str:
+    """Under hard coverage, name the firms no eligible operator can reach (empty if none)."""
+    if scenario.policy.coverage != "hard":
+        return ""
+    groups = inputs.groups
+    lonely = groups[~groups.index.isin(inputs.pairs["group_id"])]
+    if lonely.empty:
+        return ""
+    names = land.dataset.municipalities.set_index("municipality_id")["name"]
+    radius = scenario.policy.max_travel_minutes
+    where = "" if radius is None else f" within {radius:g} minutes"
+    shown = "; ".join(
+        f"{names.get(r.municipality_id, r.municipality_id)} ({r.municipality_id}), "
+        f"{r.stronghold_id}: {r.weight:g} firms"
+        for r in lonely.sort_values("weight", ascending=False).head(8).itertuples())
+    more = f"; and {len(lonely) - 8} more groups" if len(lonely) > 8 else ""
+    return (f"infeasible under hard coverage: {len(lonely)} groups of firms have no competent "
+            f"operator{where}: {shown}{more}. Raise max_travel_minutes or use soft coverage.")

@@ -239,11 +239,22 @@ def check(result_dir: Annotated[Path, typer.Argument(help="A folder written by `
     """Recompute every constraint and cost term of a result from the raw data."""
     from .check import check_dir
 
+    summary_file = result_dir / "summary.json"
+    if summary_file.exists():
+        status = json.loads(summary_file.read_text(encoding="utf-8")).get("status")
+        if status == "evaluated":
+            console.print(f"{result_dir}: a status-quo evaluation imposes no constraints; "
+                          "nothing to check")
+            return
     try:
         ds = dataset_api.load(data) if data is not None else None
         report = check_dir(result_dir, dataset=ds)
     except InputError as exc:
         _fail_input(exc, fmt)
+    except (ValueError, OSError) as exc:
+        err_console.print(f"[red]cannot check {escape(str(result_dir))}[/red]: "
+                          f"{escape(str(exc))}")
+        raise typer.Exit(EXIT_INPUT) from None
     if fmt is Format.json:
         print(json.dumps(report.to_dict(), indent=2, default=_json_default))
     elif report.ok:
