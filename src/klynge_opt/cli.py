@@ -189,6 +189,14 @@ def _print_result(result: Result) -> None:
     })
     console.print(_frame_table(terms, "Cost terms over the horizon",
                                {"plan_MDKK": ",.2f", "status_quo_MDKK": ",.2f"}))
+    if s["status"] != "evaluated":
+        kept = result.operators[result.operators["kept"]].sort_values(
+            ["region_id", "firms_served"], ascending=[True, False])
+        console.print(_frame_table(
+            kept[["operator_id", "name", "region_id", "hosts", "serves", "firms_served",
+                  "utilisation"]],
+            f"Retained operators ({len(kept)})", {"firms_served": ",.0f",
+                                                  "utilisation": ".0%"}))
     t = s["timings"]
     console.print(f"time: load {t['load']:.2f} s, build {t['build']:.2f} s, solve "
                   f"{t['solve']:.2f} s, extract {t['extract']:.2f} s")
