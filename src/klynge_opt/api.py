@@ -15,6 +15,7 @@ from .check import check_plan
 from .dataset import Dataset
 from .landscape import build_landscape
 from .model import build_model, prepare
+from .overrides import apply_overrides, forced_operators, validate_against
 from .problems import InputError, Problem
 from .results import (
     Result,
@@ -29,18 +30,6 @@ from .results import (
 )
 from .scenario import Scenario, load_scenario
 from .solver import solve as run_solver
-
-
-def check_scenario_against(dataset: Dataset, scenario: Scenario, source: str) -> None:
-    """Ids a scenario names must exist in the data set."""
-    known = set(dataset.operators["operator_id"])
-    problems = [
-        Problem("error", f"unknown operator id; not in {dataset.name}/operators", source=source,
-                column=f"policy.{key}", value=op)
-        for key in ("keep", "close") for op in getattr(scenario.policy, key) if op not in known
-    ]
-    if problems:
-        raise InputError(problems, what=f"scenario {source}")
 
 
 def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
@@ -59,14 +48,21 @@ def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
         scenario = load_scenario(scenario)
     if not isinstance(dataset, Dataset):
         dataset = dataset_api.load(Path(dataset) if dataset is not None else scenario.data)
-    check_scenario_against(dataset, scenario, scenario.name)
+    validate_against(dataset, scenario, scenario.name)
+    original = dataset
+    dataset = apply_overrides(dataset, scenario)
+    keep, close = forced_operators(dataset, scenario.policy)
+    if keep & close:
+        raise InputError([Problem("error", "operators both kept and closed (by id or kind): "
+                                  + ", ".join(sorted(keep & close)), source=scenario.name,
+                                  column="policy")], what=f"scenario {scenario.name}")
     if dataset.source != "<memory>":
         # What was solved, not what the scenario file said: results must re-run and re-check.
         scenario = scenario.model_copy(update={"data": str(Path(dataset.source).resolve())})
     land = build_landscape(dataset)
     timings["load"] = time.perf_counter() - start
     base = {"scenario": scenario.name, "data": scenario.data if dataset.source != "<memory>"
-            else dataset.source, "data_hash": dataset.content_hash()}
+            else dataset.source, "data_hash": original.content_hash()}
 
     if scenario.mode == "status_quo":
         return _evaluate_status_quo(land, scenario, base, timings, start)
@@ -104,7 +100,7 @@ def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
     summary = {**base, **summary}
     if verify:
         # Every plan passes the independent checker, which recomputes from the raw data.
-        checked = check_plan(dataset, scenario, operators, clusters, assignments,
+        checked = check_plan(original, scenario, operators, clusters, assignments,
                              summary["objective_terms"], reported_objective=summary["objective"])
         summary["check"] = checked.to_dict()
     return Result(report.status, clean_json(summary), operators, clusters, assignments,

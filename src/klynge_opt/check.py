@@ -66,6 +66,7 @@ import pandas as pd
 from . import dataset as dataset_api
 from .dataset import Dataset
 from .geography import travel_times
+from .overrides import apply_overrides, forced_operators, required_clusters
 from .scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
@@ -179,8 +180,12 @@ def _join(ids: Iterable[str]) -> str:
 
 class _Checker:
     def __init__(self, dataset: Dataset, scenario: Scenario, tol: float) -> None:
+        # The plan was made on the data as the scenario changes it.
+        dataset = apply_overrides(dataset, scenario)
         self.ds = dataset
         self.pol = scenario.policy
+        self.keep, self.close = forced_operators(dataset, scenario.policy)
+        self.required = required_clusters(dataset, scenario.policy)
         self.costs = scenario.costs
         self.tol = tol
         self.found: list[Violation] = []
@@ -405,8 +410,8 @@ class _Checker:
         for col in ("annual_cost", "capacity"):
             self.compare_numbers("operators", table, col, raw[col])
         forced = pd.Series("", index=raw.index, dtype=object)
-        forced[raw.index.isin(self.pol.keep)] = "keep"
-        forced[raw.index.isin(self.pol.close)] = "close"
+        forced[raw.index.isin(list(self.keep))] = "keep"
+        forced[raw.index.isin(list(self.close))] = "close"
         self.compare_text("operators", table, "forced", forced)
         hosts = self.clusters.loc[selected.to_numpy(bool), "operator_id"]
         self.compare_lists("operators", table, "hosts",
@@ -496,9 +501,9 @@ class _Checker:
                 self.fail("host_retained", c, f"host {host} of selected cluster {c} is closed")
             if not info["admissible"]:
                 self.fail("admissible", c, self.inadmissible_reason(c))
-        need = self.pol.clusters_per_stronghold
         for s, n in per_stronghold.items():
-            if n != need:
+            need = self.required.get(s)
+            if need is not None and n != need:
                 self.fail("one_cluster_per_stronghold", s, f"{n} selected clusters cover "
                           f"stronghold {s}, required {need}", n - need)
 
@@ -675,10 +680,10 @@ class _Checker:
                 if have < k:
                     self.fail("regional_presence", r, f"{have} operators kept in region {r}, "
                               f"minimum {k}", k - have)
-        for o in pol.keep:
+        for o in sorted(self.keep):
             if not kept.get(o, False):
                 self.fail("keep", o, f"operator {o} must be kept but is closed")
-        for o in pol.close:
+        for o in sorted(self.close):
             if kept.get(o, False):
                 self.fail("close", o, f"operator {o} must be closed but is kept")
         if pol.annual_budget is not None:

@@ -14,6 +14,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from .landscape import Landscape
+from .overrides import forced_operators, required_clusters
 from .scenario import Scenario
 
 
@@ -36,9 +37,12 @@ class ModelInputs:
     #: group_id, operator_id, minutes (t_go), disrupted (d_go: firms of g with a current
     #: membership none of which is hosted by o): the index of x.
     pairs: pd.DataFrame
-    #: stronghold_id -> number of clusters required (n_s).
+    #: stronghold_id -> number of clusters required (n_s); exempt strongholds absent.
     required_clusters: dict[str, int]
     regions: tuple[str, ...]
+    #: Operators forced open / closed (policy keep/close by id and by kind).
+    keep: tuple[str, ...] = ()
+    close: tuple[str, ...] = ()
 
 
 def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
@@ -74,11 +78,12 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
         pairs["kept_weight"].fillna(0.0)
     pairs = pairs.drop(columns="kept_weight")
 
-    required = {s: pol.clusters_per_stronghold for s in ds.strongholds["stronghold_id"]}
+    keep, close = forced_operators(ds, pol)
     return ModelInputs(operators, clusters, ds.cluster_strongholds[["cluster_id",
                                                                      "stronghold_id"]],
-                       land.competence, groups, pairs, required,
-                       tuple(ds.regions["region_id"]))
+                       land.competence, groups, pairs, required_clusters(ds, pol),
+                       tuple(ds.regions["region_id"]), tuple(sorted(keep)),
+                       tuple(sorted(close)))
 
 
 def _member_weight(land: Landscape) -> pd.Series:
@@ -309,10 +314,9 @@ def operator_count(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -
 
 
 def forced(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
-    """y_o = 1 for o in keep; y_o = 0 for o in close."""
-    pol = scenario.policy
-    m.keep = pyo.Constraint(list(pol.keep), rule=lambda m, o: m.y[o] == 1)
-    m.close = pyo.Constraint(list(pol.close), rule=lambda m, o: m.y[o] == 0)
+    """y_o = 1 for o in keep; y_o = 0 for o in close (by id, or by kind)."""
+    m.keep = pyo.Constraint(list(inp.keep), rule=lambda m, o: m.y[o] == 1)
+    m.close = pyo.Constraint(list(inp.close), rule=lambda m, o: m.y[o] == 0)
 
 
 def annual_budget(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:

@@ -100,13 +100,12 @@ def extract(m: pyo.ConcreteModel, land: Landscape, inp: ModelInputs, scenario: S
     ops["region_id"] = ops["municipality_id"].map(
         ds.municipalities.set_index("municipality_id")["region_id"])
     ops["kept"] = ops["operator_id"].map(y).fillna(False).astype(bool)
-    ops["forced"] = np.select([ops["operator_id"].isin(scenario.policy.keep),
-                               ops["operator_id"].isin(scenario.policy.close)],
-                              ["keep", "close"], "")
+    ops["forced"] = np.select([ops["operator_id"].isin(inp.keep),
+                               ops["operator_id"].isin(inp.close)], ["keep", "close"], "")
     ops["hosts"] = ops["operator_id"].map(
-        selected.groupby("operator_id")["cluster_id"].agg(_join)).fillna("")
+        selected.groupby("operator_id")["cluster_id"].agg(_join)).astype(object).fillna("")
     ops["serves"] = ops["operator_id"].map(
-        active.groupby("operator_id")["stronghold_id"].agg(_join)).fillna("")
+        active.groupby("operator_id")["stronghold_id"].agg(_join)).astype(object).fillna("")
     ops["firms_served"] = ops["operator_id"].map(
         served.groupby("operator_id")["weight"].sum()).fillna(0.0)
     ops["utilisation"] = ops["firms_served"] / ops["capacity"]

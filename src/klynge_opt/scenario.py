@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,7 +53,20 @@ class Policy(_Strict):
     require_gold: bool = False
     keep: tuple[str, ...] = ()
     close: tuple[str, ...] = ()
+    keep_kinds: tuple[str, ...] = ()
+    close_kinds: tuple[str, ...] = ()
     annual_budget: float | None = Field(None, ge=0)
+    #: Per-stronghold exceptions to clusters_per_stronghold, e.g. {ict = 2}.
+    stronghold_clusters: dict[str, int] = Field(default_factory=dict)
+    #: Strongholds dropped from the cluster requirement (no constraint for them).
+    exempt_strongholds: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _non_negative_requirements(self) -> Policy:
+        bad = {s: n for s, n in self.stronghold_clusters.items() if n < 0}
+        if bad:
+            raise ValueError(f"stronghold_clusters must be >= 0: {bad}")
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
@@ -74,6 +88,55 @@ class SolverOptions(_Strict):
         "aggregated", description="How assignments are tied to serving nodes (docs/model.md).")
 
 
+class OperatorChange(_Strict):
+    """Scale or set operator data for one operator, one kind, or (neither given) all."""
+
+    operator_id: str | None = None
+    kind: str | None = None
+    annual_cost_factor: float = Field(1.0, ge=0)
+    closure_cost_factor: float = Field(1.0, ge=0)
+    capacity_factor: float = Field(1.0, ge=0)
+    #: Set the capacity outright (after no factor); use a large number for "unlimited".
+    capacity: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> OperatorChange:
+        if self.operator_id is not None and self.kind is not None:
+            raise ValueError("give operator_id or kind, not both")
+        return self
+
+
+class NewOperator(_Strict):
+    """A hypothetical operator, added to the data for this scenario only."""
+
+    operator_id: str
+    name: str
+    municipality_id: str
+    kind: str = ""
+    annual_cost: float = Field(ge=0)
+    capacity: float | None = Field(None, ge=0)
+    closure_cost: float = Field(0.0, ge=0)
+    strongholds: tuple[str, ...] = Field(min_length=1)
+
+
+class Overrides(_Strict):
+    """Changes to the data for this scenario, without touching the data files."""
+
+    operators: tuple[OperatorChange, ...] = ()
+    add_operators: tuple[NewOperator, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.operators and not self.add_operators
+
+
+class Objective(_Strict):
+    #: ``fewest_changes``: among plans within ``tolerance`` of the optimal cost, the one that
+    #: closes fewest operators, then moves fewest firms (lexicographic re-optimisation).
+    secondary: Literal["none", "fewest_changes"] = "none"
+    tolerance: float = Field(0.01, ge=0, le=1)
+
+
 class Scenario(_Strict):
     name: str = "unnamed"
     description: str = ""
@@ -82,8 +145,12 @@ class Scenario(_Strict):
     mode: Literal["optimise", "status_quo"] = "optimise"
     #: Resolved to an absolute path when read from a file.
     data: str = str(DEFAULT_DATA)
+    #: Inherited file, already merged in by :func:`load_scenario`; kept for the record.
+    extends: str | None = None
     costs: Costs = Costs()
     policy: Policy = Policy()
+    overrides: Overrides = Overrides()
+    objective: Objective = Objective()
     solver: SolverOptions = SolverOptions()
 
     def with_updates(self, updates: dict[str, Any]) -> Scenario:
@@ -113,13 +180,20 @@ def _drop_none(value: Any) -> Any:
 
 
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Keys allowed at ``loc`` (for "did you mean"); list items (int parts) are stepped over."""
     current: type[BaseModel] = model
     for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
         field = current.model_fields.get(str(part))
-        if field is None or not isinstance(field.annotation, type) or \
-                not issubclass(field.annotation, BaseModel):
+        if field is None:
             return []
-        current = field.annotation
+        annotation = field.annotation
+        args = [a for a in typing.get_args(annotation) if isinstance(a, type)]
+        target = annotation if isinstance(annotation, type) else (args[0] if args else None)
+        if target is None or not issubclass(target, BaseModel):
+            return []
+        current = target
     return list(current.model_fields)
 
 
@@ -146,18 +220,45 @@ def parse_scenario(raw: dict[str, Any], source: str = "<scenario>") -> Scenario:
         raise InputError(problems, what=f"scenario {source}") from None
 
 
-def load_scenario(path: str | os.PathLike[str]) -> Scenario:
-    """Read a TOML scenario; ``data`` is resolved relative to the scenario file."""
-    file = Path(path)
+def _read_toml(file: Path, chain: list[Path]) -> dict[str, Any]:
+    """One file's table with ``extends`` merged in (parent first, child wins key by key)."""
+    what = f"scenario {chain[0]}" if chain else f"scenario {file}"
+    if file in chain:
+        names = " -> ".join(p.name for p in [*chain, file])
+        raise InputError([Problem("error", f"extends forms a cycle: {names}",
+                                  source=str(chain[0]), column="extends")], what=what)
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError([Problem("error", "scenario file not found", source=str(file))],
-                         what=f"scenario {file}") from None
+        where = f" (extended by {chain[-1]})" if chain else ""
+        raise InputError([Problem("error", f"scenario file not found{where}",
+                                  source=str(file))], what=what) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError([Problem("error", f"not valid TOML: {exc}", source=str(file))],
-                         what=f"scenario {file}") from None
-    if "data" in raw and isinstance(raw["data"], str):
+                         what=what) from None
+    if isinstance(raw.get("data"), str):
         raw["data"] = str((file.parent / raw["data"]).resolve())
-    raw.setdefault("name", file.stem)
-    return parse_scenario(raw, source=str(file))
+    parent = raw.get("extends")
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise InputError([Problem("error", "extends must be a file name (text)",
+                                  source=str(file), column="extends")], what=what)
+    parent_file = (file.parent / parent).resolve()
+    base = _read_toml(parent_file, [*chain, file])
+    base.pop("name", None)  # a name belongs to its own file
+    base.pop("description", None)
+    merged = _deep_merge(base, raw)
+    merged["extends"] = str(parent_file)
+    return merged
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read a TOML scenario, following ``extends`` (relative to each file; cycles rejected).
+
+    ``data`` is resolved relative to the file that sets it; the name defaults to the file name.
+    """
+    file = Path(path).resolve()
+    raw = _read_toml(file, [])
+    raw.setdefault("name", Path(path).stem)
+    return parse_scenario(raw, source=str(path))

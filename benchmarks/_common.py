@@ -1,0 +1,113 @@
+"""Shared helpers for the on-demand benchmarks (``python3 benchmarks/bench_*.py``).
+
+Each benchmark writes one markdown section into ``docs/performance.md`` between the markers
+``<!-- bench:NAME:start -->`` and ``<!-- bench:NAME:end -->``; everything outside the markers
+is left alone, so the sections can be refreshed one at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import os
+import platform
+import re
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "performance.md"
+SECTIONS = ("load", "reform", "overhead", "orlib")
+
+INTRO = """# Performance
+
+Figures measured by the benchmarks in `benchmarks/` (run on demand, never by pytest):
+
+- `python3 benchmarks/bench_load.py`: load + validate the Danish data set and a
+  1,000,000-firm synthetic one;
+- `python3 benchmarks/bench_reform.py`: the Danish reform scenario end to end via the CLI;
+- `python3 benchmarks/bench_overhead.py`: modelling overhead (load, build, transfer to
+  HiGHS, extract) against HiGHS's own solve time of the same model read from MPS;
+- `python3 benchmarks/bench_orlib.py`: all 37 OR-Library cap instances to their published
+  optima, in both linking modes.
+
+Each section below is rewritten by its benchmark and states when and where it was measured.
+Ratios are always between figures measured in the same run on the same machine; absolute
+times on the 2-core shared development machine vary by roughly ±20 % between runs.
+"""
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine() -> str:
+    """One line: date, cores, CPU, memory, Python and solver stack versions."""
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    mem = ""
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1])
+        mem = f", {kb / 1024**2:.0f} GB RAM"
+    except (OSError, TypeError):
+        pass
+    return (f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; nproc {nproc} ({_cpu_model()}{mem}); "
+            f"Python {platform.python_version()}; highspy {_version('highspy')}, "
+            f"pyomo {_version('pyomo')}, pandas {_version('pandas')}")
+
+
+def section(name: str, title: str, body: str) -> str:
+    return f"## {title}\n\n_Measured {machine()}._\n\n{body.strip()}\n"
+
+
+def write_section(name: str, markdown: str) -> Path:
+    """Replace (or add) the section ``name`` of docs/performance.md."""
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    if DOC.exists():
+        text = DOC.read_text(encoding="utf-8")
+    else:
+        placeholders = "\n".join(
+            f"<!-- bench:{s}:start -->\n_Not measured yet: run `python3 benchmarks/bench_{s}.py`._"
+            f"\n<!-- bench:{s}:end -->\n" for s in SECTIONS)
+        text = f"{INTRO}\n{placeholders}"
+    block = f"{start}\n{markdown.strip()}\n{end}"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text, count=1)
+    else:
+        text = text.rstrip("\n") + f"\n\n{block}\n"
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(text, encoding="utf-8")
+    return DOC
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def verdict(ok: bool) -> str:
+    return "**met**" if ok else "**NOT met**"
+
+
+def log(*args: object) -> None:
+    print(*args, file=sys.stderr, flush=True)

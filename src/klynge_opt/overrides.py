@@ -1,0 +1,113 @@
+"""What a scenario changes in, or asks of, a data set: checked against the data, then applied.
+
+Data overrides (scaled costs, changed capacities, hypothetical operators) produce a new,
+re-validated :class:`Dataset`; the data files are never touched. Policy keys that name ids or
+kinds are resolved here into plain sets, so the model and the checker read the same meaning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .dataset import Dataset, from_tables
+from .problems import InputError, Problem
+from .scenario import Policy, Scenario
+
+
+def validate_against(dataset: Dataset, scenario: Scenario, source: str) -> None:
+    """Every id and kind a scenario names must exist in the data set (all problems at once)."""
+    operators = set(dataset.operators["operator_id"])
+    kinds = set(dataset.operators["kind"].dropna())
+    strongholds = set(dataset.strongholds["stronghold_id"])
+    municipalities = set(dataset.municipalities["municipality_id"])
+    ov = scenario.overrides
+    added = [n.operator_id for n in ov.add_operators]
+    known_ops = operators | set(added)
+    problems: list[Problem] = []
+
+    def bad(key: str, value: str, what: str) -> None:
+        problems.append(Problem("error", f"unknown {what}; not in {dataset.name}", source=source,
+                                column=key, value=value))
+
+    pol = scenario.policy
+    for key in ("keep", "close"):
+        for op in getattr(pol, key):
+            if op not in known_ops:
+                bad(f"policy.{key}", op, "operator id")
+    for key in ("keep_kinds", "close_kinds"):
+        for kind in getattr(pol, key):
+            if kind not in kinds | {n.kind for n in ov.add_operators}:
+                bad(f"policy.{key}", kind, f"operator kind (known: {', '.join(sorted(kinds))})")
+    for s in pol.stronghold_clusters:
+        if s not in strongholds:
+            bad("policy.stronghold_clusters", s, "stronghold id")
+    for s in pol.exempt_strongholds:
+        if s not in strongholds:
+            bad("policy.exempt_strongholds", s, "stronghold id")
+    for i, change in enumerate(ov.operators):
+        if change.operator_id is not None and change.operator_id not in known_ops:
+            bad(f"overrides.operators[{i}].operator_id", change.operator_id, "operator id")
+        if change.kind is not None and change.kind not in kinds:
+            bad(f"overrides.operators[{i}].kind", change.kind, "operator kind")
+    for i, new in enumerate(ov.add_operators):
+        key = f"overrides.add_operators[{i}]"
+        if new.operator_id in operators or added.count(new.operator_id) > 1:
+            problems.append(Problem("error", "operator id already exists", source=source,
+                                    column=f"{key}.operator_id", value=new.operator_id))
+        if new.municipality_id not in municipalities:
+            bad(f"{key}.municipality_id", new.municipality_id, "municipality id")
+        for s in new.strongholds:
+            if s not in strongholds:
+                bad(f"{key}.strongholds", s, "stronghold id")
+    if problems:
+        raise InputError(problems, what=f"scenario {source}")
+
+
+def apply_overrides(dataset: Dataset, scenario: Scenario) -> Dataset:
+    """The data set as the scenario sees it (the same object when nothing is overridden)."""
+    ov = scenario.overrides
+    if ov.empty:
+        return dataset
+    tables = dict(dataset.tables)
+    ops = tables["operators"].copy()
+    for change in ov.operators:
+        if change.operator_id is not None:
+            rows = ops["operator_id"] == change.operator_id
+        elif change.kind is not None:
+            rows = ops["kind"] == change.kind
+        else:
+            rows = pd.Series(True, index=ops.index)
+        ops.loc[rows, "annual_cost"] *= change.annual_cost_factor
+        ops.loc[rows, "closure_cost"] *= change.closure_cost_factor
+        ops.loc[rows, "capacity"] *= change.capacity_factor
+        if change.capacity is not None:
+            ops.loc[rows, "capacity"] = change.capacity
+    if ov.add_operators:
+        new = pd.DataFrame([{
+            "operator_id": n.operator_id, "name": n.name, "municipality_id": n.municipality_id,
+            "kind": n.kind, "annual_cost": n.annual_cost,
+            "capacity": np.nan if n.capacity is None else n.capacity,
+            "closure_cost": n.closure_cost} for n in ov.add_operators])
+        ops = pd.concat([ops, new], ignore_index=True)
+        comp = pd.DataFrame([(n.operator_id, s) for n in ov.add_operators for s in n.strongholds],
+                            columns=["operator_id", "stronghold_id"])
+        tables["operator_strongholds"] = pd.concat([tables["operator_strongholds"], comp],
+                                                   ignore_index=True)
+    tables["operators"] = ops
+    return from_tables(tables, source=dataset.source)
+
+
+def forced_operators(dataset: Dataset, policy: Policy) -> tuple[set[str], set[str]]:
+    """Operators the policy keeps and closes, by id and by kind."""
+    ops = dataset.operators
+    keep = set(policy.keep) | set(ops.loc[ops["kind"].isin(policy.keep_kinds), "operator_id"])
+    close = set(policy.close) | set(ops.loc[ops["kind"].isin(policy.close_kinds),
+                                             "operator_id"])
+    return keep, close
+
+
+def required_clusters(dataset: Dataset, policy: Policy) -> dict[str, int]:
+    """Clusters required per stronghold; exempt strongholds are absent (no requirement)."""
+    return {s: policy.stronghold_clusters.get(s, policy.clusters_per_stronghold)
+            for s in dataset.strongholds["stronghold_id"] if s not in policy.exempt_strongholds}
