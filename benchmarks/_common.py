@@ -20,6 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "performance.md"
 SECTIONS = ("load", "reform", "overhead", "orlib")
+#: Other work on the shared machine shows in the load average; recorded at import.
+_LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 INTRO = """# Performance
 
@@ -69,8 +71,10 @@ def machine() -> str:
         mem = f", {kb / 1024**2:.0f} GB RAM"
     except (OSError, TypeError):
         pass
-    return (f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; nproc {nproc} ({_cpu_model()}{mem}); "
-            f"Python {platform.python_version()}; highspy {_version('highspy')}, "
+    load = (f", 1-min load average {_LOAD_AT_START:.1f} before the run and "
+            f"{os.getloadavg()[0]:.1f} after it") if _LOAD_AT_START is not None else ""
+    return (f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; nproc {nproc} ({_cpu_model()}{mem}"
+            f"{load}); Python {platform.python_version()}; highspy {_version('highspy')}, "
             f"pyomo {_version('pyomo')}, pandas {_version('pandas')}")
 
 

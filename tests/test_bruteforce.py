@@ -859,7 +859,6 @@ def test_brute_force_agrees_with_hand_computed_tiny_default() -> None:
 # bug is fixed, so the marker is removed together with the bug.
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=BUG_NO_PAIRS)
 def test_bug_no_pair_within_radius_is_infeasible_not_a_crash() -> None:
     # Every operator's seat has intra_minutes >= 8 and the nearest other seat is farther:
     # with a 1-minute radius no firm can be served, so hard coverage is infeasible.
@@ -870,7 +869,6 @@ def test_bug_no_pair_within_radius_is_infeasible_not_a_crash() -> None:
     assert result.status == "infeasible"
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=BUG_NO_PAIRS)
 def test_bug_no_pair_within_radius_soft_coverage_leaves_all_unserved() -> None:
     # Soft coverage without a target: the plan leaves all 9 firms unserved. Penalty 1 DKK x
     # stronghold weight: food 5 firms x 1 + ICT 4 firms x 2 = 13; the cheapest cluster plan
@@ -886,7 +884,6 @@ def test_bug_no_pair_within_radius_soft_coverage_leaves_all_unserved() -> None:
     assert result.objective == pytest.approx(4113.0)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=BUG_NOTHING_SERVED)
 def test_bug_plan_serving_nothing_is_extracted() -> None:
     # No penalty and no target: serving a firm only costs travel, so the optimum serves
     # nobody and keeps O3 alone (4000 operating + 100 closure of O1 = 4100).
@@ -926,10 +923,6 @@ def separator_tables() -> dict[str, pd.DataFrame]:
     }
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG landscape.group_id: ids joined with '|' collide; "
-                   "F2 (stronghold c) is merged into F1's group and assigned to P, which is "
-                   "not competent in c; the checker reports assign_needs_service")
 def test_bug_group_ids_containing_the_separator() -> None:
     # Both P and Q must stay (each hosts the only cluster of its stronghold): operating
     # 5 x 200 = 1000; F2 travels 10 minutes to Q: 500 x 10 = 5000 -> 6000.

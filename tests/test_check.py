@@ -161,7 +161,7 @@ def test_disruption_is_per_firm_not_per_group() -> None:
     t = tables(result)
     f09 = row(t["assignments"], firm_id="F09")
     t["assignments"].loc[f09, ["operator_id", "minutes"]] = ["O3", 90.0]
-    assert wheres(recheck(ds, result, t), "assignment.group") == {"0101|food"}
+    assert wheres(recheck(ds, result, t), "assignment.group") == {"0101/food"}
 
 
 # --------------------------------------------------------------------------- broken plans

@@ -6,15 +6,21 @@ Data flows one way: files -> Dataset -> Landscape -> ModelInputs -> Pyomo model 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pyomo.environ as pyo
 
 from . import dataset as dataset_api
 from .check import check_plan
 from .dataset import Dataset
-from .landscape import build_landscape
-from .model import build_model, prepare
+from .landscape import Landscape, build_landscape
+from .model import ModelInputs, build_model, prepare
 from .overrides import apply_overrides, forced_operators, validate_against
 from .problems import InputError, Problem
 from .results import (
@@ -32,14 +38,38 @@ from .scenario import Scenario, load_scenario
 from .solver import solve as run_solver
 
 
-def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
-          scenario: Scenario | str | os.PathLike[str] | None = None, *,
-          tee: bool = False, verify: bool = True) -> Result:
-    """Solve a scenario on a data set.
+def input_hash(scenario: Scenario, dataset: Dataset) -> str:
+    """Identity of a solve: the fully resolved scenario (its labels and data path aside) and the
+    data's content. Equal hashes give equal results, so comparisons may reuse them."""
+    resolved = scenario.model_dump(mode="json", exclude={"name", "description", "extends",
+                                                         "data"})
+    text = json.dumps(resolved, sort_keys=True) + dataset.content_hash()
+    return hashlib.sha256(text.encode()).hexdigest()
 
-    ``dataset`` defaults to the scenario's ``data``; ``scenario`` to all defaults. Bad input
-    raises :class:`InputError` with every problem; infeasibility is a status, not an error.
+
+@dataclass
+class Session:
+    """A scenario made ready to solve: data (with overrides), landscape, model inputs, model.
+
+    Studies that solve variants of one model (alternatives, the secondary objective) add
+    constraints to ``model`` and call :func:`run` again.
     """
+
+    original: Dataset
+    dataset: Dataset
+    scenario: Scenario
+    land: Landscape
+    inputs: ModelInputs | None
+    model: pyo.ConcreteModel | None
+    base: dict[str, Any]
+    timings: dict[str, float]
+    start: float
+    unservable: str = ""
+
+
+def open_session(dataset: Dataset | str | os.PathLike[str] | None = None,
+                 scenario: Scenario | str | os.PathLike[str] | None = None) -> Session:
+    """Load and validate the inputs and build the model (not yet solved)."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     if scenario is None:
@@ -56,31 +86,39 @@ def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
         raise InputError([Problem("error", "operators both kept and closed (by id or kind): "
                                   + ", ".join(sorted(keep & close)), source=scenario.name,
                                   column="policy")], what=f"scenario {scenario.name}")
-    if dataset.source != "<memory>":
+    on_disk = dataset.source != "<memory>"
+    if on_disk:
         # What was solved, not what the scenario file said: results must re-run and re-check.
         scenario = scenario.model_copy(update={"data": str(Path(dataset.source).resolve())})
     land = build_landscape(dataset)
     timings["load"] = time.perf_counter() - start
-    base = {"scenario": scenario.name, "data": scenario.data if dataset.source != "<memory>"
-            else dataset.source, "data_hash": original.content_hash()}
-
+    base = {"scenario": scenario.name, "data": scenario.data if on_disk else dataset.source,
+            "data_hash": original.content_hash(), "input_hash": input_hash(scenario, original)}
+    session = Session(original, dataset, scenario, land, None, None, base, timings, start)
     if scenario.mode == "status_quo":
-        return _evaluate_status_quo(land, scenario, base, timings, start)
-
+        return session
     t = time.perf_counter()
-    inputs = prepare(land, scenario)
-    unservable = _unservable_groups(land, inputs, scenario)
-    if unservable:
-        timings["build"] = time.perf_counter() - t
-        summary = {"status": "infeasible", "proven_optimal": False, "message": unservable,
-                   "timings": timings, **base}
-        return Result("infeasible", clean_json(summary), scenario=scenario, message=unservable)
-    model = build_model(inputs, scenario)
+    session.inputs = prepare(land, scenario)
+    session.unservable = _unservable_groups(land, session.inputs, scenario)
+    if not session.unservable:
+        session.model = build_model(session.inputs, scenario)
     timings["build"] = time.perf_counter() - t
+    return session
 
-    report, _ = run_solver(model, scenario.solver, tee=tee)
+
+def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
+    """Solve the session's model as it stands and turn the answer into a checked result."""
+    sc, timings, base = session.scenario, dict(session.timings), session.base
+    if sc.mode == "status_quo":
+        return _evaluate_status_quo(session.land, sc, base, timings, session.start)
+    if session.model is None:
+        summary = {"status": "infeasible", "proven_optimal": False,
+                   "message": session.unservable, "timings": timings, **base}
+        return Result("infeasible", clean_json(summary), scenario=sc,
+                      message=session.unservable)
+    model = session.model
+    report, _ = run_solver(model, sc.solver, tee=tee)
     timings["solve"] = report.seconds
-
     if not report.has_solution:
         message = {"infeasible": "the scenario is infeasible: no plan meets all its "
                                  "requirements",
@@ -88,23 +126,75 @@ def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
             report.status, f"the solver stopped without a solution ({report.termination})")
         summary = {"status": report.status, "proven_optimal": False, "message": message,
                    "timings": timings, **base}
-        return Result(report.status, clean_json(summary), scenario=scenario, message=message)
+        return Result(report.status, clean_json(summary), scenario=sc, message=message)
 
     t = time.perf_counter()
-    operators, clusters, assignments = extract(model, land, inputs, scenario)
-    baseline = status_quo(land, scenario)
+    assert session.inputs is not None
+    operators, clusters, assignments = extract(model, session.land, session.inputs, sc)
+    baseline = status_quo(session.land, sc)
     timings["extract"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - start
-    summary = summarise(report, model, land, scenario, operators, clusters, assignments,
-                        timings, baseline)
-    summary = {**base, **summary}
+    timings["total"] = time.perf_counter() - session.start
+    summary = {**base, **summarise(report, model, session.land, sc, operators, clusters,
+                                   assignments, timings, baseline)}
     if verify:
         # Every plan passes the independent checker, which recomputes from the raw data.
-        checked = check_plan(original, scenario, operators, clusters, assignments,
+        checked = check_plan(session.original, sc, operators, clusters, assignments,
                              summary["objective_terms"], reported_objective=summary["objective"])
         summary["check"] = checked.to_dict()
     return Result(report.status, clean_json(summary), operators, clusters, assignments,
-                  scenario=scenario)
+                  scenario=sc)
+
+
+def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
+          scenario: Scenario | str | os.PathLike[str] | None = None, *,
+          tee: bool = False, verify: bool = True) -> Result:
+    """Solve a scenario on a data set.
+
+    ``dataset`` defaults to the scenario's ``data``; ``scenario`` to all defaults. Bad input
+    raises :class:`InputError` with every problem; infeasibility is a status, not an error.
+    With ``[objective] secondary = "fewest_changes"`` the plan is re-optimised for fewest
+    changes among plans within the cost tolerance.
+    """
+    session = open_session(dataset, scenario)
+    result = run(session, tee=tee, verify=verify)
+    if session.scenario.objective.secondary == "none" or not result.has_solution \
+            or session.model is None:
+        return result
+    return _fewest_changes(session, result, tee=tee, verify=verify)
+
+
+def _fewest_changes(session: Session, first: Result, *, tee: bool, verify: bool) -> Result:
+    """Lexicographic re-optimisation: cost <= (1 + tol) x optimum, then fewest closures, then
+    fewest firms moved."""
+    m = session.model
+    assert m is not None and first.objective is not None
+    tol = session.scenario.objective.tolerance
+    cap = (1 + tol) * first.objective / m.objective_scale
+    m.cost_within_tolerance = pyo.Constraint(expr=m.cost.expr <= cap + 1e-9 * abs(cap))
+    m.cost.deactivate()
+    total = float(session.inputs.groups["weight"].sum()) if session.inputs is not None else 0.0
+    # Closures weigh more than all firm moves together: one objective, lexicographic order.
+    m.changes = pyo.Objective(
+        expr=(total + 1) * sum(1 - m.y[o] for o in m.O) + _moved(m, session.inputs),
+        sense=pyo.minimize)
+    second = run(session, tee=tee, verify=verify)
+    second.summary["secondary"] = {
+        "objective": "fewest_changes", "tolerance": tol,
+        "primary_objective": first.objective,
+        "primary_status": first.status,
+        "closed_before": first.summary["counts"]["operators_before"]
+        - first.summary["counts"]["operators_after"],
+        "firms_moved_before": first.summary["firms_moved"],
+    }
+    # The bound reported by the second solve is for the change count, not for cost.
+    second.summary["objective_bound"] = None
+    return second
+
+
+def _moved(m: pyo.ConcreteModel, inputs: ModelInputs | None) -> object:
+    assert inputs is not None
+    d = inputs.pairs.set_index(["group_id", "operator_id"])["disrupted"]
+    return sum(float(w) * m.x[k] for k, w in d.items() if w > 0)
 
 
 def _evaluate_status_quo(land, scenario: Scenario, base: dict, timings: dict[str, float],

@@ -581,10 +581,12 @@ class _Checker:
             # The model assigns (municipality, stronghold) groups: without splitting, all
             # firms of a group share one operator.
             whole = rows[share > self.tol]
-            keys = whole["municipality_id_raw"] + "|" + whole["stronghold_id_raw"]
-            for g, ops in whole.groupby(keys)["operator_id"]:
+            # Group by the pair itself: joined text could collide when ids contain the joiner.
+            for g, ops in whole.groupby(["municipality_id_raw", "stronghold_id_raw"])[
+                    "operator_id"]:
                 if ops.nunique() > 1:
-                    self.fail("assignment.group", str(g), "firms of one group go to different "
+                    self.fail("assignment.group", "/".join(g), "firms of one group go to "
+                              "different "
                               f"operators: {_join(o or '(unserved)' for o in set(ops))}")
 
         limit = self.pol.max_travel_minutes

@@ -276,6 +276,120 @@ def check(result_dir: Annotated[Path, typer.Argument(help="A folder written by `
         raise typer.Exit(1)
 
 
+scenario_app = typer.Typer(no_args_is_help=True, help="Inspect scenario files.")
+app.add_typer(scenario_app, name="scenario")
+
+
+@scenario_app.command("show")
+def scenario_show(file: Annotated[Path, typer.Argument(help="Scenario TOML file.")]) -> None:
+    """Print the fully resolved scenario (inheritance and defaults applied) as TOML."""
+    import tomli_w
+
+    try:
+        sc = load_scenario(file)
+    except InputError as exc:
+        _fail_input(exc)
+    if sc.extends:
+        print(f"# {file}, resolved (inherits from {sc.extends})")
+    print(tomli_w.dumps(sc.to_toml_dict()), end="")
+
+
+ScenariosArg = Annotated[list[Path], typer.Argument(help="Scenario TOML files.")]
+
+
+def _cost_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table as text, money in million DKK and shares in per cent."""
+    out = frame.copy()
+    for col in out.columns[2:]:
+        out[col] = [_format_metric(v, u) for v, u in zip(out[col], out["unit"], strict=True)]
+    out["unit"] = out["unit"].replace({"DKK": "M DKK", "share": "%"})
+    return out
+
+
+def _format_metric(value: object, unit: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, str):
+        return value
+    number = float(value)  # type: ignore[arg-type]
+    if unit == "DKK":
+        return f"{number / 1e6:,.2f}"
+    if unit == "share":
+        return f"{number:.2%}"
+    return f"{number:,.1f}" if not number.is_integer() else f"{number:,.0f}"
+
+
+@app.command()
+def compare(scenarios: ScenariosArg,
+            out: Annotated[Path, typer.Option(help="Output folder.")] = Path("results/compare"),
+            reuse: Annotated[bool, typer.Option(
+                help="Reuse results on disk for identical scenario and data.")] = True) -> None:
+    """Solve several scenarios and show them side by side: costs, inputs and decisions."""
+    from .compare import compare as run_compare
+    from .compare import write_comparison
+
+    def progress(name: str, what: str) -> None:
+        err_console.print(f"{name}: {what}")
+
+    try:
+        cmp = run_compare(scenarios, out, reuse=reuse, progress=progress)
+    except InputError as exc:
+        _fail_input(exc)
+    files = write_comparison(cmp, out)
+    console.print(_frame_table(_cost_table(cmp.table), "Side by side"))
+    console.print()
+    if cmp.inputs.empty:
+        console.print("The scenarios' resolved inputs are identical.")
+    else:
+        console.print(_frame_table(cmp.inputs.astype(str), "Inputs that differ (why results "
+                                   "differ)"))
+    console.print()
+    if cmp.operators.empty:
+        console.print("Every operator has the same fate in every scenario.")
+    else:
+        console.print(_frame_table(cmp.operators, f"Operators whose fate differs "
+                                   f"({len(cmp.operators)})"))
+    if not cmp.clusters.empty:
+        console.print(_frame_table(cmp.clusters, f"Clusters whose selection differs "
+                                   f"({len(cmp.clusters)})"))
+    console.print("written: " + ", ".join(str(p) for p in files.values()))
+    if any(r.status in ("infeasible", "error") for r in cmp.results.values()):
+        raise typer.Exit(EXIT_INFEASIBLE)
+
+
+@app.command()
+def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+          out: Annotated[Path | None, typer.Option(help="Write the table as CSV here.")] = None,
+          ) -> None:
+    """What each active policy costs: re-solve with that one policy relaxed."""
+    from .price import price as run_price
+
+    try:
+        table, base = run_price(scenario, progress=lambda p: err_console.print(
+            f"relaxing: {p}"))
+    except InputError as exc:
+        _fail_input(exc)
+    if base.objective is None:
+        err_console.print(f"[red]{base.status}[/red]: {escape(base.message)} — the policies "
+                          "cannot be priced against an infeasible scenario")
+        raise typer.Exit(EXIT_INFEASIBLE)
+    console.print(f"{base.summary['scenario']}: optimal cost {base.objective / 1e6:,.2f} M DKK "
+                  f"over the horizon ({base.status})")
+    shown = table[["policy", "relaxed_to", "status", "price", "price_share",
+                   "operators_with", "operators_without", "reopened_without",
+                   "closed_without"]].copy()
+    shown["price"] = shown["price"] / 1e6
+    console.print(_frame_table(shown.rename(columns={"price": "price_MDKK"}),
+                               "Price of each policy (cost with it − cost without it)",
+                               {"price_MDKK": ",.2f", "price_share": ".2%"}))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}")
+        table.to_csv(tmp, index=False)
+        tmp.replace(out)
+        console.print(f"written to {out}")
+
+
 generate_app = typer.Typer(no_args_is_help=True,
                            help="Make data sets: the Danish firms, or synthetic landscapes.")
 app.add_typer(generate_app, name="generate")

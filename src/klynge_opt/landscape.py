@@ -34,8 +34,15 @@ from .geography import TravelTimes, travel_times
 GROUP_SEPARATOR = "|"
 
 
+def _escape(ids: pd.Series) -> pd.Series:
+    return ids.astype(str).str.replace("\\", "\\\\", regex=False).str.replace(
+        GROUP_SEPARATOR, "\\" + GROUP_SEPARATOR, regex=False)
+
+
 def group_id(municipality_id: pd.Series, stronghold_id: pd.Series) -> pd.Series:
-    return municipality_id.astype(str) + GROUP_SEPARATOR + stronghold_id.astype(str)
+    """``municipality|stronghold``, with ``|`` and ``\\`` inside ids escaped so that two
+    different pairs never share a group id (ids may contain any text)."""
+    return _escape(municipality_id) + GROUP_SEPARATOR + _escape(stronghold_id)
 
 
 def build_groups(dataset: Dataset) -> tuple[pd.DataFrame, pd.Series]:

@@ -74,8 +74,9 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
     pairs = land.eligible_pairs(pol.max_travel_minutes)
     pairs = pairs.merge(_disruption(land), on=["group_id", "operator_id"], how="left")
     member_weight = _member_weight(land)
-    pairs["disrupted"] = pairs["group_id"].map(member_weight).fillna(0.0) - \
-        pairs["kept_weight"].fillna(0.0)
+    # astype(float): mapping an empty column keeps its text dtype under pandas 3.
+    pairs["disrupted"] = pairs["group_id"].map(member_weight).astype(float).fillna(0.0) - \
+        pairs["kept_weight"].astype(float).fillna(0.0)
     pairs = pairs.drop(columns="kept_weight")
 
     keep, close = forced_operators(ds, pol)

@@ -84,13 +84,16 @@ def extract(m: pyo.ConcreteModel, land: Landscape, inp: ModelInputs, scenario: S
     v = _values(m.v)
     x = _values(m.x)
 
-    served = x[x > ROUND].clip(upper=1.0).rename("share").reset_index()
-    served.columns = ["group_id", "operator_id", "share"]
+    on = x[x > ROUND].clip(upper=1.0)
+    served = pd.DataFrame({"group_id": [k[0] for k in on.index],
+                           "operator_id": [k[1] for k in on.index],
+                           "share": on.to_numpy(dtype=float)})
     # Shares of a binary assignment are exactly 1; continuous ones are kept as solved.
     if not scenario.policy.allow_split:
         served["share"] = 1.0
     groups = land.groups.set_index("group_id")
-    served["weight"] = served["group_id"].map(groups["weight"]) * served["share"]
+    served["weight"] = served["group_id"].map(groups["weight"]).astype(float) * \
+        served["share"].astype(float)
 
     active = v[v > 0.5].index.to_frame(index=False, name=["operator_id", "stronghold_id"])
     selected = ds.clusters[ds.clusters["cluster_id"].map(z).fillna(False).astype(bool)]
@@ -373,3 +376,34 @@ def clean_json(value: Any) -> Any:
     if isinstance(value, float | np.floating) and not np.isfinite(value):
         return None
     return value
+
+
+_BOOL = {"True": True, "False": False, "true": True, "false": False}
+_TEXT = {"operator_id", "name", "kind", "municipality_id", "region_id", "forced", "hosts",
+         "serves", "cluster_id", "host_operator_id", "strongholds", "label", "label_after",
+         "firm_id", "stronghold_id"}
+_FLAGS = {"kept", "selected", "admissible", "moved"}
+
+
+def read_result(result_dir: str | os.PathLike[str]) -> Result:
+    """A result folder read back: summary, resolved scenario and typed decision tables."""
+    from .scenario import load_scenario
+
+    folder = Path(result_dir)
+    summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+    scenario = load_scenario(folder / SCENARIO_FILE) if (folder / SCENARIO_FILE).exists() \
+        else None
+    tables: dict[str, pd.DataFrame] = {}
+    for name, file in TABLE_FILES.items():
+        if not (folder / file).exists():
+            tables[name] = pd.DataFrame()
+            continue
+        frame = pd.read_csv(folder / file, dtype=str, keep_default_na=False)
+        for col in frame.columns:
+            if col in _FLAGS:
+                frame[col] = frame[col].map(_BOOL).astype(bool)
+            elif col not in _TEXT:
+                frame[col] = pd.to_numeric(frame[col].replace("", np.nan), errors="coerce")
+        tables[name] = frame
+    return Result(summary["status"], summary, tables["operators"], tables["clusters"],
+                  tables["assignments"], scenario=scenario, message=summary.get("message", ""))

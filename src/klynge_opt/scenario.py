@@ -159,8 +159,11 @@ class Scenario(_Strict):
         return parse_scenario(merged, source="<updates>")
 
     def to_toml_dict(self) -> dict[str, Any]:
-        """The fully resolved scenario, suitable for writing back as TOML (no None values)."""
-        return _drop_none(self.model_dump(mode="json"))
+        """The fully resolved scenario, suitable for writing back as TOML (no None values).
+
+        ``extends`` is left out: every inherited value is already in the dict, and the file
+        must not depend on the parent still being where it was."""
+        return _drop_none(self.model_dump(mode="json", exclude={"extends"}))
 
 
 def _deep_merge(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:

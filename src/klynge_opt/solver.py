@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+import highspy
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
@@ -59,6 +60,10 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, tee: bool = False
           solver: Highs | None = None) -> tuple[SolveReport, Highs]:
     """Solve in place; variable values are loaded when a solution exists."""
     solver = solver or make_solver()
+    if options.threads is not None:
+        # HiGHS keeps one thread pool per process, sized at the first solve; asking for another
+        # size later makes the run fail ("unknown" status) unless the pool is reset first.
+        highspy.Highs.resetGlobalScheduler(True)
     start = time.perf_counter()
     results = solver.solve(
         model,

@@ -1,0 +1,223 @@
+"""Comparing scenarios side by side: numbers, why they differ (inputs), what differs (decisions).
+
+Each scenario's result is kept in its own folder under the comparison folder; a result already
+on disk is reused when its ``input_hash`` (fully resolved scenario + data content) matches, so
+re-running a comparison with nothing changed costs only the loading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import dataset as dataset_api
+from .api import input_hash, solve
+from .dataset import Dataset
+from .problems import InputError, Problem
+from .results import SUMMARY_FILE, Result, read_result, write_result
+from .scenario import Scenario, load_scenario
+
+#: Rows of the side-by-side table: (label, path into summary.json, unit).
+METRICS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("status", ("status",), ""),
+    ("total cost", ("objective",), "DKK"),
+    ("operating", ("objective_terms", "operating"), "DKK"),
+    ("service", ("objective_terms", "service"), "DKK"),
+    ("closure", ("objective_terms", "closure"), "DKK"),
+    ("upgrade", ("objective_terms", "upgrade"), "DKK"),
+    ("disruption", ("objective_terms", "disruption"), "DKK"),
+    ("unserved penalty", ("objective_terms", "unserved_penalty"), "DKK"),
+    ("operators before", ("counts", "operators_before"), ""),
+    ("operators after", ("counts", "operators_after"), ""),
+    ("clusters before", ("counts", "clusters_before"), ""),
+    ("clusters after", ("counts", "clusters_after"), ""),
+    ("coverage, all", ("coverage", "all"), "share"),
+    ("coverage, rural", ("coverage", "rural"), "share"),
+    ("coverage, urban", ("coverage", "urban"), "share"),
+    ("travel mean", ("travel_minutes", "mean"), "minutes"),
+    ("travel max", ("travel_minutes", "max"), "minutes"),
+    ("firms moved", ("firms_moved",), "firms"),
+    ("savings vs status quo", ("savings", "total"), "DKK"),
+    ("savings share", ("savings", "share"), "share"),
+    ("mip gap", ("mip_gap",), "share"),
+)
+
+
+@dataclass
+class Comparison:
+    results: dict[str, Result]
+    #: Metrics (rows) by scenario (columns).
+    table: pd.DataFrame
+    #: Every resolved scenario key whose value differs: key, then one column per scenario.
+    inputs: pd.DataFrame
+    #: Operators whose fate differs: operator_id, name, then kept/closed per scenario.
+    operators: pd.DataFrame
+    #: Clusters whose selection differs.
+    clusters: pd.DataFrame
+    reused: dict[str, bool] = field(default_factory=dict)
+
+
+def _get(summary: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = summary
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, list):
+        return {prefix: json.dumps(value, sort_keys=True)}
+    return {prefix: value}
+
+
+def input_diff(scenarios: Sequence[Scenario]) -> pd.DataFrame:
+    """Resolved keys (after inheritance and defaults) whose values differ between scenarios."""
+    flat = [_flatten(sc.model_dump(mode="json", exclude={"name", "description", "extends"}))
+            for sc in scenarios]
+    keys = sorted(set().union(*flat))
+    rows = [{"key": k, **{sc.name: f.get(k) for sc, f in zip(scenarios, flat, strict=True)}}
+            for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
+    return pd.DataFrame(rows, columns=["key", *[sc.name for sc in scenarios]])
+
+
+def decision_diff(results: dict[str, Result], table: str, key: str, flag: str,
+                  yes: str, no: str) -> pd.DataFrame:
+    """Rows of ``table`` whose ``flag`` differs between scenarios with a plan."""
+    with_plan = {n: r for n, r in results.items() if r.has_solution}
+    if not with_plan:
+        return pd.DataFrame(columns=[key, "name"])
+    frames = []
+    for name, result in with_plan.items():
+        frame = getattr(result, table).set_index(key)
+        frames.append(frame[flag].astype(bool).rename(name))
+    flags = pd.concat(frames, axis=1).fillna(False).astype(bool)
+    differs = flags[flags.nunique(axis=1) > 1]
+    names = next(iter(with_plan.values())).__getattribute__(table).set_index(key)["name"]
+    out = differs.apply(lambda col: col.map({True: yes, False: no}))
+    out.insert(0, "name", names.reindex(out.index))
+    return out.reset_index()
+
+
+def _resolve(item: Scenario | str | os.PathLike[str]) -> Scenario:
+    return item if isinstance(item, Scenario) else load_scenario(item)
+
+
+def compare(scenarios: Sequence[Scenario | str | os.PathLike[str]], out_dir: str | os.PathLike[str],
+            *, dataset: Dataset | None = None, reuse: bool = True,
+            progress: Callable[[str, str], None] | None = None) -> Comparison:
+    """Solve (or reuse) every scenario and put the results side by side.
+
+    Each result is written to ``out_dir/<scenario name>/``; ``progress(name, what)`` is called
+    with ``what`` = ``"reused"`` or ``"solved"``.
+    """
+    resolved = [_resolve(s) for s in scenarios]
+    names = [s.name for s in resolved]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError([Problem("error", "scenario names must differ to compare them "
+                                  "(set `name` in each file)", column="name",
+                                  value=", ".join(dupes))], what="comparison")
+    out = Path(out_dir)
+    datasets: dict[str, Dataset] = {}
+    results: dict[str, Result] = {}
+    reused: dict[str, bool] = {}
+    for sc in resolved:
+        if dataset is not None:
+            ds = dataset
+        else:
+            key = str(Path(sc.data).resolve())
+            if key not in datasets:
+                datasets[key] = dataset_api.load(key)
+            ds = datasets[key]
+        folder = out / sc.name
+        wanted = input_hash(sc, ds)
+        cached = _cached(folder, wanted) if reuse else None
+        if cached is not None:
+            results[sc.name], reused[sc.name] = cached, True
+        else:
+            results[sc.name] = solve(ds, sc)
+            write_result(results[sc.name], folder)
+            reused[sc.name] = False
+        if progress is not None:
+            progress(sc.name, "reused" if reused[sc.name] else "solved")
+
+    table = pd.DataFrame({"metric": [m[0] for m in METRICS], "unit": [m[2] for m in METRICS]})
+    for name, result in results.items():
+        table[name] = [_get(result.summary, m[1]) for m in METRICS]
+    ops = decision_diff(results, "operators", "operator_id", "kept", "kept", "closed")
+    cls = decision_diff(results, "clusters", "cluster_id", "selected", "selected", "-")
+    return Comparison(results, table, input_diff(resolved), ops, cls, reused)
+
+
+def _cached(folder: Path, wanted: str) -> Result | None:
+    summary_file = folder / SUMMARY_FILE
+    if not summary_file.exists():
+        return None
+    try:
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        if summary.get("input_hash") != wanted:
+            return None
+        return read_result(folder)
+    except (OSError, ValueError, KeyError, InputError):
+        return None  # unreadable or partial: solve again
+
+
+def write_comparison(cmp: Comparison, out_dir: str | os.PathLike[str],
+                     chart: str | None = "cost_terms.png") -> dict[str, Path]:
+    """CSV tables and (if matplotlib is installed) a chart of cost terms per scenario."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"table": out / "comparison.csv", "inputs": out / "input_diff.csv",
+             "operators": out / "operator_diff.csv", "clusters": out / "cluster_diff.csv"}
+    for key, frame in (("table", cmp.table), ("inputs", cmp.inputs),
+                       ("operators", cmp.operators), ("clusters", cmp.clusters)):
+        tmp = files[key].with_suffix(".tmp")
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, files[key])
+    if chart:
+        path = plot_cost_terms(cmp, out / chart)
+        if path is not None:
+            files["chart"] = path
+    return files
+
+
+def plot_cost_terms(cmp: Comparison, path: Path) -> Path | None:
+    """Stacked bars of the six cost terms per scenario (million DKK); None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    terms = ["operating", "service", "closure", "upgrade", "disruption", "unserved_penalty"]
+    names = [n for n, r in cmp.results.items() if r.objective is not None]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(names) + 2), 4.5))
+    bottom = [0.0] * len(names)
+    for term in terms:
+        values = [cmp.results[n].objective_terms.get(term, 0.0) / 1e6 for n in names]
+        ax.bar(names, values, bottom=bottom, label=term.replace("_", " "))
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_ylabel("million DKK over the horizon")
+    ax.set_title("Cost terms per scenario")
+    ax.legend(fontsize=8, ncols=3)
+    ax.tick_params(axis="x", labelrotation=30)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}")
+    fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,380 @@
+"""Trade-off curves: solve a scenario over a grid of one or two numeric parameters.
+
+A parameter is a dotted scenario path such as ``policy.max_travel_minutes``; its values come
+from a range spec, ``policy.max_travel_minutes=30:120:15`` (start:stop:step, stop included
+when it lands on the grid) or a list, ``policy.max_operators=5,8,12``. Each grid point is an
+independent solve (:func:`klynge_opt.api.solve`) of the scenario with that value set, so each
+point is exactly what ``solve`` gives for that scenario, secondary objective included.
+
+Infeasible points are rows with status ``infeasible`` and missing numbers, not errors: where a
+policy stops being attainable is usually the point of the curve.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+import os
+import types
+import typing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from .api import solve
+from .dataset import Dataset, load
+from .model import COST_TERMS
+from .problems import InputError, Problem
+from .results import Result
+from .scenario import Scenario, load_scenario
+
+#: Each point is a MIP solve: a step typed one zero too small should fail fast, not run for
+#: days, so a single parameter may take at most this many values.
+MAX_VALUES = 1000
+#: Relative slack for deciding that ``stop`` lies on the grid despite float steps (0.1 etc.).
+GRID_TOLERANCE = 1e-9
+PLOT_SUFFIXES = (".png", ".svg")
+
+Param = tuple[str, list[float]]
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _leaf_type(annotation: Any) -> Any:
+    """``float | None`` -> ``float``: optional parameters are swept over their values."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        rest = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return annotation
+
+
+def scenario_fields() -> dict[str, tuple[Any, Any]]:
+    """Every leaf of the scenario model: dotted path -> (leaf type, pydantic field info)."""
+    out: dict[str, tuple[Any, Any]] = {}
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            leaf = _leaf_type(info.annotation)
+            if isinstance(leaf, type) and issubclass(leaf, BaseModel):
+                walk(leaf, f"{prefix}{name}.")
+            else:
+                out[f"{prefix}{name}"] = (leaf, info)
+
+    walk(Scenario, "")
+    return out
+
+
+def numeric_parameters() -> dict[str, type]:
+    """Sweepable paths: scenario fields that are plain numbers (``bool`` is not one here)."""
+    return {path: leaf for path, (leaf, _) in scenario_fields().items()
+            if leaf is int or leaf is float}
+
+
+def _problem(spec: str, message: str, column: str | None = None) -> InputError:
+    return InputError([Problem("error", message, source="sweep parameter", column=column,
+                               value=spec)], what=f"sweep parameter {spec!r}")
+
+
+def _unknown(spec: str, path: str) -> InputError:
+    fields = scenario_fields()
+    numeric = sorted(numeric_parameters())
+    if path in fields:
+        return _problem(spec, f"'{path}' is not a numeric parameter and cannot be swept; "
+                              f"numeric ones are: {', '.join(numeric)}", path)
+    leaf = path.rsplit(".", 1)[-1]
+    # A bare field name ("max_operators") most likely lacks its section: suggest that first.
+    same_leaf = [p for p in numeric if p.rsplit(".", 1)[-1] == leaf]
+    close = same_leaf or difflib.get_close_matches(path, numeric, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else \
+        f"numeric parameters are: {', '.join(numeric)}"
+    return _problem(spec, f"unknown scenario parameter '{path}'; {hint}", path)
+
+
+def _number(text: str, spec: str, path: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise _problem(spec, f"'{text}' is not a number", path) from None
+    if not math.isfinite(value):
+        raise _problem(spec, f"'{text}' is not a finite number", path)
+    return value
+
+
+def _grid(start: float, stop: float, step: float, spec: str, path: str) -> list[float]:
+    if step <= 0:
+        raise _problem(spec, f"the step must be positive (got {step:g})", path)
+    if stop < start:
+        raise _problem(spec, f"the stop ({stop:g}) is below the start ({start:g})", path)
+    span = (stop - start) / step
+    n = math.floor(span + GRID_TOLERANCE * max(1.0, span))
+    if n + 1 > MAX_VALUES:
+        raise _problem(spec, f"{n + 1} values; at most {MAX_VALUES} per parameter (each is a "
+                             "solve): use a larger step", path)
+    # start + i*step, not repeated addition, so float error does not accumulate; 12 significant
+    # digits strip noise such as 0.30000000000000004 from the values shown in tables and plots.
+    values = [float(f"{start + i * step:.12g}") for i in range(n + 1)]
+    if math.isclose(values[-1], stop, rel_tol=GRID_TOLERANCE, abs_tol=GRID_TOLERANCE):
+        values[-1] = stop
+    return values
+
+
+def parse_range(spec: str) -> tuple[str, list[float]]:
+    """``"policy.max_travel_minutes=30:120:15"`` -> ``("policy.max_travel_minutes",
+    [30.0, 45.0, ..., 120.0])``; also ``"name=1,2,5"``.
+
+    The path must be a numeric scenario field; integer fields get ``int`` values (and reject
+    fractions); every value is checked against the field's bounds. Raises :class:`InputError`.
+    """
+    expected = "expected NAME=START:STOP:STEP or NAME=V1,V2,... (e.g. " \
+               "policy.max_travel_minutes=30:120:15)"
+    name, sep, rhs = spec.partition("=")
+    path, rhs = name.strip(), rhs.strip()
+    if not sep or not path or not rhs:
+        raise _problem(spec, expected)
+    kinds = numeric_parameters()
+    if path not in kinds:
+        raise _unknown(spec, path)
+
+    if ":" in rhs:
+        parts = [p.strip() for p in rhs.split(":")]
+        if len(parts) != 3 or not all(parts):
+            raise _problem(spec, expected, path)
+        start, stop, step = (_number(p, spec, path) for p in parts)
+        values = _grid(start, stop, step, spec, path)
+    else:
+        parts = [p.strip() for p in rhs.split(",")]
+        if not all(parts):
+            raise _problem(spec, f"empty value in the list; {expected}", path)
+        if len(parts) > MAX_VALUES:
+            raise _problem(spec, f"{len(parts)} values; at most {MAX_VALUES} per parameter",
+                           path)
+        values = [_number(p, spec, path) for p in parts]
+    return path, _typed_values(spec, path, values)
+
+
+def _typed_values(spec: str, path: str, values: list[float]) -> list[float]:
+    leaf, info = scenario_fields()[path]
+    if leaf is int:
+        fractional = [v for v in values if not float(v).is_integer()]
+        if fractional:
+            shown = ", ".join(f"{v:g}" for v in fractional)
+            raise _problem(spec, f"'{path}' is an integer parameter; got {shown}", path)
+        values = [int(v) for v in values]
+    # The field's own bounds (gt=0, le=1, ...), checked here so a bad value is reported
+    # before any point is solved; the scenario as a whole is re-validated per point.
+    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[(leaf, *info.metadata)])
+    bad = []
+    for v in values:
+        try:
+            adapter.validate_python(v)
+        except ValidationError as exc:
+            bad.append(f"{v:g}: {exc.errors()[0]['msg']}")
+    if bad:
+        raise _problem(spec, f"values out of range for '{path}': {'; '.join(bad)}", path)
+    return values
+
+
+def nested_update(path: str, value: object) -> dict[str, Any]:
+    """``("policy.max_operators", 5)`` -> ``{"policy": {"max_operators": 5}}``."""
+    update: Any = value
+    for part in reversed(path.split(".")):
+        update = {part: update}
+    return update
+
+
+# --------------------------------------------------------------------------- sweeping
+
+
+def _points(scenario: Scenario, params: Sequence[Param]) -> list[tuple[tuple[float, ...],
+                                                                        Scenario]]:
+    """Every grid point's values and scenario, all validated before anything is solved."""
+    if not 1 <= len(params) <= 2:
+        raise InputError([Problem("error", f"a sweep takes one or two parameters, got "
+                                           f"{len(params)}", source="sweep")], what="sweep")
+    names = [name for name, _ in params]
+    if len(set(names)) != len(names):
+        raise InputError([Problem("error", "the same parameter is given twice",
+                                  source="sweep", column=names[0])], what="sweep")
+    for name, values in params:
+        if name not in numeric_parameters():
+            raise _unknown(name, name)
+        if not values:
+            raise InputError([Problem("error", "no values", source="sweep", column=name)],
+                             what="sweep")
+    points = []
+    problems: list[Problem] = []
+    for combo in itertools.product(*(values for _, values in params)):
+        update: dict[str, Any] = {}
+        for name, value in zip(names, combo, strict=True):
+            section = nested_update(name, value)
+            for key, inner in section.items():
+                update.setdefault(key, {}).update(inner)
+        try:
+            points.append((combo, scenario.with_updates(update)))
+        except InputError as exc:
+            # E.g. max_operators below the scenario's min_operators: name the point.
+            where = ", ".join(f"{n}={v:g}" for n, v in zip(names, combo, strict=True))
+            problems += [Problem(p.severity, f"at {where}: {p.message}", source="sweep",
+                                 column=p.column, value=p.value) for p in exc.problems]
+    if problems:
+        raise InputError(problems, what=f"sweep of scenario {scenario.name}")
+    return points
+
+
+def _row(result: Result) -> dict[str, Any]:
+    s = result.summary
+    if not result.has_solution:
+        return {"status": result.status}
+    terms = result.objective_terms
+    coverage = s.get("coverage", {})
+    check = s.get("check")
+    return {
+        "status": result.status,
+        "objective": result.objective,
+        **{f"cost_{t}": terms.get(t) for t in COST_TERMS},
+        "operators_after": s["counts"]["operators_after"],
+        "clusters_after": s["counts"]["clusters_after"],
+        "coverage_all": coverage.get("all"),
+        "coverage_rural": coverage.get("rural"),
+        "coverage_urban": coverage.get("urban"),
+        "travel_mean": s.get("travel_minutes", {}).get("mean"),
+        "firms_moved": s.get("firms_moved"),
+        "mip_gap": s.get("mip_gap"),
+        "check_ok": None if check is None else bool(check["ok"]),
+    }
+
+
+SWEEP_COLUMNS = ("status", "objective", *(f"cost_{t}" for t in COST_TERMS), "operators_after",
+                 "clusters_after", "coverage_all", "coverage_rural", "coverage_urban",
+                 "travel_mean", "firms_moved", "mip_gap", "check_ok")
+
+
+def sweep(dataset: Dataset | str | os.PathLike[str] | None,
+          scenario: Scenario | str | os.PathLike[str] | None,
+          params: Sequence[Param], *,
+          progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """Solve ``scenario`` at every point of the grid over one or two ``params``.
+
+    ``params`` are ``(path, values)`` pairs as :func:`parse_range` returns; with two, every
+    combination is solved (first parameter outermost). ``dataset`` defaults to the scenario's
+    ``data`` and is loaded once. ``progress(done, total)`` is called after each point.
+
+    One row per point: the parameter values (columns named by path), ``status``,
+    ``objective``, ``cost_<term>`` for each objective term, ``operators_after``,
+    ``clusters_after``, ``coverage_all/rural/urban``, ``travel_mean``, ``firms_moved``,
+    ``mip_gap`` and ``check_ok``; numbers are missing where no plan was found.
+    """
+    if scenario is None:
+        scenario = Scenario()
+    elif not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    points = _points(scenario, params)
+    if not isinstance(dataset, Dataset):
+        dataset = load(Path(dataset) if dataset is not None else scenario.data)
+
+    names = [name for name, _ in params]
+    rows = []
+    for done, (combo, point) in enumerate(points, start=1):
+        result = solve(dataset, point)
+        rows.append({**dict(zip(names, combo, strict=True)), **_row(result)})
+        if progress is not None:
+            progress(done, len(points))
+    table = pd.DataFrame(rows, columns=[*names, *SWEEP_COLUMNS])
+    numeric = [c for c in SWEEP_COLUMNS if c not in ("status", "check_ok")]
+    table[numeric] = table[numeric].astype(float)
+    for col in ("operators_after", "clusters_after"):
+        table[col] = table[col].astype("Int64")
+    table["check_ok"] = table["check_ok"].astype("boolean")
+    table["status"] = table["status"].astype(str)
+    return table
+
+
+# --------------------------------------------------------------------------- plotting
+
+
+def plot_sweep(table: pd.DataFrame, params: Sequence[Param | str],
+               path: str | os.PathLike[str]) -> Path:
+    """Draw cost against coverage and against the number of operators; PNG or SVG by suffix.
+
+    Costs in million DKK; each point is labelled with the first parameter's value; with two
+    parameters there is one line per value of the second. Points without a plan are left out.
+    """
+    target = Path(path)
+    if target.suffix.lower() not in PLOT_SUFFIXES:
+        raise InputError([Problem("error", f"plot file must end in {' or '.join(PLOT_SUFFIXES)}",
+                                  source=str(target))], what="sweep plot")
+    names = [p if isinstance(p, str) else p[0] for p in params]
+    missing = [n for n in [*names, "objective", "coverage_all", "operators_after"]
+               if n not in table.columns]
+    if missing or not 1 <= len(names) <= 2:
+        raise ValueError(f"not a sweep table for {names}: missing columns {missing}")
+    try:
+        # The object-oriented Agg canvas, not pyplot: no global backend switch and no GUI,
+        # so plotting works on servers and does not disturb a caller's own matplotlib setup.
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator, PercentFormatter
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise RuntimeError("plotting needs matplotlib: pip install 'klynge-opt[plot]'") from None
+
+    solved = table[table["objective"].notna()].copy()
+    solved["cost_m"] = solved["objective"].astype(float) / 1e6
+    solved["operators"] = solved["operators_after"].astype(float)
+    solved["coverage"] = solved["coverage_all"].astype(float)
+
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2, sharey=True)
+    first = names[0]
+    lines = [(None, solved)] if len(names) == 1 else \
+        [(value, solved[solved[names[1]] == value]) for value in solved[names[1]].unique()]
+    for value, part in lines:
+        part = part.sort_values(first)
+        label = None if value is None else f"{names[1]} = {value:g}"
+        for ax, x in ((left, "coverage"), (right, "operators")):
+            drawn = ax.plot(part[x], part["cost_m"], marker="o", label=label)
+            # Values giving the same plan share a point: one label listing them all, not a
+            # pile of overprinted numbers.
+            coincident = part.groupby([x, "cost_m"], sort=False)[first].agg(
+                lambda v: ", ".join(f"{p:g}" for p in v))
+            for (xv, yv), text in coincident.items():
+                ax.annotate(text, (xv, yv), textcoords="offset points", xytext=(4, 4),
+                            fontsize=8, color=drawn[0].get_color())
+    left.set_xlabel("coverage of firms (all)")
+    left.xaxis.set_major_formatter(PercentFormatter(1.0))
+    left.set_ylabel("total cost (million DKK)")
+    right.set_xlabel("retained operators")
+    # Operator counts are whole numbers: integer ticks, and room around a lone count (the
+    # locator otherwise falls back to fractional ticks on a degenerate range).
+    right.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    if len(solved):
+        right.set_xlim(solved["operators"].min() - 0.5, solved["operators"].max() + 0.5)
+    if len(solved) and solved["coverage"].max() <= 1.0:
+        # Coverage cannot pass 100 %: an axis running past it (autoscaling a flat 100 % line)
+        # would suggest otherwise.
+        left.set_xlim(right=1.005)
+    for ax in (left, right):
+        ax.grid(True, alpha=0.3)
+    if len(names) == 2 and len(solved):
+        right.legend(fontsize=8)
+    if solved.empty:
+        for ax in (left, right):
+            ax.text(0.5, 0.5, "no feasible point", ha="center", va="center",
+                    transform=ax.transAxes)
+    omitted = len(table) - len(solved)
+    note = f" ({omitted} point{'s' if omitted != 1 else ''} without a plan omitted)" \
+        if omitted else ""
+    fig.suptitle(f"Trade-offs over {first} (points labelled by its value){note}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target)
+    return target
+
+
+__all__ = ["nested_update", "numeric_parameters", "parse_range", "plot_sweep",
+           "scenario_fields", "sweep"]

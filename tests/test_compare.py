@@ -1,0 +1,125 @@
+"""Comparison, reuse of results on disk, and the price of each policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import ROOT, tiny_tables
+from typer.testing import CliRunner
+
+from klynge_opt import from_tables
+from klynge_opt.cli import app
+from klynge_opt.compare import compare, write_comparison
+from klynge_opt.loading import write_tables
+from klynge_opt.price import price
+from klynge_opt.problems import InputError
+from klynge_opt.scenario import Scenario, load_scenario
+
+BUNDLED = ["status-quo", "common", "one-cluster-per-stronghold", "operator-cap",
+           "gold-clusters", "rural-parity", "regional-presence", "reform"]
+
+
+def tiny_scenarios(data: Path, folder: Path) -> list[Path]:
+    base = folder / "base.toml"
+    base.write_text(f'data = "{data}"\n[policy]\nmax_travel_minutes = 100\n', encoding="utf-8")
+    capped = folder / "capped.toml"
+    capped.write_text('extends = "base.toml"\n[policy]\nmax_operators = 2\n', encoding="utf-8")
+    return [base, capped]
+
+
+def test_compare_side_by_side_and_reuse(tmp_path):
+    data = write_tables(tiny_tables(), tmp_path / "tiny")
+    files = tiny_scenarios(data, tmp_path)
+    out = tmp_path / "cmp"
+    cmp = compare(files, out)
+    assert cmp.reused == {"base": False, "capped": False}
+    table = cmp.table.set_index("metric")
+    assert table.at["operators after", "base"] == 3 and table.at["operators after", "capped"] == 2
+    assert table.at["total cost", "capped"] >= table.at["total cost", "base"]
+    # The input diff names exactly the key that differs.
+    assert cmp.inputs["key"].tolist() == ["policy.max_operators"]
+    # The decision diff names exactly the operators whose fate differs.
+    kept = {n: set(r.operators.loc[r.operators["kept"], "operator_id"])
+            for n, r in cmp.results.items()}
+    assert set(cmp.operators["operator_id"]) == kept["base"] ^ kept["capped"]
+    written = write_comparison(cmp, out)
+    assert pd.read_csv(written["table"]).shape == (len(cmp.table), 4)
+    assert written["chart"].stat().st_size > 1000
+
+    again = compare(files, out)
+    assert again.reused == {"base": True, "capped": True}
+    pd.testing.assert_frame_equal(again.table, cmp.table, check_dtype=False)
+    pd.testing.assert_frame_equal(again.operators, cmp.operators, check_dtype=False)
+
+    # Change one input: only that scenario is solved again.
+    files[1].write_text('extends = "base.toml"\n[policy]\nmax_operators = 3\n',
+                        encoding="utf-8")
+    third = compare(files, out)
+    assert third.reused == {"base": True, "capped": False}
+
+
+def test_compare_rejects_duplicate_names(tmp_path):
+    data = write_tables(tiny_tables(), tmp_path / "tiny")
+    files = tiny_scenarios(data, tmp_path)
+    with pytest.raises(InputError, match="comparison"):
+        compare([files[0], files[0]], tmp_path / "cmp")
+
+
+def test_price_on_tiny():
+    ds = from_tables(tiny_tables())
+    sc = Scenario().with_updates({"policy": {"max_travel_minutes": 100, "max_operators": 2,
+                                             "min_operators_per_region": 1}})
+    table, base = price(sc, ds)
+    assert set(table["policy"]) == {"one cluster per stronghold", "max operators",
+                                    "regional presence", "travel-time radius"}
+    gap = base.objective * 1e-4
+    assert (table["price"] >= -gap).all()  # a relaxation never costs more
+    assert (table["cost_without"] <= table["cost_with"] + gap).all()
+    assert table["check_ok"].all()
+    cap = table.set_index("policy").loc["max operators"]
+    # Without the cap the optimum keeps all three (the unconstrained optimum, 160500).
+    assert cap["cost_without"] == pytest.approx(160500.0)
+    assert cap["operators_without"] == 3 and cap["reopened_without"] != ""
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundled")
+    files = [ROOT / "scenarios" / f"{n}.toml" for n in BUNDLED]
+    return files, out, compare(files, out)
+
+
+def test_every_bundled_scenario_solves(bundled):
+    _, _, cmp = bundled
+    assert set(cmp.results) == set(BUNDLED)
+    for name, result in cmp.results.items():
+        if name == "status-quo":
+            assert result.status == "evaluated"
+        else:
+            assert result.status == "optimal", name
+            assert result.summary["check"]["ok"], name
+    cost = cmp.table.set_index("metric").loc["total cost"]
+    # Each option adds constraints to `common`, so none can be cheaper than it.
+    for name in BUNDLED[2:]:
+        assert cost[name] >= cost["common"] * (1 - 1e-4), name
+    for name in BUNDLED:
+        assert load_scenario(ROOT / "scenarios" / f"{name}.toml").description
+
+
+def test_bundled_comparison_is_reused(bundled):
+    files, out, first = bundled
+    again = compare(files, out)
+    assert all(again.reused.values())
+    pd.testing.assert_frame_equal(again.table, first.table, check_dtype=False)
+
+
+def test_cli_compare_and_scenario_show(bundled):
+    files, out, _ = bundled
+    res = CliRunner().invoke(app, ["compare", *map(str, files[:3]), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "Side by side" in res.output and "Inputs that differ" in res.output
+    res = CliRunner().invoke(app, ["scenario", "show", str(files[-1])])
+    assert res.exit_code == 0 and "inherits from" in res.output
+    assert "min_firms_per_operator = 100.0" in res.output
