@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import ROOT, tiny_tables
 from typer.testing import CliRunner
 
+from conftest import ROOT, tiny_tables
 from klynge_opt import from_tables
 from klynge_opt.cli import app
 from klynge_opt.compare import compare, write_comparison

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import tiny_tables
 
+from conftest import tiny_tables
 from klynge_opt import from_tables, solve
 from klynge_opt.overrides import apply_overrides, forced_operators, required_clusters
 from klynge_opt.problems import InputError
