@@ -390,6 +390,74 @@ def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
         console.print(f"written to {out}")
 
 
+@app.command()
+def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+          param: Annotated[list[str], typer.Option(
+              "--param", help="PATH=START:STOP:STEP or PATH=A,B,C; give one or two.")],
+          out: Annotated[Path, typer.Option(help="Output folder.")] = Path("results/sweep"),
+          ) -> None:
+    """Trade-off curves: solve over a range of one or two numeric parameters."""
+    from .sweep import parse_range, plot_sweep
+    from .sweep import sweep as run_sweep
+
+    if not 1 <= len(param) <= 2:
+        err_console.print("[red]give one or two --param options[/red]")
+        raise typer.Exit(EXIT_INPUT)
+    try:
+        params = [parse_range(p) for p in param]
+        sc = load_scenario(scenario)
+        table = run_sweep(None, sc, params, progress=lambda done, total: err_console.print(
+            f"point {done}/{total}"))
+    except InputError as exc:
+        _fail_input(exc)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".sweep.csv"
+    table.to_csv(tmp, index=False)
+    tmp.replace(out / "sweep.csv")
+    chart = plot_sweep(table, params, out / "sweep.png")
+    names = [p for p, _ in params]
+    shown = table[[*names, "status", "objective", "operators_after", "coverage_all",
+                   "coverage_rural", "travel_mean"]].copy()
+    shown["objective"] = shown["objective"] / 1e6
+    console.print(_frame_table(shown.rename(columns={"objective": "cost_MDKK"}),
+                               f"Sweep of {', '.join(names)}",
+                               {"cost_MDKK": ",.2f", "coverage_all": ".1%",
+                                "coverage_rural": ".1%", "travel_mean": ".1f"}))
+    console.print(f"written: {out / 'sweep.csv'}, {chart}")
+
+
+@app.command()
+def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+                 k: Annotated[int, typer.Option("-k", min=1, help="How many plans.")] = 5,
+                 out: Annotated[Path | None, typer.Option(
+                     help="Write the table as CSV here.")] = None) -> None:
+    """The k best distinct operator sets, each with its cost gap to the optimum."""
+    from .alternatives import alternatives as run_alternatives
+
+    try:
+        table, _ = run_alternatives(None, load_scenario(scenario), k)
+    except InputError as exc:
+        _fail_input(exc)
+    if table.empty:
+        err_console.print(f"[red]{table.attrs.get('stopped')}[/red]: "
+                          f"{escape(str(table.attrs.get('message', '')))}")
+        raise typer.Exit(EXIT_INFEASIBLE)
+    shown = table[["rank", "status", "objective", "gap_to_best", "operators_after",
+                   "differs_from_best", "proven"]].copy()
+    shown["objective"] = shown["objective"] / 1e6
+    console.print(_frame_table(shown.rename(columns={"objective": "cost_MDKK"}),
+                               f"The {len(table)} best distinct operator sets",
+                               {"cost_MDKK": ",.3f", "gap_to_best": ".3%"}))
+    if table.attrs.get("stopped"):
+        console.print(f"stopped early: {escape(str(table.attrs.get('message', '')))}")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}")
+        table.to_csv(tmp, index=False)
+        tmp.replace(out)
+        console.print(f"written to {out}")
+
+
 generate_app = typer.Typer(no_args_is_help=True,
                            help="Make data sets: the Danish firms, or synthetic landscapes.")
 app.add_typer(generate_app, name="generate")
