@@ -376,9 +376,11 @@ def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     console.print(f"{base.summary['scenario']}: optimal cost {base.objective / 1e6:,.2f} M DKK "
                   f"over the horizon ({base.status})")
     shown = table[["policy", "relaxed_to", "status", "price", "price_share",
-                   "operators_with", "operators_without", "reopened_without",
-                   "closed_without"]].copy()
+                   "operators_with", "operators_without"]].copy()
     shown["price"] = shown["price"] / 1e6
+    # Full lists are in the CSV; the terminal shows how many operators change.
+    shown["reopen"] = [len(x.split(";")) if x else 0 for x in table["reopened_without"]]
+    shown["close"] = [len(x.split(";")) if x else 0 for x in table["closed_without"]]
     console.print(_frame_table(shown.rename(columns={"price": "price_MDKK"}),
                                "Price of each policy (cost with it − cost without it)",
                                {"price_MDKK": ",.2f", "price_share": ".2%"}))
