@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pyomo.environ as pyo
 from . import dataset as dataset_api
 from .check import check_plan
 from .dataset import Dataset
+from .diagnosis import Diagnosis, Finding, diagnose, prechecks
 from .landscape import Landscape, build_landscape
 from .model import ModelInputs, build_model, prepare
 from .overrides import apply_overrides, forced_operators, validate_against
@@ -64,7 +65,8 @@ class Session:
     base: dict[str, Any]
     timings: dict[str, float]
     start: float
-    unservable: str = ""
+    #: Pre-check findings: when any, the scenario is infeasible and no model is built.
+    findings: list[Finding] = field(default_factory=list)
 
 
 def open_session(dataset: Dataset | str | os.PathLike[str] | None = None,
@@ -99,8 +101,8 @@ def open_session(dataset: Dataset | str | os.PathLike[str] | None = None,
         return session
     t = time.perf_counter()
     session.inputs = prepare(land, scenario)
-    session.unservable = _unservable_groups(land, session.inputs, scenario)
-    if not session.unservable:
+    session.findings = prechecks(land, session.inputs, scenario)
+    if not session.findings:
         session.model = build_model(session.inputs, scenario)
     timings["build"] = time.perf_counter() - t
     return session
@@ -112,10 +114,11 @@ def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
     if sc.mode == "status_quo":
         return _evaluate_status_quo(session.land, sc, base, timings, session.start)
     if session.model is None:
-        summary = {"status": "infeasible", "proven_optimal": False,
-                   "message": session.unservable, "timings": timings, **base}
-        return Result("infeasible", clean_json(summary), scenario=sc,
-                      message=session.unservable)
+        message = "infeasible: " + "; ".join(f.message for f in session.findings[:5]) + (
+            f"; and {len(session.findings) - 5} more" if len(session.findings) > 5 else "")
+        summary = {"status": "infeasible", "proven_optimal": False, "message": message,
+                   "timings": timings, **base}
+        return Result("infeasible", clean_json(summary), scenario=sc, message=message)
     model = session.model
     report, _ = run_solver(model, sc.solver, tee=tee)
     timings["solve"] = report.seconds
@@ -147,7 +150,7 @@ def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
 
 def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
           scenario: Scenario | str | os.PathLike[str] | None = None, *,
-          tee: bool = False, verify: bool = True) -> Result:
+          tee: bool = False, verify: bool = True, diagnose: bool = False) -> Result:
     """Solve a scenario on a data set.
 
     ``dataset`` defaults to the scenario's ``data``; ``scenario`` to all defaults. Bad input
@@ -157,6 +160,9 @@ def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
     """
     session = open_session(dataset, scenario)
     result = run(session, tee=tee, verify=verify)
+    if result.status == "infeasible" and diagnose:
+        result.diagnosis = diagnose_session(session)
+        return result
     if session.scenario.objective.secondary == "none" or not result.has_solution \
             or session.model is None:
         return result
@@ -223,21 +229,14 @@ def _evaluate_status_quo(land, scenario: Scenario, base: dict, timings: dict[str
                   scenario=scenario)
 
 
-def _unservable_groups(land, inputs, scenario: Scenario) -> str:
-    """Under hard coverage, name the firms no eligible operator can reach (empty if none)."""
-    if scenario.policy.coverage != "hard":
-        return ""
-    groups = inputs.groups
-    lonely = groups[~groups.index.isin(inputs.pairs["group_id"])]
-    if lonely.empty:
-        return ""
-    names = land.dataset.municipalities.set_index("municipality_id")["name"]
-    radius = scenario.policy.max_travel_minutes
-    where = "" if radius is None else f" within {radius:g} minutes"
-    shown = "; ".join(
-        f"{names.get(r.municipality_id, r.municipality_id)} ({r.municipality_id}), "
-        f"{r.stronghold_id}: {r.weight:g} firms"
-        for r in lonely.sort_values("weight", ascending=False).head(8).itertuples())
-    more = f"; and {len(lonely) - 8} more groups" if len(lonely) > 8 else ""
-    return (f"infeasible under hard coverage: {len(lonely)} groups of firms have no competent "
-            f"operator{where}: {shown}{more}. Raise max_travel_minutes or use soft coverage.")
+def diagnose_session(session: Session, *, with_suggestions: bool = True) -> Diagnosis:
+    """Why the session's scenario is infeasible, with verified relaxations (docs/diagnosis.md)."""
+    def trial(sc: Scenario) -> Result:
+        return solve(session.dataset, sc, verify=False)
+
+    findings = session.findings or None
+    diag = diagnose(session.land, session.scenario, trial, session.inputs,
+                    with_suggestions=with_suggestions)
+    if findings is not None and not diag.findings:
+        diag.findings = findings
+    return diag

@@ -163,7 +163,11 @@ def _share(value: float | None) -> str:
 def _print_result(result: Result) -> None:
     s = result.summary
     if not result.has_solution:
-        err_console.print(f"[red]{s['status']}[/red]: {result.message}")
+        if result.diagnosis is not None:
+            err_console.print(f"[red]{s['status']}[/red]")
+            err_console.print(escape(result.diagnosis.explain()))
+        else:
+            err_console.print(f"[red]{s['status']}[/red]: {escape(result.message)}")
         return
     if s["status"] == "evaluated":
         flag = "[cyan]status quo, evaluated (not optimised)[/cyan]"
@@ -219,13 +223,15 @@ def solve(scenario: ScenarioArg = None,
           out: Annotated[Path | None, typer.Option(
               help="Output folder (default: results/<scenario name>).")] = None,
           tee: Annotated[bool, typer.Option("--log", help="Show the HiGHS log.")] = False,
+          diagnose: Annotated[bool, typer.Option(
+              help="Explain an infeasible scenario and suggest verified relaxations.")] = True,
           ) -> None:
     """Solve a scenario: choose the operators and clusters to keep at least cost."""
     from .api import solve as api_solve
 
     try:
         sc = load_scenario(scenario) if scenario is not None else None
-        result = api_solve(data, sc, tee=tee)
+        result = api_solve(data, sc, tee=tee, diagnose=diagnose)
     except InputError as exc:
         _fail_input(exc)
     target = out or Path("results") / result.summary.get("scenario", "unnamed")

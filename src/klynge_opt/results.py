@@ -25,6 +25,7 @@ from .scenario import Scenario
 from .solver import SolveReport
 
 SUMMARY_FILE = "summary.json"
+DIAGNOSIS_FILE = "diagnosis.json"
 SCENARIO_FILE = "scenario.toml"
 TABLE_FILES = {"operators": "operators.csv", "clusters": "clusters.csv",
                "assignments": "assignments.csv"}
@@ -44,6 +45,8 @@ class Result:
     assignments: pd.DataFrame = field(default_factory=pd.DataFrame)
     scenario: Scenario | None = None
     message: str = ""
+    #: Why an infeasible scenario cannot be met (klynge_opt.diagnosis.Diagnosis), if asked.
+    diagnosis: Any = None
 
     @property
     def objective(self) -> float | None:
@@ -338,6 +341,10 @@ def write_result(result: Result, out_dir: str | os.PathLike[str]) -> Path:
     try:
         (tmp / SUMMARY_FILE).write_text(json.dumps(result.summary, indent=2, default=_json,
                                                    allow_nan=False), encoding="utf-8")
+        if result.diagnosis is not None:
+            (tmp / DIAGNOSIS_FILE).write_text(json.dumps(clean_json(result.diagnosis.to_dict()),
+                                                         indent=2, default=_json),
+                                              encoding="utf-8")
         if result.scenario is not None:
             (tmp / SCENARIO_FILE).write_text(tomli_w.dumps(result.scenario.to_toml_dict()),
                                              encoding="utf-8")
