@@ -68,7 +68,8 @@ class Diagnosis:
         if self.suggestions:
             lines.append("Changes that make it solvable (each verified by solving):")
             for s in self.suggestions:
-                cost = "" if s.objective is None else f"; then costs {s.objective / 1e6:,.2f} M DKK"
+                cost = "" if s.objective is None else \
+                    f"; then costs about {s.objective / 1e6:,.2f} M DKK"
                 lines.append(f"  - {s.change} [{s.status}{cost}]")
         else:
             lines.append("No single relaxation tried made it solvable.")
@@ -244,7 +245,10 @@ def _elasticise(m: pyo.ConcreteModel, total_firms: float) -> dict[str, tuple[Any
     """Add slacks to every policy constraint; returns {family: (plus, minus) slack vars}."""
     slacks: dict[str, tuple[Any, Any]] = {}
     penalty = []
+    soft = hasattr(m, "u")
     for name, weight in ELASTIC.items():
+        if name == "assignment" and soft:
+            continue  # u already lets firms go unserved; the coverage target is what binds
         comp = getattr(m, name, None)
         if comp is None or not isinstance(comp, pyo.Constraint) or not comp.active:
             continue
@@ -347,31 +351,35 @@ def _try(solve: Callable[[Scenario], Any], scenario: Scenario, change: str,
 
 
 def _smallest_feasible(values: list[float], feasible: Callable[[float], bool]) -> float | None:
-    """Smallest value in the sorted list for which ``feasible`` holds (monotone); bisection."""
-    lo, hi = 0, len(values) - 1
-    if hi < 0 or not feasible(values[hi]):
+    """Smallest value of the ascending list for which ``feasible`` holds (monotone).
+
+    Gallops from the front (the first candidate is usually the answer: it comes from a bound),
+    then bisects, so a long list costs a handful of solves."""
+    if not values:
         return None
-    while lo < hi:
+    if feasible(values[0]):
+        return values[0]
+    lo, step = 0, 1  # values[lo] infeasible
+    while True:
+        hi = min(lo + step, len(values) - 1)
+        if feasible(values[hi]):
+            break
+        if hi == len(values) - 1:
+            return None
+        lo, step = hi, step * 2
+    while hi - lo > 1:  # values[lo] infeasible, values[hi] feasible
         mid = (lo + hi) // 2
         if feasible(values[mid]):
             hi = mid
         else:
-            lo = mid + 1
-    return values[lo]
+            lo = mid
+    return values[hi]
 
 
 def _largest_feasible(values: list[float], feasible: Callable[[float], bool]) -> float | None:
-    """Largest value in the ascending list for which ``feasible`` holds (feasible below it)."""
-    lo, hi = 0, len(values) - 1
-    if hi < 0 or not feasible(values[0]):
-        return None
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if feasible(values[mid]):
-            lo = mid
-        else:
-            hi = mid - 1
-    return values[lo]
+    """Largest value of the ascending list for which ``feasible`` holds (feasible below it)."""
+    found = _smallest_feasible(list(reversed(values)), feasible)
+    return found
 
 
 ALL_FAMILIES = frozenset({
@@ -399,10 +407,15 @@ def _suggest(land: Landscape, scenario: Scenario, families: set[str],
         return bool(solve(scenario.with_updates(updates)).has_solution)
 
     if pol.max_travel_minutes is not None and families & {"coverage", "assignment"}:
-        minutes = np.sort(land.eligible_pairs()["minutes"].unique())
-        # Candidate radii: every distinct travel time beyond the current radius, on a 5-minute
-        # grid so that a national data set needs only a handful of solves.
-        grid = sorted({math.ceil(t / 5) * 5 for t in minutes if t > pol.max_travel_minutes})
+        pairs = land.eligible_pairs()
+        closed = set(pol.close)
+        pairs = pairs[~pairs["operator_id"].isin(closed)]
+        # No radius below the farthest group's nearest competent operator can work.
+        floor = max(pol.max_travel_minutes, float(pairs.groupby("group_id")["minutes"].min()
+                                                  .max()))
+        # Candidate radii on a 5-minute grid from that bound: a handful of solves nationally.
+        grid = sorted({math.ceil(t / 5) * 5 for t in pairs["minutes"].unique()
+                       if t >= floor} | {math.ceil(floor / 5) * 5})
         best = _smallest_feasible(grid, lambda r: works({"policy": {"max_travel_minutes": r}}))
         if best is not None:
             out.append(_try(solve, scenario, f"raise max_travel_minutes from "
@@ -416,7 +429,10 @@ def _suggest(land: Landscape, scenario: Scenario, families: set[str],
             "max_operators", "regional_presence", "capacity", "one_cluster_per_stronghold",
             "assignment", "coverage", "min_operators"}:
         n_ops = len(land.dataset.operators)
-        grid = list(range(pol.max_operators + 1, n_ops + 1))
+        # Start from what the elastic model says is missing.
+        more = sum(math.ceil(f.amount or 0) for f in findings
+                   if f.constraint == "max_operators")
+        grid = list(range(pol.max_operators + max(more, 1), n_ops + 1))
         best = _smallest_feasible(grid, lambda k: works({"policy": {"max_operators": k}}))
         if best is not None:
             out.append(_try(solve, scenario, f"raise max_operators from {pol.max_operators} to "
