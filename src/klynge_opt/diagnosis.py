@@ -68,12 +68,15 @@ class Diagnosis:
         if self.suggestions:
             lines.append("Changes that make it solvable (each verified by solving):")
             for s in self.suggestions:
-                cost = "" if s.objective is None else \
-                    f"; then costs about {s.objective / 1e6:,.2f} M DKK"
+                cost = "" if s.objective is None else f"; then costs about {_dkk(s.objective)}"
                 lines.append(f"  - {s.change} [{s.status}{cost}]")
         else:
             lines.append("No single relaxation tried made it solvable.")
         return "\n".join(lines)
+
+
+def _dkk(amount: float) -> str:
+    return f"{amount / 1e6:,.2f} M DKK" if abs(amount) >= 1e5 else f"{amount:,.0f} DKK"
 
 
 # --------------------------------------------------------------------------- pre-checks
@@ -213,8 +216,8 @@ def prechecks(land: Landscape, inp: ModelInputs, scenario: Scenario) -> list[Fin
         forced = float(inp.operators.loc[list(inp.keep), "annual_cost"].sum())
         if forced > pol.annual_budget:
             out.append(Finding("precheck", "annual_budget", "all",
-                               f"annual_budget = {pol.annual_budget / 1e6:,.2f} M DKK, but the "
-                               f"operators on the keep list alone cost {forced / 1e6:,.2f} M",
+                               f"annual_budget = {_dkk(pol.annual_budget)}, but the operators "
+                               f"on the keep list alone cost {_dkk(forced)} a year",
                                forced - pol.annual_budget))
     if pol.min_firms_per_operator > 0:
         for o in inp.keep:
@@ -307,7 +310,7 @@ def _describe(name: str, key: Any, amount: float, land: Landscape, inp: ModelInp
     if name in ("keep", "close"):
         return f"{name}: operator {key} cannot be {'kept' if name == 'keep' else 'closed'}"
     if name == "annual_budget":
-        return f"annual_budget: {amount / 1e6:,.2f} M DKK more needed per year"
+        return f"annual_budget: {_dkk(amount)} more needed per year"
     if name == "coverage":
         return f"coverage: the target is missed by {amount:.2%} of firms"
     if name == "rural_parity":
@@ -482,8 +485,10 @@ def _suggest(land: Landscape, scenario: Scenario, families: set[str],
                                 set(pol.exempt_strongholds) | set(short))}}))
     if pol.annual_budget is not None and "annual_budget" in families:
         need = sum(f.amount or 0.0 for f in findings if f.constraint == "annual_budget")
-        budget = math.ceil((pol.annual_budget + need) / 1e5) * 1e5
-        out.append(_try(solve, scenario, f"raise annual_budget to {budget / 1e6:,.1f} M DKK",
+        # Round up to a tidy figure: 0.1 M DKK nationally, 1 DKK for small data sets.
+        unit = 1e5 if pol.annual_budget >= 1e6 else 1.0
+        budget = math.ceil((pol.annual_budget + need) / unit) * unit
+        out.append(_try(solve, scenario, f"raise annual_budget to {_dkk(budget)}",
                         {"policy": {"annual_budget": budget}}))
     if pol.coverage == "soft" and pol.coverage_target > 0 and families & {"coverage",
                                                                           "rural_parity"}:
