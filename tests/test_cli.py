@@ -66,6 +66,9 @@ def test_info_text_and_json(tiny_dir):
     assert "5 municipalities (3 rural)" in res.output
     doc = json.loads(run("info", tiny_dir, "--format", "json").output)
     assert doc["totals"]["firms"] == 9.0
+    # ict has an operator without capacity: unlimited, which strict JSON writes as null.
+    ict = next(s for s in doc["strongholds"] if s["stronghold_id"] == "ict")
+    assert ict["competent_capacity"] is None
     # The island's food firm has no competent operator within 60 minutes (ferry 90 + 0).
     assert [(p["municipality_id"], p["stronghold_id"]) for p in doc["far_places"]] == [
         ("0900", "food")]

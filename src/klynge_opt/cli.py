@@ -21,7 +21,7 @@ from rich.table import Table
 from . import dataset as dataset_api
 from .landscape import build_landscape, summarise
 from .problems import InputError, Problem, errors, warnings
-from .results import Result, write_result
+from .results import Result, clean_json, write_result
 from .scenario import load_scenario
 
 EXIT_INPUT = 2
@@ -117,7 +117,9 @@ def info(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.text,
         _fail_input(exc, fmt)
     summary = summarise(build_landscape(ds), radius_minutes=radius)
     if fmt is Format.json:
-        print(json.dumps(summary.to_dict(), indent=2, default=_json_default))
+        # Unlimited capacity is infinite: JSON has no Infinity, so it becomes null.
+        print(json.dumps(clean_json(summary.to_dict()), indent=2, default=_json_default,
+                         allow_nan=False))
         return
     t = summary.totals
     console.print(f"[bold]{data}[/bold]: {t['regions']} regions, {t['municipalities']} "
