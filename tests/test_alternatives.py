@@ -110,7 +110,7 @@ def test_infeasible_scenario_gives_an_empty_ranking() -> None:
     assert table.empty and results == []
     assert list(table.columns)[:3] == ["rank", "status", "objective"]
     assert table.attrs["stopped"] == "infeasible"
-    assert "no competent operator" in table.attrs["message"]
+    assert "no operator competent in food lies within 60 minutes" in table.attrs["message"]
 
 
 @pytest.mark.parametrize("k", [0, -1, 2.5, True])

@@ -12,7 +12,8 @@ Measured on the 2-core development machine (see docs/performance.md, bench_orlib
 cap instances take about 12 s per linking mode end to end, so the whole set runs by default
 with the default ``aggregated`` linking. The ``pair`` sweep runs a representative subset by
 default and the rest under ``@pytest.mark.slow``, as do pmed1–pmed5 with aggregated linking
-and the three large uncapacitated instances capa/capb/capc; ``-m "not slow"`` skips them.
+and the three large uncapacitated instances capa/capb/capc (slow tests are deselected by the
+project's pytest addopts; ``pytest -m slow`` runs them: about 90 s with test_solver's).
 """
 
 from __future__ import annotations
