@@ -393,11 +393,7 @@ def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
                                "Price of each policy (cost with it − cost without it)",
                                {"price_MDKK": ",.2f", "price_share": ".2%"}))
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}")
-        table.to_csv(tmp, index=False)
-        tmp.replace(out)
-        console.print(f"written to {out}")
+        _write_csv(table, out)
 
 
 @app.command()
@@ -420,10 +416,7 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
             f"point {done}/{total}"))
     except InputError as exc:
         _fail_input(exc)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".sweep.csv"
-    table.to_csv(tmp, index=False)
-    tmp.replace(out / "sweep.csv")
+    _write_csv(table, out / "sweep.csv", quiet=True)
     chart = plot_sweep(table, params, out / "sweep.png")
     names = [p for p, _ in params]
     shown = table[[*names, "status", "objective", "operators_after", "coverage_all",
@@ -461,11 +454,7 @@ def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML fi
     if table.attrs.get("stopped"):
         console.print(f"stopped early: {escape(str(table.attrs.get('message', '')))}")
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}")
-        table.to_csv(tmp, index=False)
-        tmp.replace(out)
-        console.print(f"written to {out}")
+        _write_csv(table, out)
 
 
 generate_app = typer.Typer(no_args_is_help=True,
@@ -511,6 +500,16 @@ def generate_synthetic(
     target = write_tables(tables, out, fmt=fmt)
     console.print(f"wrote a synthetic landscape ({firms:,} firms, {operators} operators, "
                   f"{clusters} clusters) to {target}")
+
+
+def _write_csv(table: pd.DataFrame, path: Path, *, quiet: bool = False) -> None:
+    """Write under a temporary name and rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}")
+    table.to_csv(tmp, index=False)
+    tmp.replace(path)
+    if not quiet:
+        console.print(f"written to {path}")
 
 
 def _json_default(value: object) -> object:
