@@ -43,6 +43,18 @@ def test_island_beyond_radius_is_named_with_nearest_operator():
     assert radius and radius[0].updates == {"policy": {"max_travel_minutes": 90}}
 
 
+def test_suggestions_keep_the_scenarios_overrides():
+    # The hypothetical operator must survive into every trial solve (added once, not twice).
+    diag = diagnosed(tiny_tables(), {
+        "policy": {"max_travel_minutes": 25},
+        "overrides": {"add_operators": [{"operator_id": "N", "name": "Island hub",
+                                         "municipality_id": "0900", "annual_cost": 10.0,
+                                         "strongholds": ["food"]}]}})
+    assert ("coverage", "0101/ict") in constraints(diag)
+    assert ("coverage", "0900/food") not in constraints(diag)  # N serves the island
+    assert any("max_travel_minutes" in s.change for s in diag.suggestions)
+
+
 def test_region_emptied_by_close_list():
     diag = diagnosed(tiny_tables(), {"policy": {"close": ["O1"], "min_operators_per_region": 1}})
     assert ("regional_presence", "R1") in constraints(diag)

@@ -39,12 +39,14 @@ from .scenario import Scenario, load_scenario
 from .solver import solve as run_solver
 
 
-def input_hash(scenario: Scenario, dataset: Dataset) -> str:
+def input_hash(scenario: Scenario, dataset: Dataset | str) -> str:
     """Identity of a solve: the fully resolved scenario (its labels and data path aside) and the
-    data's content. Equal hashes give equal results, so comparisons may reuse them."""
+    data's content (a Dataset or its content hash). Equal hashes give equal results, so
+    comparisons may reuse them."""
     resolved = scenario.model_dump(mode="json", exclude={"name", "description", "extends",
                                                          "data"})
-    text = json.dumps(resolved, sort_keys=True) + dataset.content_hash()
+    data_hash = dataset if isinstance(dataset, str) else dataset.content_hash()
+    text = json.dumps(resolved, sort_keys=True) + data_hash
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -94,8 +96,9 @@ def open_session(dataset: Dataset | str | os.PathLike[str] | None = None,
         scenario = scenario.model_copy(update={"data": str(Path(dataset.source).resolve())})
     land = build_landscape(dataset)
     timings["load"] = time.perf_counter() - start
+    data_hash = original.content_hash()
     base = {"scenario": scenario.name, "data": scenario.data if on_disk else dataset.source,
-            "data_hash": original.content_hash(), "input_hash": input_hash(scenario, original)}
+            "data_hash": data_hash, "input_hash": input_hash(scenario, data_hash)}
     session = Session(original, dataset, scenario, land, None, None, base, timings, start)
     if scenario.mode == "status_quo":
         return session
@@ -234,7 +237,8 @@ def diagnose_session(session: Session, *, with_suggestions: bool = True) -> Diag
     def trial(sc: Scenario) -> Result:
         # Feasibility is the question; a 1 % gap answers it much sooner on national data.
         loose = sc.with_updates({"solver": {"mip_gap": max(sc.solver.mip_gap, 0.01)}})
-        return solve(session.dataset, loose, verify=False)
+        # The original data: solve() applies the scenario's overrides itself.
+        return solve(session.original, loose, verify=False)
 
     findings = session.findings or None
     diag = diagnose(session.land, session.scenario, trial, session.inputs,
