@@ -150,8 +150,11 @@ def info(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.text,
                                    {"weight": ",.0f", "nearest_minutes": ".0f"}))
 
 
+#: The bundled combined reform: what `klynge-opt solve` runs without a scenario.
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "reform.toml"
+
 ScenarioArg = Annotated[Path | None, typer.Argument(
-    help="Scenario TOML file (default: all defaults on the embedded Danish data).")]
+    help="Scenario TOML file (default: the bundled reform on the embedded Danish data).")]
 
 
 def _money(value: float | None) -> str:
@@ -232,6 +235,8 @@ def solve(scenario: ScenarioArg = None,
     from .api import solve as api_solve
 
     try:
+        if scenario is None and DEFAULT_SCENARIO.exists():
+            scenario = DEFAULT_SCENARIO
         sc = load_scenario(scenario) if scenario is not None else None
         result = api_solve(data, sc, tee=tee, diagnose=diagnose)
     except InputError as exc:
