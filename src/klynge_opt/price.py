@@ -30,7 +30,7 @@ class Relaxation:
     updates: Callable[[Scenario], dict[str, Any]]
 
 
-def _all_strongholds_exempt(sc: Scenario, ds: Dataset) -> dict[str, Any]:
+def _all_strongholds_exempt(ds: Dataset) -> dict[str, Any]:
     return {"policy": {"exempt_strongholds": list(ds.strongholds["stronghold_id"])}}
 
 
@@ -87,7 +87,7 @@ def active_relaxations(sc: Scenario, ds: Dataset) -> list[tuple[Relaxation, dict
     for relax in RELAXATIONS:
         if relax.policy == "one cluster per stronghold":
             if _cluster_rule_active(sc, ds):
-                out.append((relax, _all_strongholds_exempt(sc, ds)))
+                out.append((relax, _all_strongholds_exempt(ds)))
         elif relax.active(sc):
             out.append((relax, relax.updates(sc)))
     return out
