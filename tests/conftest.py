@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from klynge_opt import orlib
 from klynge_opt.loading import write_tables
 
 #: The repository root, so tests do not depend on the working directory.
@@ -82,3 +83,12 @@ def tiny() -> dict[str, pd.DataFrame]:
 @pytest.fixture
 def tiny_dir(tmp_path: Path) -> Path:
     return write_tables(tiny_tables(), tmp_path / "tiny")
+
+
+@pytest.fixture(scope="module")
+def root() -> Path:
+    """The OR-Library instances beside the repository; tests needing them skip without."""
+    found = orlib.orlib_root()
+    if found is None:
+        pytest.skip("OR-Library instances not found (set KLYNGE_ORLIB)")
+    return found

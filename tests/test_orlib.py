@@ -22,16 +22,8 @@ from klynge_opt.schema import TABLE_BY_NAME, TABLES
 
 # cap71–74, cap101–104 and cap131–134 have capacity = total demand, so their capacitated and
 # uncapacitated optima must coincide.
-NON_BINDING = ("cap71", "cap72", "cap73", "cap74", "cap101", "cap102", "cap103", "cap104",
-               "cap131", "cap132", "cap133", "cap134")
+NON_BINDING = orlib.NON_BINDING_CAP
 
-
-@pytest.fixture(scope="module")
-def root() -> Path:
-    found = orlib.orlib_root()
-    if found is None:
-        pytest.skip("OR-Library instances not found (set KLYNGE_ORLIB)")
-    return found
 
 
 def _header(path: Path) -> list[int]:

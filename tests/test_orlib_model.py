@@ -37,8 +37,7 @@ REL_TOL = 1e-6
 CAP_SUBSET = ("cap41", "cap71", "cap101", "cap131")
 
 #: Capacity = total demand: the capacitated optimum equals the uncapacitated one.
-NON_BINDING = ("cap71", "cap72", "cap73", "cap74", "cap101", "cap102", "cap103", "cap104",
-               "cap131", "cap132", "cap133", "cap134")
+NON_BINDING = orlib.NON_BINDING_CAP
 
 #: 100 warehouses x 1000 customers; about 8 s each with pair linking. Aggregated linking does
 #: not close the gap on capa within 300 s (see docs/performance.md), so only pair is used.
@@ -48,13 +47,6 @@ PMED_SUBSET = ("pmed1", "pmed2", "pmed3", "pmed4", "pmed5")
 
 slow = pytest.mark.slow
 
-
-@pytest.fixture(scope="module")
-def root() -> Path:
-    found = orlib.orlib_root()
-    if found is None:
-        pytest.skip("OR-Library instances not found (set KLYNGE_ORLIB)")
-    return found
 
 
 @pytest.fixture(scope="module")

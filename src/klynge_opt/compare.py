@@ -105,7 +105,7 @@ def decision_diff(results: dict[str, Result], table: str, key: str, flag: str,
         frames.append(frame[flag].astype(bool).rename(name))
     flags = pd.concat(frames, axis=1).fillna(False).astype(bool)
     differs = flags[flags.nunique(axis=1) > 1]
-    names = next(iter(with_plan.values())).__getattribute__(table).set_index(key)["name"]
+    names = getattr(next(iter(with_plan.values())), table).set_index(key)["name"]
     out = differs.apply(lambda col: col.map({True: yes, False: no}))
     out.insert(0, "name", names.reindex(out.index))
     return out.reset_index()

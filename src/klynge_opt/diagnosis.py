@@ -381,8 +381,7 @@ def _smallest_feasible(values: list[float], feasible: Callable[[float], bool]) -
 
 def _largest_feasible(values: list[float], feasible: Callable[[float], bool]) -> float | None:
     """Largest value of the ascending list for which ``feasible`` holds (feasible below it)."""
-    found = _smallest_feasible(list(reversed(values)), feasible)
-    return found
+    return _smallest_feasible(list(reversed(values)), feasible)
 
 
 ALL_FAMILIES = frozenset({

@@ -26,6 +26,7 @@ from klynge_opt.schema import TABLE_BY_NAME, TABLES
 
 __all__ = [
     "CAP_NAMES",
+    "NON_BINDING_CAP",
     "PMED_NAMES",
     "CapInstance",
     "PMedInstance",
@@ -57,6 +58,11 @@ CAP_NAMES: tuple[str, ...] = (
     "cap121", "cap122", "cap123", "cap124",
     "cap131", "cap132", "cap133", "cap134",
 )  # fmt: skip
+
+#: Instances whose warehouse capacity equals total demand (non-binding): their capacitated
+#: optimum is the uncapacitated one (OR-Library notes, shared/README.md).
+NON_BINDING_CAP: tuple[str, ...] = ("cap71", "cap72", "cap73", "cap74", "cap101", "cap102",
+                                    "cap103", "cap104", "cap131", "cap132", "cap133", "cap134")
 
 PMED_NAMES: tuple[str, ...] = tuple(f"pmed{i}" for i in range(1, 41))
 

@@ -30,6 +30,13 @@ SCENARIO_FILE = "scenario.toml"
 TABLE_FILES = {"operators": "operators.csv", "clusters": "clusters.csv",
                "assignments": "assignments.csv"}
 LIST_SEPARATOR = ";"
+#: Column order of operators.csv and clusters.csv (docs/outputs.md), for plans and status quo.
+OPERATOR_COLUMNS = ["operator_id", "name", "kind", "municipality_id", "region_id", "kept",
+                    "forced", "hosts", "serves", "firms_served", "capacity", "utilisation",
+                    "annual_cost", "closure_cost_paid"]
+CLUSTER_COLUMNS = ["cluster_id", "name", "host_operator_id", "strongholds", "selected",
+                   "admissible", "label", "label_after", "upgrade_cost_paid", "budget",
+                   "knowledge_partners"]
 #: Variable values within this of 0/1 count as 0/1 (HiGHS's integrality tolerance is 1e-6).
 ROUND = 1e-6
 
@@ -116,9 +123,7 @@ def extract(m: pyo.ConcreteModel, land: Landscape, inp: ModelInputs, scenario: S
         served.groupby("operator_id")["weight"].sum()).fillna(0.0)
     ops["utilisation"] = ops["firms_served"] / ops["capacity"]
     ops["closure_cost_paid"] = np.where(ops["kept"], 0.0, ops["closure_cost"])
-    ops = ops[["operator_id", "name", "kind", "municipality_id", "region_id", "kept", "forced",
-               "hosts", "serves", "firms_served", "capacity", "utilisation", "annual_cost",
-               "closure_cost_paid"]]
+    ops = ops[OPERATOR_COLUMNS]
 
     cl = ds.clusters.rename(columns={"operator_id": "host_operator_id"}).copy()
     covers = ds.cluster_strongholds.groupby("cluster_id")["stronghold_id"].agg(_join)
@@ -129,8 +134,7 @@ def extract(m: pyo.ConcreteModel, land: Landscape, inp: ModelInputs, scenario: S
     cl["upgraded"] = cl["selected"] & scenario.policy.require_gold & (cl["label"] != "gold")
     cl["label_after"] = np.where(cl["upgraded"], "gold", cl["label"])
     cl["upgrade_cost_paid"] = np.where(cl["upgraded"], upgrade, 0.0)
-    cl = cl[["cluster_id", "name", "host_operator_id", "strongholds", "selected", "admissible",
-             "label", "label_after", "upgrade_cost_paid", "budget", "knowledge_partners"]]
+    cl = cl[CLUSTER_COLUMNS]
 
     unserved = pd.DataFrame({"group_id": pd.Series(dtype=object),
                              "operator_id": pd.Series(dtype=object),
@@ -286,9 +290,7 @@ def status_quo_result_tables(land: Landscape, assignments: pd.DataFrame,
         .sum()).fillna(0.0)
     ops["utilisation"] = ops["firms_served"] / ops["capacity"]
     ops["closure_cost_paid"] = 0.0
-    ops = ops[["operator_id", "name", "kind", "municipality_id", "region_id", "kept", "forced",
-               "hosts", "serves", "firms_served", "capacity", "utilisation", "annual_cost",
-               "closure_cost_paid"]]
+    ops = ops[OPERATOR_COLUMNS]
     cl = ds.clusters.rename(columns={"operator_id": "host_operator_id"}).copy()
     cl["strongholds"] = cl["cluster_id"].map(
         ds.cluster_strongholds.groupby("cluster_id")["stronghold_id"].agg(_join)).fillna("")
@@ -296,8 +298,7 @@ def status_quo_result_tables(land: Landscape, assignments: pd.DataFrame,
     cl["admissible"] = True
     cl["label_after"] = cl["label"]
     cl["upgrade_cost_paid"] = 0.0
-    cl = cl[["cluster_id", "name", "host_operator_id", "strongholds", "selected", "admissible",
-             "label", "label_after", "upgrade_cost_paid", "budget", "knowledge_partners"]]
+    cl = cl[CLUSTER_COLUMNS]
     return ops, cl
 
 
