@@ -19,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "performance.md"
+#: The OR-Library instances shipped with the tests (cap/, pmed/ and the published optima).
+ORLIB_COPY = ROOT / "tests" / "data" / "orlib"
 SECTIONS = ("load", "reform", "overhead", "orlib")
 #: Other work on the shared machine shows in the load average; recorded at import.
 _LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -39,6 +41,24 @@ Each section below is rewritten by its benchmark and states when and where it wa
 Ratios are always between figures measured in the same run on the same machine; absolute
 times on the 2-core shared development machine vary by roughly ±20 % between runs.
 """
+
+
+def orlib_root() -> Path:
+    """The OR-Library instances: ``klynge_opt.orlib.orlib_root()`` ($KLYNGE_ORLIB, else the
+    checkout's tests/data/orlib, else ../shared/benchmarks/orlib), else this checkout's copy
+    when klynge_opt is installed from a wheel. Exits saying where it looked when none exists."""
+    from klynge_opt import orlib
+
+    env = os.environ.get(orlib.ENV_VAR)
+    found = orlib.orlib_root()
+    if found is None and not env and ORLIB_COPY.is_dir():
+        found = ORLIB_COPY
+    if found is None:
+        where = (f"${orlib.ENV_VAR}={env}" if env else ", ".join(dict.fromkeys(
+            str(p) for p in (orlib.REPO_ORLIB, orlib.SHARED_ORLIB, ORLIB_COPY))))
+        raise SystemExit(f"OR-Library instances not found: no directory at {where}; "
+                         f"point ${orlib.ENV_VAR} at a directory holding cap/ and pmed/")
+    return found
 
 
 def median(values: Sequence[float]) -> float:

@@ -13,7 +13,7 @@ import argparse
 import math
 import time
 
-from _common import log, median, section, table, verdict, write_section
+from _common import log, median, orlib_root, section, table, verdict, write_section
 from klynge_opt import orlib
 from klynge_opt.api import solve
 from klynge_opt.dataset import from_tables
@@ -27,9 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    root = orlib.orlib_root()
-    if root is None:
-        raise SystemExit("OR-Library instances not found (set KLYNGE_ORLIB)")
+    root = orlib_root()
     optima = orlib.read_cap_optima(root / "cap" / "capopt.txt")
 
     instances = {name: orlib.read_cap(root / "cap" / f"{name}.txt") for name in orlib.CAP_NAMES}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -85,10 +86,24 @@ def tiny_dir(tmp_path: Path) -> Path:
     return write_tables(tiny_tables(), tmp_path / "tiny")
 
 
+#: The OR-Library copy shipped with the tests. orlib.orlib_root() finds it in an editable
+#: install; this covers klynge_opt installed from a wheel while the tests run from a checkout.
+ORLIB_COPY = ROOT / "tests" / "data" / "orlib"
+
+
 @pytest.fixture(scope="module")
 def root() -> Path:
-    """The OR-Library instances beside the repository; tests needing them skip without."""
+    """The OR-Library instances (``tests/data/orlib``); tests needing them skip without."""
+    env = os.environ.get(orlib.ENV_VAR)
     found = orlib.orlib_root()
+    if found is None and not env and ORLIB_COPY.is_dir():
+        found = ORLIB_COPY
     if found is None:
-        pytest.skip("OR-Library instances not found (set KLYNGE_ORLIB)")
+        if env:
+            where = f"${orlib.ENV_VAR}={env} (set, so nothing else is looked at)"
+        else:
+            paths = (orlib.REPO_ORLIB, orlib.SHARED_ORLIB, ORLIB_COPY)
+            where = ", ".join(dict.fromkeys(str(p) for p in paths))
+        pytest.skip(f"OR-Library instances not found: no directory at {where}; "
+                    f"point ${orlib.ENV_VAR} at a directory holding cap/ and pmed/")
     return found

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from conftest import tiny_tables
 from klynge_opt.cli import app
+from klynge_opt.fsio import OutputError
 from klynge_opt.loading import write_tables
 
 runner = CliRunner()
@@ -80,7 +81,8 @@ def test_solve_writes_checked_result(tmp_path, tiny_dir):
     res = run("solve", sc, "--out", out)
     assert res.exit_code == 0, res.output
     assert "independent check: all constraints and cost terms verified" in res.output
-    assert {p.name for p in out.iterdir()} == {"summary.json", "scenario.toml", "operators.csv",
+    assert {p.name for p in out.iterdir()} == {".klynge-opt.json", "summary.json",
+                                               "scenario.toml", "operators.csv",
                                                "clusters.csv", "assignments.csv"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "optimal" and summary["check"]["ok"]
@@ -142,7 +144,7 @@ def test_failed_write_leaves_previous_result(tmp_path, tiny_dir, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="disk full"):
         from klynge_opt import solve, write_result
         write_result(solve(tiny_dir, None), out)
     assert (out / "summary.json").read_text() == before

@@ -5,8 +5,8 @@
 * the uncapacitated twins (capacity removed) against ``uncapopt.txt``;
 * pmed1–pmed5 through links and shortest paths (``pmedopt.txt``).
 
-Every solve must be proven optimal and pass the independent checker. The instances live
-outside the repository; every test here skips when :func:`orlib.orlib_root` finds none.
+Every solve must be proven optimal and pass the independent checker. The instances ship in
+``tests/data/orlib`` (source and terms in its README); ``KLYNGE_ORLIB`` points elsewhere.
 
 Measured on the 2-core development machine (see docs/performance.md, bench_orlib.py): all 37
 cap instances take about 12 s per linking mode end to end, so the whole set runs by default

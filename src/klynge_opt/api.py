@@ -6,8 +6,6 @@ Data flows one way: files -> Dataset -> Landscape -> ModelInputs -> Pyomo model 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -36,18 +34,14 @@ from .results import (
     summarise,
 )
 from .scenario import Scenario, load_scenario
+from .scenario import input_hash as scenario_hash
 from .solver import solve as run_solver
 
 
 def input_hash(scenario: Scenario, dataset: Dataset | str) -> str:
-    """Identity of a solve: the fully resolved scenario (its labels and data path aside) and the
-    data's content (a Dataset or its content hash). Equal hashes give equal results, so
-    comparisons may reuse them."""
-    resolved = scenario.model_dump(mode="json", exclude={"name", "description", "extends",
-                                                         "data"})
-    data_hash = dataset if isinstance(dataset, str) else dataset.content_hash()
-    text = json.dumps(resolved, sort_keys=True) + data_hash
-    return hashlib.sha256(text.encode()).hexdigest()
+    """:func:`klynge_opt.scenario.input_hash` for a Dataset or its content hash."""
+    return scenario_hash(scenario, dataset if isinstance(dataset, str) else
+                         dataset.content_hash())
 
 
 @dataclass
@@ -76,20 +70,14 @@ def open_session(dataset: Dataset | str | os.PathLike[str] | None = None,
     """Load and validate the inputs and build the model (not yet solved)."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    if scenario is None:
-        scenario = Scenario()
-    elif not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    if not isinstance(dataset, Dataset):
-        dataset = dataset_api.load(Path(dataset) if dataset is not None else scenario.data)
-    validate_against(dataset, scenario, scenario.name)
+    scenario, dataset = load_inputs(dataset, scenario)
     original = dataset
     dataset = apply_overrides(dataset, scenario)
     keep, close = forced_operators(dataset, scenario.policy)
     if keep & close:
         raise InputError([Problem("error", "operators both kept and closed (by id or kind): "
-                                  + ", ".join(sorted(keep & close)), source=scenario.name,
-                                  column="policy")], what=f"scenario {scenario.name}")
+                                  + ", ".join(sorted(keep & close)), source=scenario.source,
+                                  column="policy")], what=f"scenario {scenario.source}")
     on_disk = dataset.source != "<memory>"
     if on_disk:
         # What was solved, not what the scenario file said: results must re-run and re-check.
@@ -111,6 +99,32 @@ def open_session(dataset: Dataset | str | os.PathLike[str] | None = None,
     return session
 
 
+def load_inputs(dataset: Dataset | str | os.PathLike[str] | None,
+                scenario: Scenario | str | os.PathLike[str] | None,
+                ) -> tuple[Scenario, Dataset]:
+    """The scenario and data set, checked against each other; every problem in one round.
+
+    A scenario with bad keys is still checked against the data (without those keys), so a
+    user fixing a file sees its unknown ids too, not only after a second run.
+    """
+    earlier: list[Problem] = []
+    if scenario is None:
+        scenario = Scenario()
+    elif not isinstance(scenario, Scenario):
+        try:
+            scenario = load_scenario(scenario)
+        except InputError as exc:
+            partial = getattr(exc, "partial", None)
+            if partial is None or (dataset is None and not Path(partial.data).exists()):
+                raise
+            scenario, earlier = partial, exc.problems
+    if not isinstance(dataset, Dataset):
+        dataset = dataset_api.load(Path(dataset) if dataset is not None else scenario.data)
+    # Raises with the earlier problems too, whether or not the ids are fine.
+    validate_against(dataset, scenario, scenario.source, earlier)
+    return scenario, dataset
+
+
 def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
     """Solve the session's model as it stands and turn the answer into a checked result."""
     sc, timings, base = session.scenario, dict(session.timings), session.base
@@ -125,13 +139,15 @@ def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
     model = session.model
     report, _ = run_solver(model, sc.solver, tee=tee)
     timings["solve"] = report.seconds
+    if report.status == "interrupted":
+        raise KeyboardInterrupt
     if not report.has_solution:
         message = {"infeasible": "the scenario is infeasible: no plan meets all its "
                                  "requirements",
                    "time_limit": "the time limit was reached before any plan was found"}.get(
             report.status, f"the solver stopped without a solution ({report.termination})")
         summary = {"status": report.status, "proven_optimal": False, "message": message,
-                   "timings": timings, **base}
+                   "solver_termination": report.termination, "timings": timings, **base}
         return Result(report.status, clean_json(summary), scenario=sc, message=message)
 
     t = time.perf_counter()
@@ -142,13 +158,20 @@ def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
     timings["total"] = time.perf_counter() - session.start
     summary = {**base, **summarise(report, model, session.land, sc, operators, clusters,
                                    assignments, timings, baseline)}
+    status, message = report.status, ""
     if verify:
-        # Every plan passes the independent checker, which recomputes from the raw data.
+        # Every plan passes the independent checker, which recomputes from the raw data; its
+        # verdict, not the solver's, decides whether the plan is reported as a solution.
         checked = check_plan(session.original, sc, operators, clusters, assignments,
                              summary["objective_terms"], reported_objective=summary["objective"])
         summary["check"] = checked.to_dict()
-    return Result(report.status, clean_json(summary), operators, clusters, assignments,
-                  scenario=sc)
+        if not checked.ok:
+            status = "check_failed"
+            message = (f"the solver's plan ({report.status}) fails the independent check "
+                       f"({len(checked.violations)} violations): it is not a valid plan")
+            summary.update(status=status, proven_optimal=False, message=message)
+    return Result(status, clean_json(summary), operators, clusters, assignments,
+                  scenario=sc, message=message)
 
 
 def solve(dataset: Dataset | str | os.PathLike[str] | None = None,

@@ -47,6 +47,9 @@ name                               what is checked
 ``objective``                      the reported objective differs from the recomputed one
 ``summary.<key>``                  a figure of ``summary.json`` differs from the recomputed one
 ``data_hash``                      the data set is not the one the result was solved on
+``input_hash``                     scenario.toml and the data do not give the recorded hash
+``status``                         a status (or proven_optimal) the scenario and the result
+                                   cannot support
 =================================  ===========================================================
 """
 
@@ -64,10 +67,12 @@ import numpy as np
 import pandas as pd
 
 from . import dataset as dataset_api
+from .cells import unprotect_frame
 from .dataset import Dataset
 from .geography import travel_times
 from .overrides import apply_overrides, forced_operators, required_clusters
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario, input_hash, load_scenario
+from .solver import PROVEN_GAP
 
 if TYPE_CHECKING:
     from .results import Result
@@ -122,6 +127,8 @@ class CheckReport:
     reported_objective: float | None = None
     #: Recomputed plan figures (coverage, travel, firms moved, counts), as in summary.json.
     figures: dict[str, Any] = field(default_factory=dict)
+    #: Why less than a full check was possible (no plan, or a status-quo evaluation).
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -140,6 +147,7 @@ class CheckReport:
             "objective_terms": dict(self.objective_terms),
             "figures": self.figures,
             "violations": [asdict(v) for v in self.violations],
+            "note": self.note,
         })
 
 
@@ -827,23 +835,95 @@ def check_result(result: Result, dataset: Dataset | None = None,
 
 def read_plan(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     """The decision tables of a result folder, every cell as text (ids keep leading zeros;
-    blank stays blank)."""
+    blank stays blank; cells protected against spreadsheet formulas read back exactly)."""
     folder = Path(path)
-    return {name: pd.read_csv(folder / file, dtype=str, keep_default_na=False)
+    return {name: unprotect_frame(pd.read_csv(folder / file, dtype=str, keep_default_na=False))
             for name, file in TABLE_FILES.items()}
+
+
+#: Statuses that come with a plan, and those that come without one (docs/outputs.md).
+WITH_PLAN = frozenset({"optimal", "feasible", "time_limit", "check_failed", "evaluated"})
+WITHOUT_PLAN = frozenset({"infeasible", "time_limit", "error"})
+
+
+def _read_summary(folder: Path) -> dict[str, Any]:
+    file = folder / SUMMARY_FILE
+    try:
+        summary = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{file} not found: {folder} is not a result folder") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{file} is not valid JSON ({exc}): the result is damaged; solve "
+                         "again") from None
+    if not isinstance(summary, dict):
+        raise ValueError(f"{file} does not hold a summary (a JSON object)")
+    return summary
+
+
+def _check_identity(checker: _Checker, summary: Mapping[str, Any], scenario: Scenario,
+                    dataset: Dataset, has_plan: bool) -> None:
+    """The result belongs to this scenario and data, and its status is one they allow."""
+    data_hash = dataset.content_hash()
+    expected = summary.get("data_hash")
+    if expected != data_hash:
+        checker.fail("data_hash", str(summary.get("data", dataset.source)),
+                     f"the result was solved on data with hash {expected}, this data set has "
+                     f"{data_hash}")
+    wanted = input_hash(scenario, data_hash)
+    if summary.get("input_hash") != wanted:
+        checker.fail("input_hash", SCENARIO_FILE,
+                     "the scenario and data do not hash to the result's input_hash: "
+                     f"{SCENARIO_FILE} or the data were changed after solving (recorded "
+                     f"{summary.get('input_hash')}, recomputed {wanted})")
+    status = summary.get("status")
+    if status == "evaluated" and scenario.mode != "status_quo":
+        checker.fail("status", SUMMARY_FILE, "the status says 'evaluated' (status quo, no "
+                     "constraints) but the scenario optimises: the plan must meet its policy")
+    if status != "evaluated" and scenario.mode == "status_quo":
+        checker.fail("status", SUMMARY_FILE, f"a status-quo scenario is evaluated, not "
+                     f"'{status}'")
+    allowed = WITH_PLAN if has_plan else WITHOUT_PLAN
+    if status not in allowed:
+        checker.fail("status", SUMMARY_FILE, f"status {status!r} is not possible for a result "
+                     f"{'with' if has_plan else 'without'} a plan (expected one of "
+                     f"{', '.join(sorted(allowed))})")
+    gap = summary.get("mip_gap")
+    within = scenario.solver.mip_gap <= PROVEN_GAP or (gap is not None
+                                                       and float(gap) <= PROVEN_GAP)
+    if (summary.get("proven_optimal") or status == "optimal") and not (
+            status == "optimal" and within):
+        checker.fail("status", SUMMARY_FILE, f"optimality is claimed (status {status!r}, gap "
+                     f"{gap!r}, solver.mip_gap {scenario.solver.mip_gap:g}); proven optimal "
+                     f"means solved to a gap of at most {PROVEN_GAP:g}")
 
 
 def check_dir(path: str | os.PathLike[str], dataset: Dataset | None = None,
               tol: float = 1e-6) -> CheckReport:
     """Check a result folder written by ``klynge-opt solve`` against its data set.
 
-    The data set is loaded from ``summary.json``'s ``data`` unless given; either way its
-    content hash must match ``data_hash``.
+    Nothing in the folder is trusted: the data set is loaded from ``summary.json``'s ``data``
+    unless given, its content hash and the hash of ``scenario.toml`` with it must give the
+    recorded ``input_hash``, the status must be one the scenario allows, and a plan is
+    checked constraint by constraint. A status-quo evaluation imposes no constraints, and a
+    result without a plan has none to check: both get only the identity checks (``note``).
     """
     folder = Path(path)
-    summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
-    if not all((folder / f).exists() for f in TABLE_FILES.values()):
-        raise ValueError(f"{folder} holds no plan to check (status {summary.get('status')})")
+    summary = _read_summary(folder)
     scenario = load_scenario(folder / SCENARIO_FILE)
     ds = dataset if dataset is not None else _dataset_of(summary)
-    return _check_reported(ds, scenario, read_plan(folder), summary, tol)
+    has_plan = all((folder / f).exists() for f in TABLE_FILES.values())
+    checker = _Checker(ds, scenario, tol)
+    _check_identity(checker, summary, scenario, ds, has_plan)
+    identity = list(checker.found)
+    status = summary.get("status")
+    if has_plan and status != "evaluated":
+        report = _check_reported(ds, scenario, read_plan(folder), summary, tol)
+        report.violations = identity + [v for v in report.violations
+                                        if v.constraint != "data_hash"]
+        return report
+    objective = summary.get("objective")
+    note = ("a status-quo evaluation imposes no constraints; only its inputs were verified"
+            if status == "evaluated" else
+            f"the result has no plan (status {status}); only its inputs were verified")
+    return CheckReport(identity, dict(summary.get("objective_terms") or {}),
+                       float("nan") if objective is None else float(objective), note=note)

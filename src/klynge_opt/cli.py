@@ -1,31 +1,44 @@
 """Command line: parses arguments, calls the Python API, prints. No logic of its own.
 
-Exit codes: 0 success, 2 bad input (data or scenario), 3 infeasible scenario.
+Exit codes (docs/outputs.md): 0 success; 1 a solve failed, its plan failed the independent
+check, or an output could not be written (disk full, permission); 2 bad input (data, scenario,
+options, or an output path that must not be replaced); 3 infeasible scenario; 130 interrupted
+(Ctrl-C or SIGTERM; nothing is written, earlier results are untouched).
+
+Every value that comes from data, scenarios or paths is printed as plain text, never as rich
+markup: a name such as ``[/bold]`` must print as itself.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import signal
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from . import dataset as dataset_api
+from .fsio import OutputError, guard_target, write_csv
 from .landscape import build_landscape, summarise
 from .problems import InputError, Problem, errors, warnings
-from .results import Result, clean_json, write_result
+from .results import SUMMARY_FILE, Result, clean_json, write_result
 from .scenario import load_scenario
 
+EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_INFEASIBLE = 3
+EXIT_INTERRUPTED = 130
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="klynge-opt: design a consolidated business-promotion system.")
@@ -60,35 +73,66 @@ def _fail_input(exc: InputError, fmt: Format = Format.text) -> None:
         print(json.dumps({"ok": False, "what": exc.what,
                           "problems": [p.to_dict() for p in exc.problems]}, indent=2))
     else:
-        err_console.print(f"[red]{exc}[/red]")
+        err_console.print(f"[red]{escape(str(exc))}[/red]")
         _print_problems(exc.problems, err_console)
     raise typer.Exit(EXIT_INPUT)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _handled(command: F) -> F:
+    """Turn the API's errors into messages and exit codes, once for every command."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except InputError as exc:
+            _fail_input(exc, kwargs.get("fmt", Format.text))
+        except OutputError as exc:
+            err_console.print(f"[red]error[/red] {escape(str(exc))}")
+            raise typer.Exit(EXIT_INPUT if exc.refused else EXIT_FAILED) from None
+        except KeyboardInterrupt:
+            err_console.print("[red]interrupted[/red]: no output was left half-written and "
+                              "earlier results are unchanged")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    return wrapper  # type: ignore[return-value]
+
+
+def _bad_option(option: str, message: str, value: object) -> InputError:
+    return InputError([Problem("error", message, source="command line", column=option,
+                               value=str(value))], what="command line")
 
 
 def _frame_table(frame: pd.DataFrame, title: str, formats: dict[str, str] | None = None,
                  ) -> Table:
     formats = formats or {}
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    # Text objects, not strings: rich would read "[/bold]" in a name as markup.
+    table = Table(title=Text(title), title_justify="left", show_edge=False, pad_edge=False)
     for col in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[col])
-        table.add_column(str(col), justify="right" if numeric else "left")
+        table.add_column(Text(str(col)), justify="right" if numeric else "left")
     for row in frame.itertuples(index=False):
         cells = []
         for col, value in zip(frame.columns, row, strict=True):
-            if isinstance(value, float):
-                if math.isnan(value):
-                    cells.append("–")
-                    continue
-                if math.isinf(value):
-                    cells.append("∞")
-                    continue
-            fmt = formats.get(str(col))
-            cells.append(format(value, fmt) if fmt else str(value))
+            cells.append(Text(_cell(value, formats.get(str(col)))))
         table.add_row(*cells)
     return table
 
 
+def _cell(value: object, fmt: str | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "–"
+        if math.isinf(value):
+            return "∞"
+    return format(value, fmt) if fmt else str(value)
+
+
 @app.command()
+@_handled
 def validate(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.text) -> None:
     """Check a data set against the data contract; list every problem at once."""
     ds, problems = dataset_api.inspect(data)
@@ -100,21 +144,21 @@ def validate(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.tex
     else:
         _print_problems(problems, console)
         verdict = "[green]valid[/green]" if ds is not None else "[red]invalid[/red]"
-        console.print(f"{data}: {verdict} — {n_err} errors, {n_warn} warnings")
+        console.print(f"{escape(str(data))}: {verdict} — {n_err} errors, {n_warn} warnings")
     if ds is None:
         raise typer.Exit(EXIT_INPUT)
 
 
 @app.command()
+@_handled
 def info(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.text,
          radius: Annotated[float, typer.Option(
              help="List demand groups whose nearest competent operator is farther "
                   "than this many minutes.")] = 60.0) -> None:
     """The landscape at a glance: counts, overlap, fragmentation, far-off places."""
-    try:
-        ds = dataset_api.load(data)
-    except InputError as exc:
-        _fail_input(exc, fmt)
+    if not (math.isfinite(radius) and radius > 0):
+        raise _bad_option("--radius", "expected a positive number of minutes", radius)
+    ds = dataset_api.load(data)
     summary = summarise(build_landscape(ds), radius_minutes=radius)
     if fmt is Format.json:
         # Unlimited capacity is infinite: JSON has no Infinity, so it becomes null.
@@ -122,9 +166,10 @@ def info(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.text,
                          allow_nan=False))
         return
     t = summary.totals
-    console.print(f"[bold]{data}[/bold]: {t['regions']} regions, {t['municipalities']} "
-                  f"municipalities ({t['rural_municipalities']} rural), {t['strongholds']} "
-                  f"strongholds, {t['operators']} operators, {t['clusters']} clusters, "
+    console.print(f"[bold]{escape(str(data))}[/bold]: {t['regions']} regions, "
+                  f"{t['municipalities']} municipalities ({t['rural_municipalities']} rural), "
+                  f"{t['strongholds']} strongholds, {t['operators']} operators, "
+                  f"{t['clusters']} clusters, "
                   f"{t['firms']:,.0f} firms in {t['demand_groups']} demand groups")
     console.print(f"Rural share of firms {t['rural_firm_share']:.1%}; firms in several "
                   f"clusters {t['firms_in_several_clusters_share']:.1%}; on average "
@@ -169,32 +214,37 @@ def _print_result(result: Result) -> None:
     s = result.summary
     if not result.has_solution:
         if result.diagnosis is not None:
-            err_console.print(f"[red]{s['status']}[/red]")
+            err_console.print(f"[red]{escape(s['status'])}[/red]")
             err_console.print(escape(result.diagnosis.explain()))
         else:
-            err_console.print(f"[red]{s['status']}[/red]: {escape(result.message)}")
+            err_console.print(f"[red]{escape(s['status'])}[/red]: {escape(result.message)}")
         return
     if s["status"] == "evaluated":
         flag = "[cyan]status quo, evaluated (not optimised)[/cyan]"
     elif s["proven_optimal"]:
         flag = f"[green]optimal[/green] (proven, gap {s['mip_gap']:.4%})"
+    elif s["status"] == "check_failed":
+        flag = "[red]INVALID PLAN — it fails the independent check[/red]"
     else:
         gap = "unknown" if s["mip_gap"] is None else f"{s['mip_gap']:.3%}"
-        flag = f"[yellow]{s['status']} — NOT proven optimal, gap {gap}[/yellow]"
-    console.print(f"[bold]{s['scenario']}[/bold]: {flag}; total cost {_money(s['objective'])} "
-                  f"DKK over the horizon (status quo {_money(s['status_quo']['objective'])}, "
-                  f"savings {_money(s['savings']['total'])} = {_share(s['savings']['share'])})")
+        stop = "time limit reached" if s["status"] == "time_limit" else "solver gap reached"
+        flag = f"[yellow]feasible, NOT proven optimal ({stop}), gap {gap}[/yellow]"
+    console.print(f"[bold]{escape(s['scenario'])}[/bold]: {flag}; total cost "
+                  f"{_money(s['objective'])} DKK over the horizon (status quo "
+                  f"{_money(s['status_quo']['objective'])}, savings "
+                  f"{_money(s['savings']['total'])} = {_share(s['savings']['share'])})")
     c = s["counts"]
+    travel = s["travel_minutes"]
     console.print(f"operators {c['operators_before']} → {c['operators_after']}, clusters "
                   f"{c['clusters_before']} → {c['clusters_after']}; coverage all "
                   f"{_share(s['coverage']['all'])}, rural {_share(s['coverage']['rural'])}, "
                   f"urban {_share(s['coverage']['urban'])}; travel mean "
-                  f"{s['travel_minutes']['mean']:.1f} min, max {s['travel_minutes']['max']:.0f} "
+                  f"{_number(travel['mean'], '.1f')} min, max {_number(travel['max'], '.0f')} "
                   f"min; firms moved {s['firms_moved']:,.0f}")
     terms = pd.DataFrame({
         "term": list(s["objective_terms"]),
-        "plan_MDKK": [v / 1e6 for v in s["objective_terms"].values()],
-        "status_quo_MDKK": [v / 1e6 for v in s["status_quo"]["objective_terms"].values()],
+        "plan_MDKK": [_mdkk(v) for v in s["objective_terms"].values()],
+        "status_quo_MDKK": [_mdkk(v) for v in s["status_quo"]["objective_terms"].values()],
     })
     console.print(_frame_table(terms, "Cost terms over the horizon",
                                {"plan_MDKK": ",.2f", "status_quo_MDKK": ",.2f"}))
@@ -221,72 +271,83 @@ def _print_result(result: Result) -> None:
                 err_console.print(escape(f"  {v['constraint']} at {v['where']}: {v['message']}"))
 
 
+def _number(value: float | None, fmt: str) -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def _mdkk(value: float | None) -> float:
+    return math.nan if value is None else value / 1e6
+
+
 @app.command()
+@_handled
 def solve(scenario: ScenarioArg = None,
           data: Annotated[Path | None, typer.Option(
               help="Data set to use instead of the scenario's `data`.")] = None,
           out: Annotated[Path | None, typer.Option(
-              help="Output folder (default: results/<scenario name>).")] = None,
+              help="Output folder (default: results/<scenario name>). It may be new, empty or "
+                   "an earlier result; nothing else is ever replaced.")] = None,
           tee: Annotated[bool, typer.Option("--log", help="Show the HiGHS log.")] = False,
           diagnose: Annotated[bool, typer.Option(
               help="Explain an infeasible scenario and suggest verified relaxations.")] = True,
           ) -> None:
     """Solve a scenario: choose the operators and clusters to keep at least cost."""
+    from .api import load_inputs
     from .api import solve as api_solve
 
-    try:
-        if scenario is None and DEFAULT_SCENARIO.exists():
-            scenario = DEFAULT_SCENARIO
-        sc = load_scenario(scenario) if scenario is not None else None
-        result = api_solve(data, sc, tee=tee, diagnose=diagnose)
-    except InputError as exc:
-        _fail_input(exc)
-    target = out or Path("results") / result.summary.get("scenario", "unnamed")
-    write_result(result, target)
+    file = scenario if scenario is not None else DEFAULT_SCENARIO
+    sc, ds = load_inputs(data, file)
+    target = out or Path("results") / sc.name
+    protected = [None if ds.source == "<memory>" else ds.source, file]
+    # Refuse a bad --out before spending minutes on the solve, and again when writing.
+    guard_target(target, "result", protected=protected, legacy=(SUMMARY_FILE,))
+    result = api_solve(ds, sc, tee=tee, diagnose=diagnose)
     _print_result(result)
-    console.print(f"written to {target}/")
+    if result.status in ("error", "check_failed") or not (
+            result.has_solution or result.status == "infeasible"):
+        err_console.print(f"not written: {escape(str(target))} is unchanged (the solve "
+                          "produced no valid plan)")
+        raise typer.Exit(EXIT_FAILED)
+    write_result(result, target, protected=protected)
+    console.print(f"written to {escape(str(target))}/")
     if result.status == "infeasible":
         raise typer.Exit(EXIT_INFEASIBLE)
-    if result.status == "error" or (result.summary.get("check") or {}).get("ok") is False:
-        raise typer.Exit(1)
 
 
 @app.command()
+@_handled
 def check(result_dir: Annotated[Path, typer.Argument(help="A folder written by `solve`.")],
           data: Annotated[Path | None, typer.Option(
               help="Data set to check against (default: the one recorded in the result).")
           ] = None,
           fmt: FormatOpt = Format.text) -> None:
-    """Recompute every constraint and cost term of a result from the raw data."""
+    """Recompute every constraint and cost term of a result from the raw data, and verify
+    that the result belongs to its scenario and data (input hash, status)."""
     from .check import check_dir
 
-    summary_file = result_dir / "summary.json"
-    if summary_file.exists():
-        status = json.loads(summary_file.read_text(encoding="utf-8")).get("status")
-        if status == "evaluated":
-            console.print(f"{result_dir}: a status-quo evaluation imposes no constraints; "
-                          "nothing to check")
-            return
     try:
         ds = dataset_api.load(data) if data is not None else None
         report = check_dir(result_dir, dataset=ds)
-    except InputError as exc:
-        _fail_input(exc, fmt)
     except (ValueError, OSError) as exc:
         err_console.print(f"[red]cannot check {escape(str(result_dir))}[/red]: "
                           f"{escape(str(exc))}")
         raise typer.Exit(EXIT_INPUT) from None
+    where = escape(str(result_dir))
     if fmt is Format.json:
         print(json.dumps(report.to_dict(), indent=2, default=_json_default))
     elif report.ok:
-        console.print(f"{result_dir}: [green]OK[/green] — every constraint holds; objective "
-                      f"{report.objective:,.2f} recomputed from the raw data matches")
+        if report.note:
+            console.print(f"{where}: [green]OK[/green] — {escape(report.note)}")
+        else:
+            console.print(f"{where}: [green]OK[/green] — every constraint holds; objective "
+                          f"{report.objective:,.2f} recomputed from the raw data matches")
     else:
         for v in report.violations:
-            console.print(f"[red]{v.constraint}[/red] " + escape(f"at {v.where}: {v.message}"))
-        console.print(f"{result_dir}: [red]{len(report.violations)} violations[/red]")
+            console.print(f"[red]{escape(v.constraint)}[/red] "
+                          + escape(f"at {v.where}: {v.message}"))
+        console.print(f"{where}: [red]{len(report.violations)} violations[/red]")
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
 
 
 scenario_app = typer.Typer(no_args_is_help=True, help="Inspect scenario files.")
@@ -294,20 +355,20 @@ app.add_typer(scenario_app, name="scenario")
 
 
 @scenario_app.command("show")
+@_handled
 def scenario_show(file: Annotated[Path, typer.Argument(help="Scenario TOML file.")]) -> None:
     """Print the fully resolved scenario (inheritance and defaults applied) as TOML."""
     import tomli_w
 
-    try:
-        sc = load_scenario(file)
-    except InputError as exc:
-        _fail_input(exc)
+    sc = load_scenario(file)
     if sc.extends:
         print(f"# {file}, resolved (inherits from {sc.extends})")
     print(tomli_w.dumps(sc.to_toml_dict()), end="")
 
 
 ScenariosArg = Annotated[list[Path], typer.Argument(help="Scenario TOML files.")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="Replace an output of another kind or of other inputs.")]
 
 
 def _cost_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -333,21 +394,20 @@ def _format_metric(value: object, unit: str) -> str:
 
 
 @app.command()
+@_handled
 def compare(scenarios: ScenariosArg,
             out: Annotated[Path, typer.Option(help="Output folder.")] = Path("results/compare"),
             reuse: Annotated[bool, typer.Option(
-                help="Reuse results on disk for identical scenario and data.")] = True) -> None:
+                help="Reuse results on disk for identical scenario and data.")] = True,
+            force: ForceOpt = False) -> None:
     """Solve several scenarios and show them side by side: costs, inputs and decisions."""
     from .compare import compare as run_compare
     from .compare import write_comparison
 
     def progress(name: str, what: str) -> None:
-        err_console.print(f"{name}: {what}")
+        err_console.print(f"{escape(name)}: {what}")
 
-    try:
-        cmp = run_compare(scenarios, out, reuse=reuse, progress=progress)
-    except InputError as exc:
-        _fail_input(exc)
+    cmp = run_compare(scenarios, out, reuse=reuse, progress=progress, force=force)
     files = write_comparison(cmp, out)
     console.print(_frame_table(_cost_table(cmp.table), "Side by side"))
     console.print()
@@ -365,29 +425,30 @@ def compare(scenarios: ScenariosArg,
     if not cmp.clusters.empty:
         console.print(_frame_table(cmp.clusters, f"Clusters whose selection differs "
                                    f"({len(cmp.clusters)})"))
-    console.print("written: " + ", ".join(str(p) for p in files.values()))
-    if any(r.status in ("infeasible", "error") for r in cmp.results.values()):
+    if cmp.replaced:
+        console.print(escape(f"replaced the earlier comparison in {out}"))
+    console.print("written: " + escape(", ".join(str(p) for p in files.values())))
+    if any(r.status in ("infeasible", "error", "check_failed") for r in cmp.results.values()):
         raise typer.Exit(EXIT_INFEASIBLE)
 
 
 @app.command()
+@_handled
 def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
           out: Annotated[Path | None, typer.Option(help="Write the table as CSV here.")] = None,
           ) -> None:
     """What each active policy costs: re-solve with that one policy relaxed."""
     from .price import price as run_price
 
-    try:
-        table, base = run_price(scenario, progress=lambda p: err_console.print(
-            f"relaxing: {p}"))
-    except InputError as exc:
-        _fail_input(exc)
+    _check_csv_target(out, scenario, load_scenario(scenario).data)
+    table, base = run_price(scenario, progress=lambda p: err_console.print(
+        f"relaxing: {escape(p)}"))
     if base.objective is None:
-        err_console.print(f"[red]{base.status}[/red]: {escape(base.message)} — the policies "
-                          "cannot be priced against an infeasible scenario")
+        err_console.print(f"[red]{escape(base.status)}[/red]: {escape(base.message)} — the "
+                          "policies cannot be priced against an infeasible scenario")
         raise typer.Exit(EXIT_INFEASIBLE)
-    console.print(f"{base.summary['scenario']}: optimal cost {base.objective / 1e6:,.2f} M DKK "
-                  f"over the horizon ({base.status})")
+    console.print(f"{escape(base.summary['scenario'])}: optimal cost "
+                  f"{base.objective / 1e6:,.2f} M DKK over the horizon ({base.status})")
     shown = table[["policy", "relaxed_to", "status", "price", "price_share",
                    "operators_with", "operators_without"]].copy()
     shown["price"] = shown["price"] / 1e6
@@ -402,6 +463,7 @@ def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
 
 
 @app.command()
+@_handled
 def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
           param: Annotated[list[str], typer.Option(
               "--param", help="PATH=START:STOP:STEP or PATH=A,B,C; give one or two.")],
@@ -412,15 +474,12 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     from .sweep import sweep as run_sweep
 
     if not 1 <= len(param) <= 2:
-        err_console.print("[red]give one or two --param options[/red]")
-        raise typer.Exit(EXIT_INPUT)
-    try:
-        params = [parse_range(p) for p in param]
-        sc = load_scenario(scenario)
-        table = run_sweep(None, sc, params, progress=lambda done, total: err_console.print(
-            f"point {done}/{total}"))
-    except InputError as exc:
-        _fail_input(exc)
+        raise _bad_option("--param", "give one or two --param options", len(param))
+    params = [parse_range(p) for p in param]
+    sc = load_scenario(scenario)
+    _check_csv_target(out / "sweep.csv", scenario, sc.data)
+    table = run_sweep(None, sc, params, progress=lambda done, total: err_console.print(
+        f"point {done}/{total}"))
     _write_csv(table, out / "sweep.csv", quiet=True)
     chart = plot_sweep(table, params, out / "sweep.png")
     names = [p for p, _ in params]
@@ -431,10 +490,11 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
                                f"Sweep of {', '.join(names)}",
                                {"cost_MDKK": ",.2f", "coverage_all": ".1%",
                                 "coverage_rural": ".1%", "travel_mean": ".1f"}))
-    console.print(f"written: {out / 'sweep.csv'}, {chart}")
+    console.print(escape(f"written: {out / 'sweep.csv'}, {chart}"))
 
 
 @app.command()
+@_handled
 def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
                  k: Annotated[int, typer.Option("-k", min=1, help="How many plans.")] = 5,
                  out: Annotated[Path | None, typer.Option(
@@ -442,12 +502,11 @@ def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML fi
     """The k best distinct operator sets, each with its cost gap to the optimum."""
     from .alternatives import alternatives as run_alternatives
 
-    try:
-        table, _ = run_alternatives(None, load_scenario(scenario), k)
-    except InputError as exc:
-        _fail_input(exc)
+    sc = load_scenario(scenario)
+    _check_csv_target(out, scenario, sc.data)
+    table, _ = run_alternatives(None, sc, k)
     if table.empty:
-        err_console.print(f"[red]{table.attrs.get('stopped')}[/red]: "
+        err_console.print(f"[red]{escape(str(table.attrs.get('stopped')))}[/red]: "
                           f"{escape(str(table.attrs.get('message', '')))}")
         raise typer.Exit(EXIT_INFEASIBLE)
     shown = table[["rank", "status", "objective", "gap_to_best", "operators_after",
@@ -467,54 +526,91 @@ generate_app = typer.Typer(no_args_is_help=True,
 app.add_typer(generate_app, name="generate")
 
 
+class DataFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+    xlsx = "xlsx"
+
+
 @generate_app.command("denmark")
+@_handled
 def generate_denmark(
         base: Annotated[Path, typer.Option(
             help="Folder with the curated Danish tables.")] = dataset_api.DENMARK,
-        out: Annotated[Path | None, typer.Option(help="Output folder (default: --base).")] = None,
+        out: Annotated[Path | None, typer.Option(
+            help="Output folder (default: a new folder "
+                 "generated/denmark-<firms>-firms-seed-<seed>).")] = None,
         firms: Annotated[int, typer.Option(min=1, help="Number of firms.")] = 12_000,
-        seed: Annotated[int, typer.Option(help="Random seed.")] = 2017) -> None:
-    """(Re)generate the synthetic firms and memberships of the embedded Danish data set."""
+        seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 2017,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Replace an existing data set at --out (e.g. --out = --base).")
+        ] = False) -> None:
+    """Generate the synthetic firms and memberships of the Danish data set into a new folder."""
     from .generator import generate_firms
     from .loading import write_tables
 
-    try:
-        tables = dataset_api.load_partial(base)
-    except InputError as exc:
-        _fail_input(exc)
+    target = out or Path("generated") / f"denmark-{firms}-firms-seed-{seed}"
+    tables = dataset_api.load_partial(base)
     tables.update(generate_firms(tables, n_firms=firms, seed=seed))
-    target = write_tables(tables, out or base)
+    target = write_tables(tables, target, force=force)
     console.print(f"wrote {firms:,} firms and {len(tables['memberships']):,} memberships "
-                  f"(seed {seed}) to {target}/")
+                  f"(seed {seed}) to {escape(str(target))}/")
 
 
 @generate_app.command("synthetic")
+@_handled
 def generate_synthetic(
         out: Annotated[Path, typer.Option(help="Output folder or .xlsx file.")],
-        regions: int = 5, municipalities: int = 100, strongholds: int = 10,
-        operators: int = 80, clusters: int = 45, firms: int = 12_000, seed: int = 1,
-        fmt: Annotated[str, typer.Option("--format", help="csv, parquet or xlsx")] = "csv",
+        regions: Annotated[int, typer.Option(min=1)] = 5,
+        municipalities: Annotated[int, typer.Option(min=1)] = 100,
+        strongholds: Annotated[int, typer.Option(min=1)] = 10,
+        operators: Annotated[int, typer.Option(min=1)] = 80,
+        clusters: Annotated[int, typer.Option(min=1)] = 45,
+        firms: Annotated[int, typer.Option(min=1)] = 12_000,
+        seed: Annotated[int, typer.Option(min=0)] = 1,
+        fmt: Annotated[DataFormat | None, typer.Option(
+            "--format", help="Default: xlsx for a path ending in .xlsx, else csv.")] = None,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Replace an existing data set at --out.")] = False,
 ) -> None:
     """A synthetic landscape of any size, valid under the data contract."""
     from .generator import synthetic_tables
     from .loading import write_tables
 
+    if municipalities < regions:
+        raise _bad_option("--municipalities", f"need at least one municipality per region "
+                          f"({regions} regions)", municipalities)
+    if operators < regions:
+        raise _bad_option("--operators", f"need at least one operator per region ({regions} "
+                          "regions)", operators)
     tables = synthetic_tables(regions=regions, municipalities=municipalities,
                               strongholds=strongholds, operators=operators, clusters=clusters,
                               firms=firms, seed=seed)
-    target = write_tables(tables, out, fmt=fmt)
+    target = write_tables(tables, out, fmt=None if fmt is None else fmt.value, force=force)
     console.print(f"wrote a synthetic landscape ({firms:,} firms, {operators} operators, "
-                  f"{clusters} clusters) to {target}")
+                  f"{clusters} clusters) to {escape(str(target))}")
+
+
+def _check_csv_target(path: Path | None, *protected: str | Path | None) -> None:
+    """An output file must not be (or sit in) what the run reads; checked before solving."""
+    if path is None:
+        return
+    resolved = path.resolve()
+    for item in protected:
+        if item is None:
+            continue
+        p = Path(item).resolve()
+        if resolved == p or (p.is_dir() and p in resolved.parents):
+            raise OutputError(f"refusing to write {path}: it is (inside) {p}, which this run "
+                              "reads; choose another output path", path)
+    if path.exists() and not path.is_file():
+        raise OutputError(f"refusing to write {path}: it exists and is not a file", path)
 
 
 def _write_csv(table: pd.DataFrame, path: Path, *, quiet: bool = False) -> None:
-    """Write under a temporary name and rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}")
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)
+    write_csv(path, table)
     if not quiet:
-        console.print(f"written to {path}")
+        console.print(f"written to {escape(str(path))}")
 
 
 def _json_default(value: object) -> object:
@@ -523,11 +619,17 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM ends a run the way Ctrl-C does: staging folders are removed, results untouched.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except InputError as exc:  # pragma: no cover - commands handle their own
-        err_console.print(exc.report())
+        err_console.print(escape(exc.report()))
         sys.exit(EXIT_INPUT)
 
 

@@ -18,7 +18,9 @@ import pandas as pd
 
 from . import dataset as dataset_api
 from .api import input_hash, solve
+from .check import check_dir
 from .dataset import Dataset
+from .fsio import MARKER, atomic_file, guard_target, write_csv, write_json
 from .problems import InputError, Problem
 from .results import SUMMARY_FILE, Result, read_result, write_result
 from .scenario import Scenario, load_scenario
@@ -61,6 +63,8 @@ class Comparison:
     #: Clusters whose selection differs.
     clusters: pd.DataFrame
     reused: dict[str, bool] = field(default_factory=dict)
+    #: The output folder held an earlier comparison (of the same scenarios, or forced).
+    replaced: bool = False
 
 
 def _get(summary: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -115,22 +119,57 @@ def _resolve(item: Scenario | str | os.PathLike[str]) -> Scenario:
     return item if isinstance(item, Scenario) else load_scenario(item)
 
 
+#: Scenario names that would collide with the comparison tables' own columns.
+RESERVED_NAMES = frozenset({"metric", "unit", "key", "name"})
+
+
+def _names_problems(resolved: Sequence[Scenario]) -> list[Problem]:
+    names = [s.name for s in resolved]
+    problems = []
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        problems.append(Problem("error", "scenario names must differ to compare them (set "
+                                "`name` in each file)", column="name", value=", ".join(dupes)))
+    for sc in resolved:
+        if sc.name.lower() in RESERVED_NAMES:
+            problems.append(Problem("error", "this name is a column of the comparison tables "
+                                    f"({', '.join(sorted(RESERVED_NAMES))}); choose another",
+                                    source=sc.source, column="name", value=sc.name))
+    return problems
+
+
 def compare(scenarios: Sequence[Scenario | str | os.PathLike[str]], out_dir: str | os.PathLike[str],
             *, dataset: Dataset | None = None, reuse: bool = True,
-            progress: Callable[[str, str], None] | None = None) -> Comparison:
+            progress: Callable[[str, str], None] | None = None,
+            force: bool = False) -> Comparison:
     """Solve (or reuse) every scenario and put the results side by side.
 
     Each result is written to ``out_dir/<scenario name>/``; ``progress(name, what)`` is called
-    with ``what`` = ``"reused"`` or ``"solved"``.
+    with ``what`` = ``"reused"`` or ``"solved"``. A result on disk is reused only when its
+    input hash matches and the independent checker accepts it (a hand-edited result is solved
+    again). ``out_dir`` may hold an earlier comparison of the same scenarios; another
+    comparison or anything else is refused unless ``force`` (never a folder holding the data
+    or a scenario file).
     """
     resolved = [_resolve(s) for s in scenarios]
-    names = [s.name for s in resolved]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise InputError([Problem("error", "scenario names must differ to compare them "
-                                  "(set `name` in each file)", column="name",
-                                  value=", ".join(dupes))], what="comparison")
+    problems = _names_problems(resolved)
+    if problems:
+        raise InputError(problems, what="comparison")
+    names = sorted(s.name for s in resolved)
     out = Path(out_dir)
+    protected = [p for sc in resolved for p in (sc.data, sc.file)]
+    if dataset is not None and dataset.source != "<memory>":
+        protected.append(dataset.source)
+
+    def same_set(marker: dict[str, Any]) -> str | None:
+        earlier = marker.get("scenarios")
+        if earlier is None or sorted(earlier) == names:
+            return None
+        return f"it holds a comparison of other scenarios ({', '.join(sorted(earlier))})"
+
+    guard_target(out, "comparison", protected=protected, same=same_set,
+                 legacy=("comparison.csv",), force=force)
+    replaced = (out / "comparison.csv").exists()
     datasets: dict[str, Dataset] = {}
     results: dict[str, Result] = {}
     reused: dict[str, bool] = {}
@@ -144,32 +183,36 @@ def compare(scenarios: Sequence[Scenario | str | os.PathLike[str]], out_dir: str
             ds = datasets[key]
         folder = out / sc.name
         wanted = input_hash(sc, ds)
-        cached = _cached(folder, wanted) if reuse else None
+        cached = _cached(folder, wanted, ds) if reuse else None
         if cached is not None:
             results[sc.name], reused[sc.name] = cached, True
         else:
             results[sc.name] = solve(ds, sc)
-            write_result(results[sc.name], folder)
+            write_result(results[sc.name], folder, protected=protected)
             reused[sc.name] = False
         if progress is not None:
             progress(sc.name, "reused" if reused[sc.name] else "solved")
+    write_json(out / MARKER, {"tool": "klynge-opt", "kind": "comparison", "scenarios": names})
 
     table = pd.DataFrame({"metric": [m[0] for m in METRICS], "unit": [m[2] for m in METRICS]})
     for name, result in results.items():
         table[name] = [_get(result.summary, m[1]) for m in METRICS]
     ops = decision_diff(results, "operators", "operator_id", "kept", "kept", "closed")
     cls = decision_diff(results, "clusters", "cluster_id", "selected", "selected", "-")
-    return Comparison(results, table, input_diff(resolved), ops, cls, reused)
+    return Comparison(results, table, input_diff(resolved), ops, cls, reused, replaced)
 
 
-def _cached(folder: Path, wanted: str) -> Result | None:
+def _cached(folder: Path, wanted: str, dataset: Dataset) -> Result | None:
+    """The result in ``folder`` if it was solved from these inputs and still checks out."""
     summary_file = folder / SUMMARY_FILE
     if not summary_file.exists():
         return None
     try:
         summary = json.loads(summary_file.read_text(encoding="utf-8"))
-        if summary.get("input_hash") != wanted:
-            return None
+        if summary.get("input_hash") != wanted or summary.get("status") == "evaluated":
+            return None  # an evaluation is cheaper to redo than to verify
+        if not check_dir(folder, dataset=dataset).ok:
+            return None  # edited by hand (or damaged): never reuse what does not check out
         return read_result(folder)
     except (OSError, ValueError, KeyError, InputError):
         return None  # unreadable or partial: solve again
@@ -177,47 +220,45 @@ def _cached(folder: Path, wanted: str) -> Result | None:
 
 def write_comparison(cmp: Comparison, out_dir: str | os.PathLike[str],
                      chart: str | None = "cost_terms.png") -> dict[str, Path]:
-    """CSV tables and (if matplotlib is installed) a chart of cost terms per scenario."""
+    """CSV tables (text cells protected against spreadsheet formulas) and a chart of cost
+    terms per scenario."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     files = {"table": out / "comparison.csv", "inputs": out / "input_diff.csv",
              "operators": out / "operator_diff.csv", "clusters": out / "cluster_diff.csv"}
     for key, frame in (("table", cmp.table), ("inputs", cmp.inputs),
                        ("operators", cmp.operators), ("clusters", cmp.clusters)):
-        tmp = files[key].with_suffix(".tmp")
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, files[key])
+        write_csv(files[key], frame)
     if chart:
-        path = plot_cost_terms(cmp, out / chart)
-        if path is not None:
-            files["chart"] = path
+        files["chart"] = plot_cost_terms(cmp, out / chart)
     return files
 
 
-def plot_cost_terms(cmp: Comparison, path: Path) -> Path | None:
-    """Stacked bars of the six cost terms per scenario (million DKK); None without matplotlib."""
-    try:
-        import matplotlib
+def _literal(label: str) -> str:
+    """A label matplotlib prints as written (``$...$`` would be parsed as mathtext)."""
+    return label.replace("$", r"\$")
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
+
+def plot_cost_terms(cmp: Comparison, path: Path) -> Path:
+    """Stacked bars of the six cost terms per scenario (million DKK)."""
+    # The object-oriented Agg canvas, not pyplot: no global backend switch (as in sweep).
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     terms = ["operating", "service", "closure", "upgrade", "disruption", "unserved_penalty"]
     names = [n for n, r in cmp.results.items() if r.objective is not None]
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(names) + 2), 4.5))
+    fig = Figure(figsize=(max(6.0, 1.3 * len(names) + 2), 4.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    positions = list(range(len(names)))
     bottom = [0.0] * len(names)
     for term in terms:
         values = [cmp.results[n].objective_terms.get(term, 0.0) / 1e6 for n in names]
-        ax.bar(names, values, bottom=bottom, label=term.replace("_", " "))
+        ax.bar(positions, values, bottom=bottom, label=term.replace("_", " "))
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_xticks(positions, [_literal(n) for n in names], rotation=30, ha="right")
     ax.set_ylabel("million DKK over the horizon")
     ax.set_title("Cost terms per scenario")
     ax.legend(fontsize=8, ncols=3)
-    ax.tick_params(axis="x", labelrotation=30)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}")
-    fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
     return path

@@ -1,8 +1,11 @@
 """Travel times between municipalities.
 
-For a pair (a, b), in order of precedence:
+``minutes[i, j]`` is the time from municipality i to j; a firm in i travels to an operator in
+j. For a pair (a, b), in order of precedence:
 
-1. an explicit ``travel_times`` row (either direction);
+1. an explicit ``travel_times`` row: (a, b) itself, else (b, a); a full origin-destination
+   matrix may thus give the two directions different times, and its diagonal (a, a)
+   overrides ``intra_minutes``;
 2. for a == b, the municipality's ``intra_minutes``;
 3. the shortest path over ``links`` (networkx Dijkstra), when a links table is given;
 4. otherwise a great-circle estimate: haversine distance x :data:`DETOUR_FACTOR` at
@@ -50,7 +53,8 @@ def road_minutes(km: np.ndarray | float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TravelTimes:
-    """A symmetric matrix of minutes over municipalities, with where each entry came from."""
+    """Minutes from row municipality (a firm's) to column municipality (an operator's), with
+    where each entry came from; symmetric unless explicit travel times differ by direction."""
 
     ids: pd.Index
     minutes: np.ndarray
@@ -110,10 +114,11 @@ def travel_times(dataset: Dataset) -> TravelTimes:
         i = ids.get_indexer(explicit["from_id"])
         j = ids.get_indexer(explicit["to_id"])
         value = explicit["minutes"].to_numpy(float)
-        minutes[i, j] = value
+        # The reverse direction first, so that a row given for that direction overrides it.
         minutes[j, i] = value
-        source[i, j] = SOURCE_EXPLICIT
         source[j, i] = SOURCE_EXPLICIT
+        minutes[i, j] = value
+        source[i, j] = SOURCE_EXPLICIT
     return TravelTimes(ids, minutes, source)
 
 

@@ -52,6 +52,10 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
     operators = ds.operators.set_index("operator_id")[
         ["annual_cost", "capacity", "closure_cost", "municipality_id"]].copy()
     operators["region_id"] = operators["municipality_id"].map(munis["region_id"])
+    # A capacity no plan can use up is no limit. Left as a number, 1e15 or more would also make
+    # HiGHS refuse the constraint rows (see solver.solve).
+    total = float(ds.firms["weight"].sum())
+    operators.loc[operators["capacity"] >= total, "capacity"] = np.nan
 
     clusters = ds.clusters.set_index("cluster_id").rename(columns={"operator_id": "host"})[
         ["host", "budget", "label", "gold_upgrade_cost", "knowledge_partners"]].copy()

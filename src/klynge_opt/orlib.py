@@ -8,7 +8,8 @@ published optima:
 * p-median (``pmed1`` … ``pmed40``), reduced by :func:`pmed_tables` under
   :func:`pmed_scenario`.
 
-The instances themselves are never part of the repository; :func:`orlib_root` finds them.
+The instances the tests and benchmarks use ship with the repository (``tests/data/orlib/``);
+:func:`orlib_root` finds them.
 """
 
 from __future__ import annotations
@@ -68,6 +69,16 @@ PMED_NAMES: tuple[str, ...] = tuple(f"pmed{i}" for i in range(1, 41))
 
 ENV_VAR = "KLYNGE_ORLIB"
 
+# src/klynge_opt/orlib.py -> parents[2] is the project root of a checkout (editable install).
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+#: The copy shipped with the repository (cap/, pmed/ and the published optima); absent when the
+#: package is installed from a wheel rather than from a checkout.
+REPO_ORLIB = _PROJECT_ROOT / "tests" / "data" / "orlib"
+
+#: The shared material beside the project root (``../shared/benchmarks/orlib``).
+SHARED_ORLIB = _PROJECT_ROOT.parent / "shared" / "benchmarks" / "orlib"
+
 REGION_ID = "R"
 STRONGHOLD_ID = "S"
 
@@ -75,16 +86,18 @@ STRONGHOLD_ID = "S"
 def orlib_root() -> Path | None:
     """Directory holding ``cap/`` and ``pmed/``, or ``None`` when the instances are absent.
 
-    ``KLYNGE_ORLIB`` wins when set so CI and other checkouts can point elsewhere; otherwise the
-    shared material beside the project root is used (``../shared/benchmarks/orlib``).
+    Looked up in this order:
+
+    1. ``$KLYNGE_ORLIB`` when set (CI and other checkouts can point elsewhere); it is then the
+       only place looked at, so a wrong value gives ``None`` rather than a silent fallback;
+    2. the repository's own copy, :data:`REPO_ORLIB` (``tests/data/orlib``);
+    3. the shared material beside the project root, :data:`SHARED_ORLIB`.
     """
     env = os.environ.get(ENV_VAR)
     if env:
         candidate = Path(env).expanduser()
-    else:
-        # src/klynge_opt/orlib.py -> parents[2] is the project root, parents[3] its parent.
-        candidate = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "orlib"
-    return candidate if candidate.is_dir() else None
+        return candidate if candidate.is_dir() else None
+    return next((c for c in (REPO_ORLIB, SHARED_ORLIB) if c.is_dir()), None)
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ kinds are resolved here into plain sets, so the model and the checker read the s
 
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 import pandas as pd
 
@@ -15,8 +17,12 @@ from .problems import InputError, Problem
 from .scenario import Policy, Scenario
 
 
-def validate_against(dataset: Dataset, scenario: Scenario, source: str) -> None:
-    """Every id and kind a scenario names must exist in the data set (all problems at once)."""
+def validate_against(dataset: Dataset, scenario: Scenario, source: str,
+                     earlier: list[Problem] | None = None) -> None:
+    """Every id and kind a scenario names must exist in the data set (all problems at once).
+
+    ``earlier`` problems (say, the scenario's own bad keys) are reported in the same round.
+    """
     operators = set(dataset.operators["operator_id"])
     kinds = set(dataset.operators["kind"].dropna())
     strongholds = set(dataset.strongholds["stronghold_id"])
@@ -24,11 +30,16 @@ def validate_against(dataset: Dataset, scenario: Scenario, source: str) -> None:
     ov = scenario.overrides
     added = [n.operator_id for n in ov.add_operators]
     known_ops = operators | set(added)
-    problems: list[Problem] = []
+    problems: list[Problem] = list(earlier or [])
+    choices = {"operator id": known_ops, "stronghold id": strongholds,
+               "municipality id": municipalities, "operator kind": kinds}
 
     def bad(key: str, value: str, what: str) -> None:
-        problems.append(Problem("error", f"unknown {what}; not in {dataset.name}", source=source,
-                                column=key, value=value))
+        pool = next((ids for name, ids in choices.items() if what.startswith(name)), set())
+        close = difflib.get_close_matches(value, sorted(pool), n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        problems.append(Problem("error", f"unknown {what}; not in {dataset.name}{hint}",
+                                source=source, column=key, value=value))
 
     pol = scenario.policy
     for key in ("keep", "close"):

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,8 @@ import pandas as pd
 import pyomo.environ as pyo
 import tomli_w
 
+from .cells import unprotect_frame
+from .fsio import csv_text, guard_target, staged_dir
 from .landscape import Landscape
 from .model import COST_TERMS, ModelInputs
 from .scenario import Scenario
@@ -334,12 +335,23 @@ def summarise(report: SolveReport, m: pyo.ConcreteModel, land: Landscape, scenar
 # --------------------------------------------------------------------------- files
 
 
-def write_result(result: Result, out_dir: str | os.PathLike[str]) -> Path:
-    """Write all outputs into ``out_dir`` atomically: complete, or the old folder untouched."""
+def write_result(result: Result, out_dir: str | os.PathLike[str], *,
+                 protected: Iterable[str | os.PathLike[str] | None] = ()) -> Path:
+    """Write all outputs into ``out_dir`` atomically: complete, or the old folder untouched.
+
+    ``out_dir`` may be new, empty or an earlier result; anything else (a data set, a project,
+    a file) is refused with :class:`~klynge_opt.fsio.OutputError`, and so is a folder holding
+    one of the ``protected`` paths (the data set and scenario being used).
+    """
     target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+
+    def guard() -> None:
+        guard_target(target, "result", protected=protected, legacy=(SUMMARY_FILE,))
+
+    guard()
+    marker = {"tool": "klynge-opt", "kind": "result", "scenario": result.summary.get("scenario"),
+              "input_hash": result.summary.get("input_hash")}
+    with staged_dir(target, marker, check=guard) as tmp:
         (tmp / SUMMARY_FILE).write_text(json.dumps(result.summary, indent=2, default=_json,
                                                    allow_nan=False), encoding="utf-8")
         if result.diagnosis is not None:
@@ -351,19 +363,7 @@ def write_result(result: Result, out_dir: str | os.PathLike[str]) -> Path:
                                              encoding="utf-8")
         if result.has_solution:
             for name, file in TABLE_FILES.items():
-                getattr(result, name).to_csv(tmp / file, index=False)
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+                csv_text(getattr(result, name), tmp / file)
     return target
 
 
@@ -406,7 +406,7 @@ def read_result(result_dir: str | os.PathLike[str]) -> Result:
         if not (folder / file).exists():
             tables[name] = pd.DataFrame()
             continue
-        frame = pd.read_csv(folder / file, dtype=str, keep_default_na=False)
+        frame = unprotect_frame(pd.read_csv(folder / file, dtype=str, keep_default_na=False))
         for col in frame.columns:
             if col in _FLAGS:
                 frame[col] = frame[col].map(_BOOL).astype(bool)

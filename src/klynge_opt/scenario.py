@@ -6,40 +6,65 @@ the model's parameter names in ``docs/model.md``.
 
 from __future__ import annotations
 
+import copy
 import difflib
+import hashlib
+import json
 import os
+import re
 import tomllib
 import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .problems import InputError, Problem
+from .schema import MAX_AMOUNT
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data" / "denmark"
 
 
+#: ``extends`` chains longer than this are refused (a cycle is caught earlier, by name).
+MAX_EXTENDS_DEPTH = 32
+#: Scenario names are folder names (results/<name>): these characters are refused.
+_NAME_FORBIDDEN = re.compile(r'[/\\:*?"<>|\x00-\x1f]')
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # NaN and infinity in a scenario are typing mistakes (TOML accepts `inf` and `nan`).
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
+                              allow_inf_nan=False)
 
 
 class Costs(_Strict):
-    horizon_years: float = Field(5.0, gt=0, description="Years over which annual costs count.")
+    horizon_years: float = Field(5.0, gt=0, le=1000,
+                                 description="Years over which annual costs count.")
     cost_per_firm_minute: float = Field(
-        100.0, ge=0, description="DKK per firm per minute of travel to its operator, per year.")
+        100.0, ge=0, le=MAX_AMOUNT,
+        description="DKK per firm per minute of travel to its operator, per year.")
     disruption_cost_per_firm: float = Field(
-        5000.0, ge=0, description="One-off DKK per firm served by an operator that hosts none of "
-                                  "its current clusters.")
+        5000.0, ge=0, le=MAX_AMOUNT,
+        description="One-off DKK per firm served by an operator that hosts none of its current "
+                    "clusters.")
     unserved_penalty_per_firm: float = Field(
-        200_000.0, ge=0, description="DKK per unserved firm (x stronghold weight), soft coverage.")
+        200_000.0, ge=0, le=MAX_AMOUNT,
+        description="DKK per unserved firm (x stronghold weight), soft coverage.")
 
 
 class Policy(_Strict):
     clusters_per_stronghold: int = Field(1, ge=0)
     min_firms_per_operator: float = Field(0.0, ge=0)
     min_firms_per_node: float = Field(0.0, ge=0)
-    min_cluster_budget: float = Field(0.0, ge=0)
+    min_cluster_budget: float = Field(0.0, ge=0, le=MAX_AMOUNT)
     min_knowledge_partners: int = Field(0, ge=0)
     max_travel_minutes: float | None = Field(None, gt=0)
     allow_split: bool = False
@@ -55,7 +80,7 @@ class Policy(_Strict):
     close: tuple[str, ...] = ()
     keep_kinds: tuple[str, ...] = ()
     close_kinds: tuple[str, ...] = ()
-    annual_budget: float | None = Field(None, ge=0)
+    annual_budget: float | None = Field(None, ge=0, le=MAX_AMOUNT)
     #: Per-stronghold exceptions to clusters_per_stronghold, e.g. {ict = 2}.
     stronghold_clusters: dict[str, int] = Field(default_factory=dict)
     #: Strongholds dropped from the cluster requirement (no constraint for them).
@@ -93,10 +118,11 @@ class OperatorChange(_Strict):
 
     operator_id: str | None = None
     kind: str | None = None
-    annual_cost_factor: float = Field(1.0, ge=0)
-    closure_cost_factor: float = Field(1.0, ge=0)
+    annual_cost_factor: float = Field(1.0, ge=0, le=1e6)
+    closure_cost_factor: float = Field(1.0, ge=0, le=1e6)
     capacity_factor: float = Field(1.0, ge=0)
-    #: Set the capacity outright (after no factor); use a large number for "unlimited".
+    #: Set the capacity outright (after no factor). Any number at or above the total firm
+    #: weight means "unlimited" (the model clamps capacities at what can be used).
     capacity: float | None = Field(None, ge=0)
 
     @model_validator(mode="after")
@@ -113,9 +139,9 @@ class NewOperator(_Strict):
     name: str
     municipality_id: str
     kind: str = ""
-    annual_cost: float = Field(ge=0)
+    annual_cost: float = Field(ge=0, le=MAX_AMOUNT)
     capacity: float | None = Field(None, ge=0)
-    closure_cost: float = Field(0.0, ge=0)
+    closure_cost: float = Field(0.0, ge=0, le=MAX_AMOUNT)
     strongholds: tuple[str, ...] = Field(min_length=1)
 
 
@@ -152,11 +178,33 @@ class Scenario(_Strict):
     overrides: Overrides = Overrides()
     objective: Objective = Objective()
     solver: SolverOptions = SolverOptions()
+    #: The file the scenario was read from, for messages; not part of its meaning.
+    _source: str | None = PrivateAttr(default=None)
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, name: str) -> str:
+        problem = name_problem(name)
+        if problem:
+            raise ValueError(problem)
+        return name
+
+    @property
+    def file(self) -> str | None:
+        """The scenario file, when it was read from one."""
+        return self._source
+
+    @property
+    def source(self) -> str:
+        """Where the scenario came from: its file, or its name when built in code."""
+        return self._source or self.name
 
     def with_updates(self, updates: dict[str, Any]) -> Scenario:
         """A copy with nested updates, e.g. ``{"policy": {"max_operators": 5}}``, re-validated."""
         merged = _deep_merge(self.model_dump(mode="python"), updates)
-        return parse_scenario(merged, source="<updates>")
+        updated = parse_scenario(merged, source=self.source)
+        updated._source = self._source
+        return updated
 
     def to_toml_dict(self) -> dict[str, Any]:
         """The fully resolved scenario, suitable for writing back as TOML (no None values).
@@ -164,6 +212,36 @@ class Scenario(_Strict):
         ``extends`` is left out: every inherited value is already in the dict, and the file
         must not depend on the parent still being where it was."""
         return _drop_none(self.model_dump(mode="json", exclude={"extends"}))
+
+
+def input_hash(scenario: Scenario, data_hash: str) -> str:
+    """Identity of a solve: the fully resolved scenario (its labels and data path aside) and the
+    data's content hash. Equal hashes give equal results, so comparisons may reuse them and
+    ``check`` can tell an edited scenario from the one that was solved."""
+    resolved = scenario.model_dump(mode="json", exclude={"name", "description", "extends",
+                                                         "data"})
+    text = json.dumps(resolved, sort_keys=True) + data_hash
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a result folder (``results/<name>``), or None if it can."""
+    if not name.strip():
+        return "must not be empty: it names the result folder"
+    if name.startswith(".") or name != name.strip():
+        return "must not start with '.' or a space, nor end with a space: it names a folder"
+    if _NAME_FORBIDDEN.search(name):
+        return ("must not contain / \\ : * ? \" < > | or control characters: it names the "
+                "result folder")
+    if len(name) > 100:
+        return "must be at most 100 characters: it names the result folder"
+    return None
+
+
+def safe_name(text: str) -> str:
+    """``text`` made into a valid scenario name (for names taken from file names)."""
+    slug = _NAME_FORBIDDEN.sub("-", text).strip().lstrip(".").strip()[:100]
+    return slug or "unnamed"
 
 
 def _deep_merge(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
@@ -177,8 +255,11 @@ def _deep_merge(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]
 
 
 def _drop_none(value: Any) -> Any:
+    # TOML has no null: an unset key (also inside a list of tables) is left out.
     if isinstance(value, dict):
         return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
     return value
 
 
@@ -201,52 +282,103 @@ def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 
 def parse_scenario(raw: dict[str, Any], source: str = "<scenario>") -> Scenario:
-    """Validate a scenario mapping; raise :class:`InputError` naming every bad key at once."""
+    """Validate a scenario mapping; raise :class:`InputError` naming every bad key at once.
+
+    The error carries ``partial``: the scenario with the bad keys left at their defaults (or
+    None), so a caller can check the rest against the data and report everything in one round.
+    """
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            if err["type"] == "extra_forbidden":
-                known = _known_keys(Scenario, err["loc"])
-                close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else \
-                    f"; known keys here: {', '.join(known)}"
-                message = f"unknown key{hint}"
-            else:
-                message = err["msg"]
-            value = err.get("input")
-            shown = None if err["type"] == "extra_forbidden" or isinstance(value, dict) \
-                else repr(value)
-            problems.append(Problem("error", message, source=source, column=key, value=shown))
-        raise InputError(problems, what=f"scenario {source}") from None
+        problems = [_problem(err, source) for err in exc.errors()]
+        error = InputError(problems, what=f"scenario {source}")
+        error.partial = _without(raw, [err["loc"] for err in exc.errors()])
+        raise error from None
+
+
+def _problem(err: Any, source: str) -> Problem:
+    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        known = _known_keys(Scenario, err["loc"])
+        close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else \
+            f"; known keys here: {', '.join(known)}"
+        message = f"unknown key{hint}"
+    else:
+        message = str(err["msg"]).removeprefix("Value error, ")
+    value = err.get("input")
+    shown = None if err["type"] == "extra_forbidden" or isinstance(value, dict) \
+        else repr(value)
+    return Problem("error", message, source=source, column=key, value=shown)
+
+
+def _without(raw: dict[str, Any], locations: list[tuple[Any, ...]]) -> Scenario | None:
+    """``raw`` with every erroneous key removed, validated; None if still invalid."""
+    trimmed = copy.deepcopy(raw)
+    for loc in locations:
+        parent: Any = trimmed
+        for part in loc[:-1]:
+            try:
+                parent = parent[part]
+            except (KeyError, IndexError, TypeError):
+                parent = None
+                break
+        if isinstance(parent, dict):
+            parent.pop(loc[-1], None)
+        elif loc and isinstance(trimmed, dict):
+            trimmed.pop(loc[0], None)  # a bad list item: drop the whole key
+    if locations and any(not loc for loc in locations):
+        return None
+    try:
+        return Scenario.model_validate(trimmed)
+    except ValidationError:
+        return None
 
 
 def _read_toml(file: Path, chain: list[Path]) -> dict[str, Any]:
     """One file's table with ``extends`` merged in (parent first, child wins key by key)."""
     what = f"scenario {chain[0]}" if chain else f"scenario {file}"
+
+    def fail(message: str, column: str | None = None, line: int | None = None) -> InputError:
+        return InputError([Problem("error", message, source=str(file), line=line,
+                                   column=column)], what=what)
+
     if file in chain:
         names = " -> ".join(p.name for p in [*chain, file])
         raise InputError([Problem("error", f"extends forms a cycle: {names}",
                                   source=str(chain[0]), column="extends")], what=what)
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise InputError([Problem("error", f"extends is nested more than {MAX_EXTENDS_DEPTH} "
+                                  "levels deep; flatten the chain of scenario files",
+                                  source=str(chain[0]), column="extends")], what=what)
+    where = f" (extended by {chain[-1]})" if chain else ""
+    if file.is_dir():
+        hint = " — this looks like a data set; give a scenario .toml file" if any(
+            file.glob("*.csv")) or any(file.glob("*.parquet")) else ""
+        raise fail(f"is a folder, not a scenario file{where}{hint}")
     try:
-        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        data = file.read_bytes()
     except FileNotFoundError:
-        where = f" (extended by {chain[-1]})" if chain else ""
-        raise InputError([Problem("error", f"scenario file not found{where}",
-                                  source=str(file))], what=what) from None
+        raise fail(f"scenario file not found{where}") from None
+    except OSError as exc:
+        raise fail(f"cannot read the scenario file{where}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise fail("not UTF-8 text (saved as Latin-1/Windows-1252?): save the file as UTF-8",
+                   line=line) from None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError([Problem("error", f"not valid TOML: {exc}", source=str(file))],
-                         what=what) from None
+        raise fail(f"not valid TOML: {exc}") from None
     if isinstance(raw.get("data"), str):
         raw["data"] = str((file.parent / raw["data"]).resolve())
     parent = raw.get("extends")
     if parent is None:
         return raw
-    if not isinstance(parent, str):
-        raise InputError([Problem("error", "extends must be a file name (text)",
-                                  source=str(file), column="extends")], what=what)
+    if not isinstance(parent, str) or not parent.strip():
+        raise fail("extends must name a scenario file (text)", column="extends")
     parent_file = (file.parent / parent).resolve()
     base = _read_toml(parent_file, [*chain, file])
     base.pop("name", None)  # a name belongs to its own file
@@ -259,9 +391,18 @@ def _read_toml(file: Path, chain: list[Path]) -> dict[str, Any]:
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read a TOML scenario, following ``extends`` (relative to each file; cycles rejected).
 
-    ``data`` is resolved relative to the file that sets it; the name defaults to the file name.
+    ``data`` is resolved relative to the file that sets it; the name defaults to the file name
+    (made safe as a folder name).
     """
     file = Path(path).resolve()
     raw = _read_toml(file, [])
-    raw.setdefault("name", Path(path).stem)
-    return parse_scenario(raw, source=str(path))
+    raw.setdefault("name", safe_name(Path(path).stem))
+    try:
+        scenario = parse_scenario(raw, source=str(path))
+    except InputError as exc:
+        partial = getattr(exc, "partial", None)
+        if partial is not None:
+            partial._source = str(path)
+        raise
+    scenario._source = str(path)
+    return scenario

@@ -31,6 +31,9 @@ class Column:
     #: ``"table.column"`` this column must refer to.
     references: str | None = None
     doc: str = ""
+    #: Counts persons or firms, so ``1.500`` is more likely a Danish thousands separator than
+    #: one and a half: loading warns (integer columns get the same warning without the flag).
+    count: bool = False
 
     def expectation(self) -> str:
         """Human wording of what a valid value looks like, for error messages."""
@@ -79,8 +82,17 @@ def _id(name: str, references: str | None = None, doc: str = "") -> Column:
     return Column(name, "id", required=True, references=references, doc=doc)
 
 
+#: Money amounts above this (DKK) are typing mistakes, and would overflow the cost sums.
+MAX_AMOUNT = 1e12
+#: Travel times above this (minutes, about 70 days) are typing mistakes.
+MAX_MINUTES = 1e5
+#: Weights above this are typing mistakes (a firm or stronghold counting a million times).
+MAX_WEIGHT = 1e6
+
+
 def _money(name: str, required: bool = False, default: object = None, doc: str = "") -> Column:
-    return Column(name, "number", required=required, default=default, minimum=0.0, doc=doc)
+    return Column(name, "number", required=required, default=default, minimum=0.0,
+                  maximum=MAX_AMOUNT, doc=doc)
 
 
 TABLES: tuple[Table, ...] = (
@@ -102,8 +114,9 @@ TABLES: tuple[Table, ...] = (
                    doc="Longitude of the centroid, WGS84 degrees."),
             Column("rural", "bool", default=False,
                    doc="Rural municipality (coverage parity is measured rural vs. the rest)."),
-            Column("population", "number", minimum=0.0, doc="Residents (informative)."),
-            Column("intra_minutes", "number", default=0.0, minimum=0.0,
+            Column("population", "number", minimum=0.0, count=True,
+                   doc="Residents (informative)."),
+            Column("intra_minutes", "number", default=0.0, minimum=0.0, maximum=MAX_MINUTES,
                    doc="Typical travel time inside the municipality, minutes."),
         ),
         key=("municipality_id",),
@@ -113,9 +126,9 @@ TABLES: tuple[Table, ...] = (
         (
             _id("stronghold_id"),
             Column("name", "text", required=True),
-            Column("skill_shortage_2025", "number", minimum=0.0,
+            Column("skill_shortage_2025", "number", minimum=0.0, count=True,
                    doc="Projected shortage of skilled workers in 2025 (persons)."),
-            Column("weight", "number", default=1.0, minimum=0.0,
+            Column("weight", "number", default=1.0, minimum=0.0, maximum=MAX_WEIGHT,
                    doc="Priority weight; multiplies the penalty for unserved firms."),
         ),
         key=("stronghold_id",),
@@ -130,7 +143,7 @@ TABLES: tuple[Table, ...] = (
             Column("kind", "text", default="",
                    doc="Free text, e.g. cluster organisation, science park, GTS, væksthus."),
             _money("annual_cost", required=True, doc="Operating cost, DKK per year."),
-            Column("capacity", "number", minimum=0.0,
+            Column("capacity", "number", minimum=0.0, count=True,
                    doc="Most member firms (weighted) it can serve; blank = unlimited."),
             _money("closure_cost", default=0.0, doc="One-off cost of closing it, DKK."),
         ),
@@ -180,6 +193,7 @@ TABLES: tuple[Table, ...] = (
             Column("employees", "integer", minimum=0),
             Column("growth", "bool", default=False, doc="A growth firm (informative)."),
             Column("weight", "number", default=1.0, minimum=0.0, exclusive_minimum=True,
+                   maximum=MAX_WEIGHT,
                    doc="How many identical firms the row stands for."),
         ),
         key=("firm_id",),
@@ -200,7 +214,7 @@ TABLES: tuple[Table, ...] = (
         (
             _id("from_id", references="municipalities.municipality_id"),
             _id("to_id", references="municipalities.municipality_id"),
-            Column("minutes", "number", required=True, minimum=0.0),
+            Column("minutes", "number", required=True, minimum=0.0, maximum=MAX_MINUTES),
             Column("mode", "choice", default="road", choices=LINK_MODES),
         ),
         key=("from_id", "to_id"),
@@ -212,11 +226,12 @@ TABLES: tuple[Table, ...] = (
         (
             _id("from_id", references="municipalities.municipality_id"),
             _id("to_id", references="municipalities.municipality_id"),
-            Column("minutes", "number", required=True, minimum=0.0),
+            Column("minutes", "number", required=True, minimum=0.0, maximum=MAX_MINUTES),
         ),
         key=("from_id", "to_id"),
         optional=True,
-        doc="Explicit, symmetric travel times; a pair here overrides any computed time.",
+        doc="Explicit travel times, one direction per pair or a full origin-destination "
+            "matrix; a pair here overrides any computed time.",
     ),
 )
 

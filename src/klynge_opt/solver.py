@@ -8,8 +8,12 @@ back from the HiGHS instance to prove they arrive.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,7 +24,11 @@ from pyomo.contrib.solver.solvers.highs import Highs
 
 from .scenario import SolverOptions
 
-Status = Literal["optimal", "time_limit", "infeasible", "error"]
+Status = Literal["optimal", "feasible", "time_limit", "infeasible", "interrupted", "error"]
+
+#: "Optimal" means proven within this relative gap (the default ``solver.mip_gap``). A solve
+#: stopped at a looser gap the user asked for is "feasible", with its gap reported.
+PROVEN_GAP = 1e-4
 
 
 @dataclass(frozen=True)
@@ -65,15 +73,28 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, tee: bool = False
         # size later makes the run fail ("unknown" status) unless the pool is reset first.
         highspy.Highs.resetGlobalScheduler(True)
     start = time.perf_counter()
-    results = solver.solve(
-        model,
-        tee=tee,
-        load_solutions=False,
-        raise_exception_on_nonoptimal_result=False,
-        solver_options=highs_options(options),
-    )
+    expected_rows = sum(1 for _ in model.component_data_objects(pyo.Constraint, active=True))
+    with _interrupts() as caught:
+        results = solver.solve(
+            model,
+            tee=tee,
+            load_solutions=False,
+            raise_exception_on_nonoptimal_result=False,
+            solver_options=highs_options(options),
+        )
+    if caught:
+        # The KeyboardInterrupt may have been raised inside a HiGHS callback, which turns it
+        # into a solver error: an interrupted solve is never a result.
+        raise KeyboardInterrupt
     seconds = time.perf_counter() - start
     tc = results.termination_condition
+    rows = _rows_in_solver(solver)
+    if rows is not None and rows < expected_rows:
+        # HiGHS refuses rows with huge coefficients (|a| >= 1e15) and Pyomo ignores the refusal;
+        # what is left is another, emptier model whose "optimum" must never be reported.
+        return SolveReport("error", None, None, None, seconds,
+                           f"model rejected by HiGHS: {expected_rows - rows} of {expected_rows} "
+                           "constraints refused (coefficients too large?)", False), solver
     has_solution = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
     if has_solution:
         results.solution_loader.load_vars()
@@ -82,18 +103,49 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, tee: bool = False
     gap = None
     if objective is not None and bound is not None and math.isfinite(bound):
         gap = abs(objective - bound) / max(abs(objective), 1e-10)
-    if tc == TerminationCondition.convergenceCriteriaSatisfied:
-        status: Status = "optimal"
-    elif tc in (TerminationCondition.provenInfeasible,
-                TerminationCondition.locallyInfeasible,
-                TerminationCondition.infeasibleOrUnbounded):
-        status = "infeasible"
-    elif tc == TerminationCondition.maxTimeLimit or (
-            has_solution and tc in (TerminationCondition.iterationLimit,
-                                    TerminationCondition.interrupted)):
-        status = "time_limit"
-    else:
-        status = "error"
-    if status == "optimal" and gap is None:
+    if tc == TerminationCondition.convergenceCriteriaSatisfied and gap is None:
         gap = 0.0
+    status = status_of(tc, gap, options.mip_gap)
     return SolveReport(status, objective, bound, gap, seconds, tc.name, has_solution), solver
+
+
+def status_of(tc: TerminationCondition, gap: float | None, requested_gap: float) -> Status:
+    """Our status for a termination condition; "optimal" only when proven within PROVEN_GAP:
+    HiGHS converged to a requested gap no looser than that, or the gap reached is that small."""
+    if tc == TerminationCondition.convergenceCriteriaSatisfied:
+        proven = requested_gap <= PROVEN_GAP or (gap is not None and gap <= PROVEN_GAP)
+        return "optimal" if proven else "feasible"
+    if tc in (TerminationCondition.provenInfeasible, TerminationCondition.locallyInfeasible,
+              TerminationCondition.infeasibleOrUnbounded):
+        return "infeasible"
+    if tc == TerminationCondition.interrupted:
+        return "interrupted"
+    if tc in (TerminationCondition.maxTimeLimit, TerminationCondition.iterationLimit):
+        return "time_limit"
+    return "error"
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[list[int]]:
+    """Record Ctrl-C and SIGTERM during a solve (and raise KeyboardInterrupt as usual)."""
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        caught.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _rows_in_solver(solver: Highs) -> int | None:
+    """Rows HiGHS actually holds (Pyomo's interface keeps the highspy instance privately)."""
+    instance = getattr(solver, "_solver_model", None)
+    return None if instance is None else int(instance.getNumRow())

@@ -27,6 +27,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .api import solve
 from .dataset import Dataset, load
+from .fsio import atomic_file
 from .model import COST_TERMS
 from .problems import InputError, Problem
 from .results import Result
@@ -321,7 +322,7 @@ def plot_sweep(table: pd.DataFrame, params: Sequence[Param | str],
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator, PercentFormatter
     except ImportError:  # pragma: no cover - depends on the installation
-        raise RuntimeError("plotting needs matplotlib: pip install 'klynge-opt[plot]'") from None
+        raise RuntimeError("plotting needs matplotlib: pip install matplotlib") from None
 
     solved = table[table["objective"].notna()].copy()
     solved["cost_m"] = solved["objective"].astype(float) / 1e6
@@ -371,8 +372,8 @@ def plot_sweep(table: pd.DataFrame, params: Sequence[Param | str],
     note = f" ({omitted} point{'s' if omitted != 1 else ''} without a plan omitted)" \
         if omitted else ""
     fig.suptitle(f"Trade-offs over {first} (points labelled by its value){note}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(target)
+    with atomic_file(target) as tmp:
+        fig.savefig(tmp, format=target.suffix.lstrip(".").lower())
     return target
 
 

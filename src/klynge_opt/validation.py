@@ -22,6 +22,10 @@ def validate_tables(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, Ta
     """Check keys, references and landscape rules; append findings to ``problems``."""
     for table in TABLES:
         if table.name in tables:
+            if tables[table.name].empty and not table.optional:
+                problems.append(Problem("error", f"{table.name} has no rows: a landscape needs "
+                                        f"at least one ({table.doc.rstrip('.')})",
+                                        source=sources[table.name].label))
             _unique_keys(table.name, tables[table.name], sources[table.name], problems)
             _references(table.name, tables, sources, problems)
     _links(tables, sources, problems)
@@ -32,9 +36,10 @@ def _listed(mask: np.ndarray, frame: pd.DataFrame, column: str, source: TableSou
             message: str, problems: list[Problem], severity: str = "error") -> None:
     positions = np.flatnonzero(mask)
     for pos in positions[:MAX_ROWS_LISTED]:
+        value = frame[column].iloc[pos]
         problems.append(Problem(severity, message, source=source.label,  # type: ignore[arg-type]
-                                line=int(pos) + source.first_line, column=column,
-                                value=str(frame[column].iloc[pos])))
+                                line=source.line(pos), column=column,
+                                value="" if pd.isna(value) else str(value)))
     if len(positions) > MAX_ROWS_LISTED:
         problems.append(Problem(severity, f"… and {len(positions) - MAX_ROWS_LISTED} more rows: "  # type: ignore[arg-type]
                                 f"{message}", source=source.label, column=column))
@@ -54,8 +59,8 @@ def _unique_keys(name: str, frame: pd.DataFrame, source: TableSource,
     positions = np.flatnonzero(dup)
     for pos in positions[:MAX_ROWS_LISTED]:
         problems.append(Problem(
-            "error", f"duplicate {what}: already on line {first[pos] + source.first_line}; "
-            "each must appear once", source=source.label, line=int(pos) + source.first_line,
+            "error", f"duplicate {what}: already on line {source.line(first[pos])}; "
+            "each must appear once", source=source.label, line=source.line(pos),
             column=column, value=str(frame[column].iloc[pos])))
     if len(positions) > MAX_ROWS_LISTED:
         problems.append(Problem("error", f"… and {len(positions) - MAX_ROWS_LISTED} more "
@@ -81,26 +86,26 @@ def _references(name: str, tables: Mapping[str, pd.DataFrame],
 
 def _links(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSource],
            problems: list[Problem]) -> None:
-    for name in ("links", "travel_times"):
-        if name not in tables:
-            continue
-        frame, source = tables[name], sources[name]
-        a, b = frame["from_id"].astype(str), frame["to_id"].astype(str)
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        pair = pd.Series(lo + "\x1f" + hi)
-        # The key check already caught identical (from, to) rows; this catches the reverse.
-        reverse_dup = (pair.duplicated(keep="first") & ~frame[["from_id", "to_id"]]
-                       .duplicated(keep="first")).to_numpy()
-        if reverse_dup.any():
-            _listed(reverse_dup, frame, "to_id", source,
-                    "duplicate pair: the same two municipalities appear in the other direction "
-                    "(travel times are undirected)", problems)
-        if name == "links":
-            self_loop = (a == b).to_numpy()
-            if self_loop.any():
-                _listed(self_loop, frame, "to_id", source,
-                        "a link from a municipality to itself; use intra_minutes in "
-                        "municipalities instead", problems)
+    """Links are undirected: one row per pair, no self loops. travel_times may be a full
+    origin-destination matrix (both directions, the diagonal), so it has no such rule."""
+    if "links" not in tables:
+        return
+    frame, source = tables["links"], sources["links"]
+    a, b = frame["from_id"].astype(str), frame["to_id"].astype(str)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    pair = pd.Series(lo + "\x1f" + hi)
+    # The key check already caught identical (from, to) rows; this catches the reverse.
+    reverse_dup = (pair.duplicated(keep="first") & ~frame[["from_id", "to_id"]]
+                   .duplicated(keep="first")).to_numpy()
+    if reverse_dup.any():
+        _listed(reverse_dup, frame, "to_id", source,
+                "duplicate pair: the same two municipalities appear in the other direction "
+                "(links are undirected)", problems)
+    self_loop = (a == b).to_numpy()
+    if self_loop.any():
+        _listed(self_loop, frame, "to_id", source,
+                "a link from a municipality to itself; use intra_minutes in "
+                "municipalities instead", problems)
 
 
 def _landscape(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSource],
@@ -128,7 +133,7 @@ def _landscape(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSo
                 "error", f"cluster {c}'s host operator {o} is not competent in stronghold {s}: "
                 f"add ({o}, {s}) to operator_strongholds or choose another host",
                 source=sources["cluster_strongholds"].label,
-                line=None if line is None else line + sources["cluster_strongholds"].first_line,
+                line=None if line is None else sources["cluster_strongholds"].line(line),
                 column="stronghold_id", value=str(s)))
 
     strongholds = tables["strongholds"]["stronghold_id"]
@@ -138,7 +143,7 @@ def _landscape(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSo
             problems.append(Problem("error", f"stronghold {s} is covered by no cluster: "
                                     "add a row to cluster_strongholds",
                                     source=sources["strongholds"].label,
-                                    line=pos + sources["strongholds"].first_line,
+                                    line=sources["strongholds"].line(pos),
                                     column="stronghold_id", value=str(s)))
 
     served = set(competence["stronghold_id"])
@@ -151,20 +156,23 @@ def _landscape(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSo
                                 source=sources["firms"].label, column="stronghold_id",
                                 value=str(s)))
 
-    # Plausible but suspicious: warnings.
-    no_comp = ~tables["operators"]["operator_id"].isin(competence["operator_id"])
+    # Plausible but suspicious: warnings. A row without its id was reported as an error already.
+    no_comp = ~tables["operators"]["operator_id"].isin(competence["operator_id"]) & \
+        tables["operators"]["operator_id"].notna()
     _listed(no_comp.to_numpy(), tables["operators"], "operator_id", sources["operators"],
             "operator has no competence (no row in operator_strongholds) and can serve no firm",
             problems, severity="warning")
-    empty = ~tables["clusters"]["cluster_id"].isin(tables["cluster_strongholds"]["cluster_id"])
+    empty = ~tables["clusters"]["cluster_id"].isin(tables["cluster_strongholds"]["cluster_id"]) & \
+        tables["clusters"]["cluster_id"].notna()
     _listed(empty.to_numpy(), tables["clusters"], "cluster_id", sources["clusters"],
             "cluster covers no stronghold (no row in cluster_strongholds)", problems,
             severity="warning")
-    no_firms = ~strongholds.isin(firms["stronghold_id"])
+    no_firms = ~strongholds.isin(firms["stronghold_id"]) & strongholds.notna()
     _listed(no_firms.to_numpy(), tables["strongholds"], "stronghold_id", sources["strongholds"],
             "stronghold has no firms", problems, severity="warning")
     if "regions" in tables:
-        no_muni = ~tables["regions"]["region_id"].isin(tables["municipalities"]["region_id"])
+        regions = tables["regions"]["region_id"]
+        no_muni = ~regions.isin(tables["municipalities"]["region_id"]) & regions.notna()
         _listed(no_muni.to_numpy(), tables["regions"], "region_id", sources["regions"],
                 "region has no municipalities", problems, severity="warning")
     if "memberships" in tables:

@@ -1,0 +1,26 @@
+"""The data-format document states every column's rule exactly as schema.py enforces it."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ROOT
+from klynge_opt.schema import TABLES
+
+
+def test_data_format_columns_match_the_schema():
+    text = (ROOT / "docs" / "data-format.md").read_text(encoding="utf-8")
+    documented: dict[tuple[str, str], str] = {}
+    table = None
+    for line in text.splitlines():
+        heading = re.match(r"^#+ .*`(\w+)`", line)
+        if heading:
+            table = heading.group(1)
+        row = re.match(r"^\| `(\w+)` \| (?:no|\*\*yes\*\*) \| ([^|]*) \|", line)
+        if row and table is not None:
+            documented[(table, row.group(1))] = row.group(2).strip()
+    for t in TABLES:
+        for col in t.columns:
+            rule = col.expectation() + (f"; refers to `{col.references}`" if col.references
+                                        else "")
+            assert documented.get((t.name, col.name)) == rule, (t.name, col.name)
