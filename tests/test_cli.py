@@ -157,3 +157,11 @@ def test_generate_synthetic_is_valid(tmp_path):
               "8", "--clusters", "5", "--strongholds", "3", "--regions", "2", "--firms", "300")
     assert res.exit_code == 0, res.output
     assert run("validate", out).exit_code == 0
+
+
+def test_scenario_show_resolves_inheritance():
+    from conftest import ROOT
+
+    res = run("scenario", "show", ROOT / "scenarios" / "reform.toml")
+    assert res.exit_code == 0 and "inherits from" in res.output
+    assert "min_firms_per_operator = 100.0" in res.output

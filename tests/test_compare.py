@@ -91,6 +91,7 @@ def bundled(tmp_path_factory):
     return files, out, compare(files, out)
 
 
+@pytest.mark.slow  # all eight Danish scenarios: ~90 s
 def test_every_bundled_scenario_solves(bundled):
     _, _, cmp = bundled
     assert set(cmp.results) == set(BUNDLED)
@@ -108,6 +109,7 @@ def test_every_bundled_scenario_solves(bundled):
         assert load_scenario(ROOT / "scenarios" / f"{name}.toml").description
 
 
+@pytest.mark.slow  # all eight Danish scenarios: ~90 s
 def test_bundled_comparison_is_reused(bundled):
     files, out, first = bundled
     again = compare(files, out)
@@ -116,6 +118,7 @@ def test_bundled_comparison_is_reused(bundled):
     pd.testing.assert_frame_equal(again.table, first.table, check_dtype=False)
 
 
+@pytest.mark.slow  # all eight Danish scenarios: ~90 s
 def test_cli_compare_and_scenario_show(bundled):
     files, out, _ = bundled
     args = ["compare", *map(str, files[:3]), "--out", str(out)]

@@ -139,6 +139,7 @@ def test_denmark_prechecks_are_fast_and_name_bornholm(denmark):
     assert all(f.constraint == "coverage" for f in prechecks(session.land, session.inputs, sc))
 
 
+@pytest.mark.slow  # a full Danish diagnosis with verified suggestions: ~30 s
 def test_denmark_region_cap_clash(denmark):
     sc = load_scenario(ROOT / "scenarios" / "reform.toml").with_updates(
         {"policy": {"max_operators": 8}})

@@ -18,13 +18,13 @@ from . import dataset as dataset_api
 from .check import check_plan
 from .dataset import Dataset
 from .diagnosis import Diagnosis, Finding, diagnose, prechecks
+from .fsio import clean_json
 from .landscape import Landscape, build_landscape
 from .model import ModelInputs, build_model, prepare
 from .overrides import apply_overrides, forced_operators, validate_against
 from .problems import InputError, Problem
 from .results import (
     Result,
-    clean_json,
     extract,
     plan_statistics,
     status_quo,

@@ -69,6 +69,7 @@ import pandas as pd
 from . import dataset as dataset_api
 from .cells import unprotect_frame
 from .dataset import Dataset
+from .fsio import clean_json
 from .geography import travel_times
 from .overrides import apply_overrides, forced_operators, required_clusters
 from .scenario import Scenario, input_hash, load_scenario
@@ -140,7 +141,7 @@ class CheckReport:
         return {v.constraint for v in self.violations}
 
     def to_dict(self) -> dict[str, Any]:
-        return _finite({
+        return clean_json({
             "ok": self.ok,
             "objective": self.objective,
             "reported_objective": self.reported_objective,
@@ -149,17 +150,6 @@ class CheckReport:
             "violations": [asdict(v) for v in self.violations],
             "note": self.note,
         })
-
-
-def _finite(value: Any) -> Any:
-    # NaN is not valid JSON; a missing number reads better as null anyway.
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # --------------------------------------------------------------------------- helpers

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import pandas as pd
 import typer
@@ -29,19 +29,26 @@ from rich.table import Table
 from rich.text import Text
 
 from . import dataset as dataset_api
-from .fsio import OutputError, guard_target, write_csv
+from .fsio import OutputError, clean_json, guard_target, write_csv
 from .landscape import build_landscape, summarise
 from .problems import InputError, Problem, errors, warnings
-from .results import SUMMARY_FILE, Result, clean_json, write_result
 from .scenario import load_scenario
+
+if TYPE_CHECKING:
+    from .results import Result
 
 EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_INFEASIBLE = 3
 EXIT_INTERRUPTED = 130
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
-                  help="klynge-opt: design a consolidated business-promotion system.")
+app = typer.Typer(
+    add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+    help="klynge-opt: design a consolidated business-promotion system.",
+    epilog="Example: klynge-opt solve scenarios/reform.toml --out results/reform\n\n"
+           "Exit codes: 0 success; 1 a solve failed, its check found violations, or an output "
+           "could not be written; 2 bad input (data, scenario, options, or an output path "
+           "that must not be replaced); 3 infeasible scenario; 130 interrupted.")
 # Wide when piped: rich would otherwise squeeze tables to 80 columns in logs and CI.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False)
@@ -294,6 +301,7 @@ def solve(scenario: ScenarioArg = None,
     """Solve a scenario: choose the operators and clusters to keep at least cost."""
     from .api import load_inputs
     from .api import solve as api_solve
+    from .results import SUMMARY_FILE, write_result
 
     file = scenario if scenario is not None else DEFAULT_SCENARIO
     sc, ds = load_inputs(data, file)
@@ -321,8 +329,11 @@ def check(result_dir: Annotated[Path, typer.Argument(help="A folder written by `
               help="Data set to check against (default: the one recorded in the result).")
           ] = None,
           fmt: FormatOpt = Format.text) -> None:
-    """Recompute every constraint and cost term of a result from the raw data, and verify
-    that the result belongs to its scenario and data (input hash, status)."""
+    """Re-verify a result from the raw data: inputs, status, every constraint and cost term.
+
+    Nothing in the folder is trusted: the input hash is recomputed from its scenario.toml and
+    the data, and an edited status or summary is a violation.
+    """
     from .check import check_dir
 
     try:

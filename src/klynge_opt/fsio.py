@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .cells import protect_frame
@@ -126,6 +127,17 @@ def write_csv(path: str | os.PathLike[str], frame: pd.DataFrame) -> Path:
     with atomic_file(path) as tmp:
         csv_text(frame, tmp)
     return Path(path)
+
+
+def clean_json(value: Any) -> Any:
+    """``value`` with NaN and infinities (not valid JSON) replaced by None, recursively."""
+    if isinstance(value, dict):
+        return {k: clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v) for v in value]
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    return value
 
 
 def write_json(path: str | os.PathLike[str], value: Any,

@@ -19,7 +19,7 @@ import pyomo.environ as pyo
 import tomli_w
 
 from .cells import unprotect_frame
-from .fsio import csv_text, guard_target, staged_dir
+from .fsio import clean_json, csv_text, guard_target, staged_dir
 from .landscape import Landscape
 from .model import COST_TERMS, ModelInputs
 from .scenario import Scenario
@@ -373,17 +373,6 @@ def _json(value: object) -> object:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def clean_json(value: Any) -> Any:
-    """Replace NaN/inf (not valid JSON) by None, recursively."""
-    if isinstance(value, dict):
-        return {k: clean_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean_json(v) for v in value]
-    if isinstance(value, float | np.floating) and not np.isfinite(value):
-        return None
-    return value
 
 
 _BOOL = {"True": True, "False": False, "true": True, "false": False}
