@@ -216,3 +216,16 @@ def test_protected_csv_reads_back_exactly(tmp_path):
     assert list(raw["n"]) == ["-1.5", "2.0", "3.0", "-4.0"]  # numbers untouched
     assert unprotect_frame(raw)["name"].tolist() == frame["name"].tolist()
     assert protect_frame(pd.DataFrame({"=h": [1]})).columns.tolist() == ["'=h"]
+
+
+def test_guard_file_refuses_what_the_run_reads(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    scenario = tmp_path / "s.toml"
+    scenario.write_text("")
+    for target in (data / "operators.csv", scenario, data):
+        with pytest.raises(OutputError, match="refusing"):
+            fsio.guard_file(target, protected=[data, scenario])
+    fsio.guard_file(tmp_path / "price.csv", protected=[data, scenario])
+    (tmp_path / "old.csv").write_text("x")
+    fsio.guard_file(tmp_path / "old.csv", protected=[data])  # named by the user: replaced

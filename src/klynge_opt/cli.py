@@ -29,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import dataset as dataset_api
-from .fsio import OutputError, clean_json, guard_target, write_csv
+from .fsio import OutputError, clean_json, guard_file, guard_target, write_csv
 from .landscape import build_landscape, summarise
 from .problems import InputError, Problem, errors, warnings
 from .scenario import load_scenario
@@ -603,19 +603,9 @@ def generate_synthetic(
 
 
 def _check_csv_target(path: Path | None, *protected: str | Path | None) -> None:
-    """An output file must not be (or sit in) what the run reads; checked before solving."""
-    if path is None:
-        return
-    resolved = path.resolve()
-    for item in protected:
-        if item is None:
-            continue
-        p = Path(item).resolve()
-        if resolved == p or (p.is_dir() and p in resolved.parents):
-            raise OutputError(f"refusing to write {path}: it is (inside) {p}, which this run "
-                              "reads; choose another output path", path)
-    if path.exists() and not path.is_file():
-        raise OutputError(f"refusing to write {path}: it exists and is not a file", path)
+    """Refuse an output file in what the run reads, before spending time on solves."""
+    if path is not None:
+        guard_file(path, protected=protected)
 
 
 def _write_csv(table: pd.DataFrame, path: Path, *, quiet: bool = False) -> None:

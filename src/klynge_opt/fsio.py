@@ -210,6 +210,23 @@ def guard_target(target: str | os.PathLike[str], kind: str, *,
                           "folder, or --force", path)
 
 
+def guard_file(target: str | os.PathLike[str], *,
+               protected: Iterable[str | os.PathLike[str] | None] = ()) -> None:
+    """Refuse an output file that is, or sits inside, something the run reads, or that
+    exists and is not a file. Replacing an existing file the user named is what was asked."""
+    path = Path(target)
+    resolved = path.resolve()
+    for item in protected:
+        if item is None:
+            continue
+        p = Path(item).resolve()
+        if _within(resolved, p):
+            raise OutputError(f"refusing to write {path}: it is (inside) {p}, which this run "
+                              "reads; choose another output path", path)
+    if path.exists() and not path.is_file():
+        raise OutputError(f"refusing to write {path}: it exists and is not a file", path)
+
+
 def _old(target: Path) -> Path:
     return target.with_name(f".{target.name}.old")
 
