@@ -367,3 +367,96 @@ def test_check_dir_tampered_table(result_dir: Path) -> None:
     operators.to_csv(file, index=False)
     report = check_dir(result_dir)
     assert wheres(report, "operators_table") == {"O1"}
+
+
+# --------------------------------------------------------------------------- rule by rule
+# A correct plan checked against a scenario one step stricter in exactly one rule must fail
+# that rule and nothing else; at the boundary it must pass (catches off-by-one rules).
+
+
+def _kept(result: Result) -> pd.DataFrame:
+    return result.operators[result.operators["kept"]]
+
+
+def _against(ds: Dataset, result: Result, policy: dict[str, Any]) -> CheckReport:
+    assert result.scenario is not None
+    stricter = result.scenario.with_updates({"policy": policy})
+    return check_plan(ds, stricter, result.operators, result.clusters, result.assignments,
+                      reported_terms=result.objective_terms)
+
+
+def _only(report: CheckReport, constraint: str) -> set[str]:
+    assert report.constraints == {constraint}, [str(v) for v in report.violations]
+    return wheres(report, constraint)
+
+
+def test_rule_max_operators(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    result = solved("limits")
+    n = len(_kept(result))
+    assert _against(tiny_ds, result, {"max_operators": n}).ok
+    assert _only(_against(tiny_ds, result, {"max_operators": n - 1}),
+                 "max_operators") == {"plan"}
+
+
+def test_rule_min_operators(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    result = solved("limits")
+    n = len(_kept(result))
+    assert _against(tiny_ds, result, {"min_operators": n, "max_operators": None}).ok
+    assert _only(_against(tiny_ds, result, {"min_operators": n + 1, "max_operators": None}),
+                 "min_operators") == {"plan"}
+
+
+def test_rule_annual_budget(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    result = solved("limits")
+    spent = float(_kept(result)["annual_cost"].sum())
+    assert _against(tiny_ds, result, {"annual_budget": spent}).ok
+    assert _only(_against(tiny_ds, result, {"annual_budget": spent - 1}),
+                 "annual_budget") == {"plan"}
+
+
+def test_rule_regional_presence(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    result = solved("regional")
+    per_region = _kept(result).groupby("region_id").size()
+    fewest = int(per_region.min())
+    assert _against(tiny_ds, result, {"min_operators_per_region": fewest}).ok
+    short = set(per_region[per_region == fewest].index)
+    assert _only(_against(tiny_ds, result, {"min_operators_per_region": fewest + 1}),
+                 "regional_presence") == short
+
+
+def test_rule_min_firms_per_node(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    result = solved("limits")
+    a = result.assignments[result.assignments["operator_id"] != ""]
+    per_node = (a["weight"] * a["share"]).groupby([a["operator_id"], a["stronghold_id"]]).sum()
+    least = float(per_node.min())
+    assert _against(tiny_ds, result, {"min_firms_per_node": least}).ok
+    smallest = {f"{o}/{s}" for (o, s), w in per_node.items() if w == least}
+    assert _only(_against(tiny_ds, result, {"min_firms_per_node": least + 0.5}),
+                 "min_firms_per_node") == smallest
+
+
+def test_rule_min_firms_per_operator(tiny_ds: Dataset,
+                                     solved: Callable[[str], Result]) -> None:
+    result = solved("limits")
+    served = _kept(result).set_index("operator_id")["firms_served"]
+    least = float(served.min())
+    assert _against(tiny_ds, result, {"min_firms_per_operator": least}).ok
+    assert _only(_against(tiny_ds, result, {"min_firms_per_operator": least + 0.5}),
+                 "min_firms_per_operator") == set(served[served == least].index)
+
+
+def test_rule_rural_parity(tiny_ds: Dataset) -> None:
+    # Soft coverage at target 0.5 within 30 minutes leaves rural firms unserved (the island
+    # and A2's firms are far from every operator), so rural share < urban share.
+    sc = Scenario(name="parity").with_updates({"policy": {
+        "coverage": "soft", "coverage_target": 0.5, "max_travel_minutes": 30}})
+    result = solve(tiny_ds, sc)
+    assert result.has_solution and result.summary["check"]["ok"]
+    cov = result.summary["coverage"]
+    gap = cov["urban"] - cov["rural"]
+    assert gap > 0.01
+    assert _against(tiny_ds, result, {"rural_parity": True,
+                                      "rural_parity_tolerance": gap + 1e-9}).ok
+    assert _only(_against(tiny_ds, result, {"rural_parity": True,
+                                            "rural_parity_tolerance": gap - 0.01}),
+                 "rural_parity") == {"plan"}
