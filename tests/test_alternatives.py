@@ -146,3 +146,20 @@ def test_gap_to_a_zero_cost_best() -> None:
                                 _plan("optimal", 5.0, ["O3"])])
     assert table["gap_to_best"].tolist()[:2] == [0.0, 0.0]
     assert math.isinf(table["gap_to_best"].iloc[2])
+
+
+def test_status_quo_is_evaluated_once_per_session(monkeypatch) -> None:
+    from klynge_opt import api
+
+    calls = []
+    real = api.status_quo
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "status_quo", counted)
+    table, _ = alternatives(from_tables(tiny_tables()), Scenario(), 3)
+    assert len(table) == 3 and len(calls) == 1
+    # Every plan reports the same baseline.
+    assert table["objective"].notna().all()
