@@ -165,3 +165,26 @@ def test_scenario_show_resolves_inheritance():
     res = run("scenario", "show", ROOT / "scenarios" / "reform.toml")
     assert res.exit_code == 0 and "inherits from" in res.output
     assert "min_firms_per_operator = 100.0" in res.output
+
+
+def _commands(group, prefix=()):
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):  # a group (typer may vendor its own click)
+            yield from _commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name), command
+
+
+def test_help_teaches_every_command_and_option():
+    import typer.main
+
+    root = typer.main.get_command(app)
+    assert "Exit codes" in (root.epilog or "")
+    seen = 0
+    for path, command in _commands(root):
+        seen += 1
+        assert "Example: klynge-opt " + " ".join(path) in (command.help or ""), path
+        for param in command.params:
+            if param.param_type_name == "option" and param.name != "help":
+                assert (param.help or "").strip(), (path, param.name)
+    assert seen == 11

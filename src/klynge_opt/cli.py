@@ -141,7 +141,10 @@ def _cell(value: object, fmt: str | None) -> str:
 @app.command()
 @_handled
 def validate(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.text) -> None:
-    """Check a data set against the data contract; list every problem at once."""
+    """Check a data set against the data contract; list every problem at once.
+
+    Example: klynge-opt validate data/denmark --format json
+    """
     ds, problems = dataset_api.inspect(data)
     n_err, n_warn = len(errors(problems)), len(warnings(problems))
     if fmt is Format.json:
@@ -162,7 +165,10 @@ def info(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.text,
          radius: Annotated[float, typer.Option(
              help="List demand groups whose nearest competent operator is farther "
                   "than this many minutes.")] = 60.0) -> None:
-    """The landscape at a glance: counts, overlap, fragmentation, far-off places."""
+    """The landscape at a glance: counts, overlap, fragmentation, far-off places.
+
+    Example: klynge-opt info data/denmark --radius 45
+    """
     if not (math.isfinite(radius) and radius > 0):
         raise _bad_option("--radius", "expected a positive number of minutes", radius)
     ds = dataset_api.load(data)
@@ -298,7 +304,10 @@ def solve(scenario: ScenarioArg = None,
           diagnose: Annotated[bool, typer.Option(
               help="Explain an infeasible scenario and suggest verified relaxations.")] = True,
           ) -> None:
-    """Solve a scenario: choose the operators and clusters to keep at least cost."""
+    """Solve a scenario: choose the operators and clusters to keep at least cost.
+
+    Example: klynge-opt solve scenarios/reform.toml --out results/reform
+    """
     from .api import load_inputs
     from .api import solve as api_solve
     from .results import SUMMARY_FILE, write_result
@@ -333,6 +342,8 @@ def check(result_dir: Annotated[Path, typer.Argument(help="A folder written by `
 
     Nothing in the folder is trusted: the input hash is recomputed from its scenario.toml and
     the data, and an edited status or summary is a violation.
+
+    Example: klynge-opt check results/reform
     """
     from .check import check_dir
 
@@ -368,7 +379,10 @@ app.add_typer(scenario_app, name="scenario")
 @scenario_app.command("show")
 @_handled
 def scenario_show(file: Annotated[Path, typer.Argument(help="Scenario TOML file.")]) -> None:
-    """Print the fully resolved scenario (inheritance and defaults applied) as TOML."""
+    """Print the fully resolved scenario (inheritance and defaults applied) as TOML.
+
+    Example: klynge-opt scenario show scenarios/reform.toml
+    """
     import tomli_w
 
     sc = load_scenario(file)
@@ -411,7 +425,10 @@ def compare(scenarios: ScenariosArg,
             reuse: Annotated[bool, typer.Option(
                 help="Reuse results on disk for identical scenario and data.")] = True,
             force: ForceOpt = False) -> None:
-    """Solve several scenarios and show them side by side: costs, inputs and decisions."""
+    """Solve several scenarios and show them side by side: costs, inputs and decisions.
+
+    Example: klynge-opt compare scenarios/status-quo.toml scenarios/reform.toml
+    """
     from .compare import compare as run_compare
     from .compare import write_comparison
 
@@ -448,7 +465,10 @@ def compare(scenarios: ScenariosArg,
 def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
           out: Annotated[Path | None, typer.Option(help="Write the table as CSV here.")] = None,
           ) -> None:
-    """What each active policy costs: re-solve with that one policy relaxed."""
+    """What each active policy costs: re-solve with that one policy relaxed.
+
+    Example: klynge-opt price scenarios/reform.toml --out results/price.csv
+    """
     from .price import price as run_price
 
     _check_csv_target(out, scenario, load_scenario(scenario).data)
@@ -480,7 +500,10 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
               "--param", help="PATH=START:STOP:STEP or PATH=A,B,C; give one or two.")],
           out: Annotated[Path, typer.Option(help="Output folder.")] = Path("results/sweep"),
           ) -> None:
-    """Trade-off curves: solve over a range of one or two numeric parameters."""
+    """Trade-off curves: solve over a range of one or two numeric parameters.
+
+    Example: klynge-opt sweep scenarios/reform.toml --param policy.max_travel_minutes=60:120:15
+    """
     from .sweep import parse_range, plot_sweep
     from .sweep import sweep as run_sweep
 
@@ -510,7 +533,10 @@ def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML fi
                  k: Annotated[int, typer.Option("-k", min=1, help="How many plans.")] = 5,
                  out: Annotated[Path | None, typer.Option(
                      help="Write the table as CSV here.")] = None) -> None:
-    """The k best distinct operator sets, each with its cost gap to the optimum."""
+    """The k best distinct operator sets, each with its cost gap to the optimum.
+
+    Example: klynge-opt alternatives scenarios/reform.toml -k 5
+    """
     from .alternatives import alternatives as run_alternatives
 
     sc = load_scenario(scenario)
@@ -556,7 +582,10 @@ def generate_denmark(
         force: Annotated[bool, typer.Option(
             "--force", help="Replace an existing data set at --out (e.g. --out = --base).")
         ] = False) -> None:
-    """Generate the synthetic firms and memberships of the Danish data set into a new folder."""
+    """Generate the synthetic firms and memberships of the Danish data set into a new folder.
+
+    Example: klynge-opt generate denmark --firms 500 --seed 7
+    """
     from .generator import generate_firms
     from .loading import write_tables
 
@@ -572,19 +601,25 @@ def generate_denmark(
 @_handled
 def generate_synthetic(
         out: Annotated[Path, typer.Option(help="Output folder or .xlsx file.")],
-        regions: Annotated[int, typer.Option(min=1)] = 5,
-        municipalities: Annotated[int, typer.Option(min=1)] = 100,
-        strongholds: Annotated[int, typer.Option(min=1)] = 10,
-        operators: Annotated[int, typer.Option(min=1)] = 80,
-        clusters: Annotated[int, typer.Option(min=1)] = 45,
-        firms: Annotated[int, typer.Option(min=1)] = 12_000,
-        seed: Annotated[int, typer.Option(min=0)] = 1,
+        regions: Annotated[int, typer.Option(min=1, help="Regions.")] = 5,
+        municipalities: Annotated[int, typer.Option(
+            min=1, help="Municipalities (at least one per region).")] = 100,
+        strongholds: Annotated[int, typer.Option(min=1, help="Industry strongholds.")] = 10,
+        operators: Annotated[int, typer.Option(
+            min=1, help="Operators (at least one per region).")] = 80,
+        clusters: Annotated[int, typer.Option(min=1, help="Clusters.")] = 45,
+        firms: Annotated[int, typer.Option(min=1, help="Member firms.")] = 12_000,
+        seed: Annotated[int, typer.Option(
+            min=0, help="Random seed: equal arguments give identical tables.")] = 1,
         fmt: Annotated[DataFormat | None, typer.Option(
             "--format", help="Default: xlsx for a path ending in .xlsx, else csv.")] = None,
         force: Annotated[bool, typer.Option(
             "--force", help="Replace an existing data set at --out.")] = False,
 ) -> None:
-    """A synthetic landscape of any size, valid under the data contract."""
+    """A synthetic landscape of any size, valid under the data contract.
+
+    Example: klynge-opt generate synthetic --out /tmp/big --firms 1000000
+    """
     from .generator import synthetic_tables
     from .loading import write_tables
 
