@@ -26,7 +26,8 @@ from conftest import tiny_tables
 from klynge_opt.api import solve
 from klynge_opt.dataset import from_tables
 from klynge_opt.landscape import build_landscape
-from klynge_opt.model import COST_TERMS, build_model, prepare
+from klynge_opt.model import build_model, prepare
+from klynge_opt.outputs import COST_TERMS
 from klynge_opt.results import Result
 from klynge_opt.scenario import Scenario
 from klynge_opt.solver import solve as run_solver

@@ -24,3 +24,16 @@ def test_data_format_columns_match_the_schema():
             rule = col.expectation() + (f"; refers to `{col.references}`" if col.references
                                         else "")
             assert documented.get((t.name, col.name)) == rule, (t.name, col.name)
+
+
+def test_outputs_doc_lists_exactly_the_contract_columns():
+    from klynge_opt.outputs import OUTPUT_TABLES
+
+    text = (ROOT / "docs" / "outputs.md").read_text(encoding="utf-8")
+    for table in OUTPUT_TABLES.values():
+        section = text.split(f"## `{table.file}`", 1)[1].split("\n## ", 1)[0]
+        documented = set()
+        for line in section.splitlines():
+            if line.startswith("| `"):
+                documented |= set(re.findall(r"`(\w+)`", line.split("|")[1]))
+        assert documented == set(table.names), (table.file, documented ^ set(table.names))

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from klynge_opt.api import solve
 from klynge_opt.dataset import from_tables
-from klynge_opt.model import COST_TERMS
+from klynge_opt.outputs import COST_TERMS
 from klynge_opt.scenario import Scenario
 from test_bruteforce import (
     HAVE_SCIPY,

@@ -71,6 +71,14 @@ from .cells import unprotect_frame
 from .dataset import Dataset
 from .fsio import clean_json
 from .geography import travel_times
+from .outputs import (
+    COST_TERMS,
+    LIST_SEPARATOR,
+    OUTPUT_TABLES,
+    SCENARIO_FILE,
+    SUMMARY_FILE,
+    TABLE_FILES,
+)
 from .overrides import apply_overrides, forced_operators, required_clusters
 from .scenario import Scenario, input_hash, load_scenario
 from .solver import PROVEN_GAP
@@ -78,29 +86,10 @@ from .solver import PROVEN_GAP
 if TYPE_CHECKING:
     from .results import Result
 
-COST_TERMS: tuple[str, ...] = ("operating", "service", "closure", "upgrade", "disruption",
-                               "unserved_penalty")
-LIST_SEPARATOR = ";"
-SUMMARY_FILE = "summary.json"
-SCENARIO_FILE = "scenario.toml"
-TABLE_FILES = {"operators": "operators.csv", "clusters": "clusters.csv",
-               "assignments": "assignments.csv"}
-
 # The documented columns of each output table, by how the checker reads them.
-_TEXT = {
-    "operators": ("operator_id", "name", "kind", "municipality_id", "region_id", "forced",
-                  "hosts", "serves"),
-    "clusters": ("cluster_id", "name", "host_operator_id", "strongholds", "label",
-                 "label_after"),
-    "assignments": ("firm_id", "municipality_id", "stronghold_id", "operator_id", "cluster_id"),
-}
-_NUMBER = {
-    "operators": ("firms_served", "capacity", "utilisation", "annual_cost", "closure_cost_paid"),
-    "clusters": ("upgrade_cost_paid", "budget", "knowledge_partners"),
-    "assignments": ("weight", "share", "minutes"),
-}
-_FLAG = {"operators": ("kept",), "clusters": ("selected", "admissible"),
-         "assignments": ("moved",)}
+_TEXT = {name: t.of_kind("text") for name, t in OUTPUT_TABLES.items()}
+_NUMBER = {name: t.of_kind("number") for name, t in OUTPUT_TABLES.items()}
+_FLAG = {name: t.of_kind("flag") for name, t in OUTPUT_TABLES.items()}
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 

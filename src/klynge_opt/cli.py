@@ -31,6 +31,7 @@ from rich.text import Text
 from . import dataset as dataset_api
 from .fsio import OutputError, clean_json, guard_file, guard_target, write_csv
 from .landscape import build_landscape, summarise
+from .outputs import SUMMARY_FILE
 from .problems import InputError, Problem, errors, warnings
 from .scenario import load_scenario
 
@@ -310,7 +311,7 @@ def solve(scenario: ScenarioArg = None,
     """
     from .api import load_inputs
     from .api import solve as api_solve
-    from .results import SUMMARY_FILE, write_result
+    from .results import write_result
 
     file = scenario if scenario is not None else DEFAULT_SCENARIO
     sc, ds = load_inputs(data, file)

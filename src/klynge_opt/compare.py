@@ -21,8 +21,9 @@ from .api import input_hash, solve
 from .check import check_dir
 from .dataset import Dataset
 from .fsio import MARKER, atomic_file, guard_target, write_csv, write_json
+from .outputs import COST_TERMS, SUMMARY_FILE
 from .problems import InputError, Problem
-from .results import SUMMARY_FILE, Result, read_result, write_result
+from .results import Result, read_result, write_result
 from .scenario import Scenario, load_scenario
 
 #: Rows of the side-by-side table: (label, path into summary.json, unit).
@@ -244,7 +245,7 @@ def plot_cost_terms(cmp: Comparison, path: Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    terms = ["operating", "service", "closure", "upgrade", "disruption", "unserved_penalty"]
+    terms = COST_TERMS
     names = [n for n, r in cmp.results.items() if r.objective is not None]
     fig = Figure(figsize=(max(6.0, 1.3 * len(names) + 2), 4.5), layout="constrained")
     FigureCanvasAgg(fig)

@@ -373,4 +373,3 @@ def objective(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> Non
 
 
 OBJECTIVE_SCALE = 1e3
-COST_TERMS = ("operating", "service", "closure", "upgrade", "disruption", "unserved_penalty")

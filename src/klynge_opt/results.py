@@ -21,23 +21,23 @@ import tomli_w
 from .cells import unprotect_frame
 from .fsio import clean_json, csv_text, guard_target, staged_dir
 from .landscape import Landscape
-from .model import COST_TERMS, ModelInputs
+from .model import ModelInputs
+from .outputs import (
+    COST_TERMS,
+    DIAGNOSIS_FILE,
+    LIST_SEPARATOR,
+    OUTPUT_TABLES,
+    SCENARIO_FILE,
+    SUMMARY_FILE,
+    TABLE_FILES,
+)
 from .scenario import Scenario
 from .solver import SolveReport
 
-SUMMARY_FILE = "summary.json"
-DIAGNOSIS_FILE = "diagnosis.json"
-SCENARIO_FILE = "scenario.toml"
-TABLE_FILES = {"operators": "operators.csv", "clusters": "clusters.csv",
-               "assignments": "assignments.csv"}
-LIST_SEPARATOR = ";"
-#: Column order of operators.csv and clusters.csv (docs/outputs.md), for plans and status quo.
-OPERATOR_COLUMNS = ["operator_id", "name", "kind", "municipality_id", "region_id", "kept",
-                    "forced", "hosts", "serves", "firms_served", "capacity", "utilisation",
-                    "annual_cost", "closure_cost_paid"]
-CLUSTER_COLUMNS = ["cluster_id", "name", "host_operator_id", "strongholds", "selected",
-                   "admissible", "label", "label_after", "upgrade_cost_paid", "budget",
-                   "knowledge_partners"]
+#: Column order of operators.csv and clusters.csv, for plans and status quo.
+OPERATOR_COLUMNS = OUTPUT_TABLES["operators"].names
+CLUSTER_COLUMNS = OUTPUT_TABLES["clusters"].names
+ASSIGNMENT_COLUMNS = OUTPUT_TABLES["assignments"].names
 #: Variable values within this of 0/1 count as 0/1 (HiGHS's integrality tolerance is 1e-6).
 ROUND = 1e-6
 
@@ -190,8 +190,7 @@ def _assignments(land: Landscape, group_plan: pd.DataFrame, selected: pd.DataFra
                                                            strict=True)),
                         dtype=bool, count=len(rows))
     rows["moved"] = member & ~known & has_op.to_numpy()
-    return rows[["firm_id", "municipality_id", "stronghold_id", "weight", "share",
-                 "operator_id", "cluster_id", "minutes", "moved"]].sort_values(
+    return rows[ASSIGNMENT_COLUMNS].sort_values(
         ["firm_id", "operator_id"], ignore_index=True)
 
 
@@ -245,9 +244,7 @@ def status_quo_plan(land: Landscape) -> pd.DataFrame:
                                     times.position(cand["operator_id"].map(op_muni))]
     best = cand.sort_values(["firm_id", "minutes", "operator_id", "cluster_id"]) \
         .drop_duplicates("firm_id")
-    return best.assign(share=1.0, moved=False)[
-        ["firm_id", "municipality_id", "stronghold_id", "weight", "share", "operator_id",
-         "cluster_id", "minutes", "moved"]].reset_index(drop=True)
+    return best.assign(share=1.0, moved=False)[ASSIGNMENT_COLUMNS].reset_index(drop=True)
 
 
 def status_quo_terms(land: Landscape, scenario: Scenario, assignments: pd.DataFrame,
@@ -376,10 +373,6 @@ def _json(value: object) -> object:
 
 
 _BOOL = {"True": True, "False": False, "true": True, "false": False}
-_TEXT = {"operator_id", "name", "kind", "municipality_id", "region_id", "forced", "hosts",
-         "serves", "cluster_id", "host_operator_id", "strongholds", "label", "label_after",
-         "firm_id", "stronghold_id"}
-_FLAGS = {"kept", "selected", "admissible", "moved"}
 
 
 def read_result(result_dir: str | os.PathLike[str]) -> Result:
@@ -396,10 +389,12 @@ def read_result(result_dir: str | os.PathLike[str]) -> Result:
             tables[name] = pd.DataFrame()
             continue
         frame = unprotect_frame(pd.read_csv(folder / file, dtype=str, keep_default_na=False))
+        flags = OUTPUT_TABLES[name].of_kind("flag")
+        text = OUTPUT_TABLES[name].of_kind("text")
         for col in frame.columns:
-            if col in _FLAGS:
+            if col in flags:
                 frame[col] = frame[col].map(_BOOL).astype(bool)
-            elif col not in _TEXT:
+            elif col not in text:
                 frame[col] = pd.to_numeric(frame[col].replace("", np.nan), errors="coerce")
         tables[name] = frame
     return Result(summary["status"], summary, tables["operators"], tables["clusters"],

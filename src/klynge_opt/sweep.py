@@ -28,7 +28,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from .api import solve
 from .dataset import Dataset, load
 from .fsio import atomic_file
-from .model import COST_TERMS
+from .outputs import COST_TERMS
 from .problems import InputError, Problem
 from .results import Result
 from .scenario import Scenario, load_scenario
