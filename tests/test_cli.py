@@ -188,3 +188,20 @@ def test_help_teaches_every_command_and_option():
             if param.param_type_name == "option" and param.name != "help":
                 assert (param.help or "").strip(), (path, param.name)
     assert seen == 11
+
+
+def test_closed_pipe_loses_no_result_and_prints_no_traceback(tmp_path, tiny_dir):
+    import os
+
+    out = tmp_path / "out"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is printed (`| head` at worst)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "klynge_opt", "solve",
+                               str(scenario_file(tmp_path, tiny_dir)), "--out", str(out)],
+                              stdout=write_end, stderr=subprocess.PIPE, check=False,
+                              timeout=120)
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in proc.stderr.decode()
+    assert (out / "summary.json").is_file() and (out / "operators.csv").is_file()

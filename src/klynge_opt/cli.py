@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -320,13 +321,16 @@ def solve(scenario: ScenarioArg = None,
     # Refuse a bad --out before spending minutes on the solve, and again when writing.
     guard_target(target, "result", protected=protected, legacy=(SUMMARY_FILE,))
     result = api_solve(ds, sc, tee=tee, diagnose=diagnose)
+    failed = result.status in ("error", "check_failed") or not (
+        result.has_solution or result.status == "infeasible")
+    if not failed:
+        # Written before anything is printed: a closed pipe (`| head`) must not lose it.
+        write_result(result, target, protected=protected)
     _print_result(result)
-    if result.status in ("error", "check_failed") or not (
-            result.has_solution or result.status == "infeasible"):
+    if failed:
         err_console.print(f"not written: {escape(str(target))} is unchanged (the solve "
                           "produced no valid plan)")
         raise typer.Exit(EXIT_FAILED)
-    write_result(result, target, protected=protected)
     console.print(f"written to {escape(str(target))}/")
     if result.status == "infeasible":
         raise typer.Exit(EXIT_INFEASIBLE)
@@ -668,6 +672,10 @@ def main() -> None:
     except InputError as exc:  # pragma: no cover - commands handle their own
         err_console.print(escape(exc.report()))
         sys.exit(EXIT_INPUT)
+    except BrokenPipeError:
+        # The reader went away (`klynge-opt info | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_FAILED)
 
 
 if __name__ == "__main__":
