@@ -156,6 +156,10 @@ def read_marker(folder: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _resolved(paths: Iterable[str | os.PathLike[str] | None]) -> list[Path]:
+    return [Path(p).resolve() for p in paths if p is not None]
+
+
 def _within(inner: Path, outer: Path) -> bool:
     return inner == outer or outer in inner.parents
 
@@ -174,10 +178,7 @@ def guard_target(target: str | os.PathLike[str], kind: str, *,
     """
     path = Path(target)
     resolved = path.resolve()
-    for item in protected:
-        if item is None:
-            continue
-        p = Path(item).resolve()
+    for p in _resolved(protected):
         if _within(p, resolved):
             raise OutputError(f"refusing to write to {path}: it holds {p}, which this run reads; "
                               "choose another output folder", path)
@@ -216,10 +217,7 @@ def guard_file(target: str | os.PathLike[str], *,
     exists and is not a file. Replacing an existing file the user named is what was asked."""
     path = Path(target)
     resolved = path.resolve()
-    for item in protected:
-        if item is None:
-            continue
-        p = Path(item).resolve()
+    for p in _resolved(protected):
         if _within(resolved, p):
             raise OutputError(f"refusing to write {path}: it is (inside) {p}, which this run "
                               "reads; choose another output path", path)
