@@ -34,7 +34,7 @@ def constraints(diag: Diagnosis) -> set[tuple[str, str]]:
 
 def test_island_beyond_radius_is_named_with_nearest_operator():
     diag = diagnosed(tiny_tables(), {"policy": {"max_travel_minutes": 60}})
-    assert constraints(diag) == {("coverage", "0900/food")}
+    assert constraints(diag) == {("assignment", "0900/food")}
     (f,) = diag.findings
     assert f.stage == "precheck"
     assert "Island (0900, rural): 1 firms in stronghold food" in f.message
@@ -50,8 +50,8 @@ def test_suggestions_keep_the_scenarios_overrides():
         "overrides": {"add_operators": [{"operator_id": "N", "name": "Island hub",
                                          "municipality_id": "0900", "annual_cost": 10.0,
                                          "strongholds": ["food"]}]}})
-    assert ("coverage", "0101/ict") in constraints(diag)
-    assert ("coverage", "0900/food") not in constraints(diag)  # N serves the island
+    assert ("assignment", "0101/ict") in constraints(diag)
+    assert ("assignment", "0900/food") not in constraints(diag)  # N serves the island
     assert any("max_travel_minutes" in s.change for s in diag.suggestions)
 
 
@@ -120,7 +120,7 @@ def test_cli_exit_3_with_explanation_and_diagnosis_json(tmp_path):
     assert res.exit_code == 3
     assert "Island (0900, rural)" in res.output and "raise max_travel_minutes" in res.output
     doc = json.loads((out / "diagnosis.json").read_text())
-    assert doc["findings"][0]["constraint"] == "coverage"
+    assert doc["findings"][0]["constraint"] == "assignment"
     assert doc["suggestions"][0]["updates"] == {"policy": {"max_travel_minutes": 90}}
 
 
@@ -136,7 +136,7 @@ def test_denmark_prechecks_are_fast_and_name_bornholm(denmark):
     where = {f.where for f in session.findings}
     assert "0400/ict" in where and "0825/ict" in where  # Bornholm and Læsø
     assert session.model is None  # no model is built for a scenario the pre-checks refute
-    assert all(f.constraint == "coverage" for f in prechecks(session.land, session.inputs, sc))
+    assert all(f.constraint == "assignment" for f in prechecks(session.land, session.inputs, sc))
 
 
 @pytest.mark.slow  # a full Danish diagnosis with verified suggestions: ~30 s

@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from .families import BY_NAME, FAMILIES, FAMILY_OF
 from .landscape import Landscape
 from .model import ModelInputs, build_model, prepare
-from .scenario import Scenario
+from .scenario import Policy, Scenario
 from .solver import solve as run_solver
 
 
@@ -91,104 +92,134 @@ def _names(land: Landscape, kind: str) -> pd.Series:
     return table[0].set_index(table[1])["name"]
 
 
-def prechecks(land: Landscape, inp: ModelInputs, scenario: Scenario) -> list[Finding]:
-    """Fast, solver-free reasons for infeasibility, each with a concrete message."""
-    pol = scenario.policy
-    out: list[Finding] = []
-    closed = set(inp.close)
-    open_ops = [o for o in inp.operators.index if o not in closed]
-    muni = _names(land, "municipality")
-    op_name = _names(land, "operator")
-    region_name = _names(land, "region")
-    groups = inp.groups
-    rural = land.dataset.municipalities.set_index("municipality_id")["rural"]
+@dataclass(frozen=True)
+class _Place:
+    """What the pre-checks share: the scenario's inputs, the close list and display names."""
 
-    # Coverage: groups that no open competent operator reaches within the radius.
-    all_pairs = land.eligible_pairs()
-    all_pairs = all_pairs[~all_pairs["operator_id"].isin(closed)]
-    reach = inp.pairs[~inp.pairs["operator_id"].isin(closed)]
-    lonely = groups[~groups.index.isin(reach["group_id"])]
-    if pol.coverage == "hard" and not lonely.empty:
-        nearest = all_pairs.sort_values(["group_id", "minutes"]).drop_duplicates("group_id") \
-            .set_index("group_id")
-        radius = pol.max_travel_minutes
-        for g, row in lonely.sort_values("weight", ascending=False).iterrows():
-            m = row["municipality_id"]
-            where = f"{muni.get(m, m)} ({m}{', rural' if rural.get(m, False) else ''})"
-            if g in nearest.index:
-                o = nearest.at[g, "operator_id"]
-                near = f"nearest: {op_name.get(o, o)}, {nearest.at[g, 'minutes']:.0f} minutes"
-            else:
-                near = "no open operator is competent in it at all"
-            within = "" if radius is None else f" within {radius:g} minutes"
+    land: Landscape
+    inp: ModelInputs
+    pol: Policy
+    closed: frozenset[str]
+
+    @property
+    def open_operators(self) -> list[str]:
+        return [o for o in self.inp.operators.index if o not in self.closed]
+
+    def name(self, kind: str, key: str) -> str:
+        return str(_names(self.land, kind).get(key, key))
+
+
+def _unreachable_groups(p: _Place) -> list[Finding]:
+    """Hard coverage: groups that no open competent operator reaches within the radius."""
+    inp, pol = p.inp, p.pol
+    reach = inp.pairs[~inp.pairs["operator_id"].isin(p.closed)]
+    lonely = inp.groups[~inp.groups.index.isin(reach["group_id"])]
+    if pol.coverage != "hard" or lonely.empty:
+        return []
+    all_pairs = p.land.eligible_pairs()
+    all_pairs = all_pairs[~all_pairs["operator_id"].isin(p.closed)]
+    nearest = all_pairs.sort_values(["group_id", "minutes"]).drop_duplicates("group_id") \
+        .set_index("group_id")
+    rural = p.land.dataset.municipalities.set_index("municipality_id")["rural"]
+    within = "" if pol.max_travel_minutes is None else \
+        f" within {pol.max_travel_minutes:g} minutes"
+    out = []
+    for g, row in lonely.sort_values("weight", ascending=False).iterrows():
+        m, s = row["municipality_id"], row["stronghold_id"]
+        where = f"{p.name('municipality', m)} ({m}{', rural' if rural.get(m, False) else ''})"
+        if g in nearest.index:
+            o = nearest.at[g, "operator_id"]
+            near = f"nearest: {p.name('operator', o)}, {nearest.at[g, 'minutes']:.0f} minutes"
+        else:
+            near = "no open operator is competent in it at all"
+        out.append(Finding(
+            "precheck", "assignment", f"{m}/{s}",
+            f"{where}: {row['weight']:g} firms in stronghold {s}, but no operator competent "
+            f"in {s} lies{within} ({near})", float(row["weight"])))
+    return out
+
+
+def _target_out_of_reach(p: _Place) -> list[Finding]:
+    """Soft coverage: the target exceeds the share of firms any open operator can reach."""
+    pol, groups = p.pol, p.inp.groups
+    if pol.coverage != "soft" or pol.coverage_target <= 0:
+        return []
+    reach = p.inp.pairs[~p.inp.pairs["operator_id"].isin(p.closed)]
+    reachable = float(groups.loc[groups.index.isin(reach["group_id"]), "weight"].sum())
+    total = float(groups["weight"].sum())
+    if not total or reachable / total >= pol.coverage_target - 1e-12:
+        return []
+    return [Finding("precheck", "coverage", "all",
+                    f"coverage_target = {pol.coverage_target:.1%}, but only "
+                    f"{reachable / total:.1%} of firms have a competent operator within reach "
+                    f"({total - reachable:g} firms cannot be served)",
+                    pol.coverage_target * total - reachable)]
+
+
+def _regions_emptied(p: _Place) -> list[Finding]:
+    """Regions left with fewer operators than min_operators_per_region after the close list."""
+    k = p.pol.min_operators_per_region
+    if k <= 0:
+        return []
+    region_of = p.inp.operators["region_id"]
+    out = []
+    for r in p.inp.regions:
+        have = sum(1 for o in p.open_operators if region_of[o] == r)
+        if have < k:
+            gone = sum(1 for o in p.closed if region_of.get(o) == r)
             out.append(Finding(
-                "precheck", "coverage", f"{m}/{row['stronghold_id']}",
-                f"{where}: {row['weight']:g} firms in stronghold {row['stronghold_id']}, but no "
-                f"operator competent in {row['stronghold_id']} lies{within} ({near})",
-                float(row["weight"])))
-    if pol.coverage == "soft" and pol.coverage_target > 0:
-        reachable = float(groups.loc[groups.index.isin(reach["group_id"]), "weight"].sum())
-        total = float(groups["weight"].sum())
-        if total and reachable / total < pol.coverage_target - 1e-12:
-            out.append(Finding(
-                "precheck", "coverage", "all",
-                f"coverage_target = {pol.coverage_target:.1%}, but only {reachable / total:.1%} "
-                f"of firms have a competent operator within reach "
-                f"({total - reachable:g} firms cannot be served)",
-                pol.coverage_target * total - reachable))
+                "precheck", "regional_presence", r,
+                f"{p.name('region', r)} needs at least {k} operators, but only {have} "
+                f"remain{f' after the close list ({gone} closed)' if gone else ''}",
+                float(k - have)))
+    return out
 
-    # Regional presence after the close list.
-    k = pol.min_operators_per_region
-    if k > 0:
-        region_of = inp.operators["region_id"]
-        for r in inp.regions:
-            have = sum(1 for o in open_ops if region_of[o] == r)
-            if have < k:
-                gone = sum(1 for o in closed if region_of.get(o) == r)
-                out.append(Finding(
-                    "precheck", "regional_presence", r,
-                    f"{region_name.get(r, r)} needs at least {k} operators, but only {have} "
-                    f"remain{f' after the close list ({gone} closed)' if gone else ''}",
-                    float(k - have)))
 
-    # Strongholds whose required clusters cannot be selected.
-    clusters = inp.clusters
-    covers = inp.covers.groupby("stronghold_id")["cluster_id"].agg(list)
-    for s, need in inp.required_clusters.items():
-        if need <= 0:
-            continue
+def _why_unselectable(p: _Place, c: str) -> list[str]:
+    info, pol = p.inp.clusters.loc[c], p.pol
+    why = []
+    if info["budget"] < pol.min_cluster_budget:
+        why.append(f"budget {info['budget'] / 1e6:g} M < "
+                   f"min_cluster_budget = {pol.min_cluster_budget / 1e6:g} M")
+    if info["knowledge_partners"] < pol.min_knowledge_partners:
+        why.append(f"{info['knowledge_partners']} knowledge partners < "
+                   f"{pol.min_knowledge_partners}")
+    if pol.require_gold and info["label"] != "gold" and pd.isna(info["gold_upgrade_cost"]):
+        why.append("not gold and cannot be upgraded")
+    if info["host"] in p.closed:
+        why.append(f"host {info['host']} is closed")
+    return why
+
+
+def _strongholds_without_cluster(p: _Place) -> list[Finding]:
+    """Strongholds whose required clusters cannot be selected."""
+    clusters = p.inp.clusters
+    covers = p.inp.covers.groupby("stronghold_id")["cluster_id"].agg(list)
+    out = []
+    for s, need in p.inp.required_clusters.items():
         cands = covers.get(s, [])
         usable = [c for c in cands if clusters.at[c, "admissible"]
-                  and clusters.at[c, "host"] not in closed]
-        if len(usable) < need:
-            reasons = []
-            for c in cands:
-                why = []
-                if clusters.at[c, "budget"] < pol.min_cluster_budget:
-                    why.append(f"budget {clusters.at[c, 'budget'] / 1e6:g} M < "
-                               f"min_cluster_budget = {pol.min_cluster_budget / 1e6:g} M")
-                if clusters.at[c, "knowledge_partners"] < pol.min_knowledge_partners:
-                    why.append(f"{clusters.at[c, 'knowledge_partners']} knowledge partners < "
-                               f"{pol.min_knowledge_partners}")
-                if pol.require_gold and clusters.at[c, "label"] != "gold" and \
-                        pd.isna(clusters.at[c, "gold_upgrade_cost"]):
-                    why.append("not gold and cannot be upgraded")
-                if clusters.at[c, "host"] in closed:
-                    why.append(f"host {clusters.at[c, 'host']} is closed")
-                if why:
-                    reasons.append(f"{c}: {', '.join(why)}")
-            out.append(Finding(
-                "precheck", "one_cluster_per_stronghold", s,
-                f"stronghold {s}: {need} cluster(s) required, but only {len(usable)} of the "
-                f"{len(cands)} covering it can be selected ({'; '.join(reasons) or 'none'})",
-                float(need - len(usable))))
+                  and clusters.at[c, "host"] not in p.closed]
+        if need <= 0 or len(usable) >= need:
+            continue
+        reasons = [f"{c}: {', '.join(why)}" for c in cands if (why := _why_unselectable(p, c))]
+        out.append(Finding(
+            "precheck", "one_cluster_per_stronghold", s,
+            f"stronghold {s}: {need} cluster(s) required, but only {len(usable)} of the "
+            f"{len(cands)} covering it can be selected ({'; '.join(reasons) or 'none'})",
+            float(need - len(usable))))
+    return out
 
-    # Capacity: firms of a stronghold beyond what its competent open operators can take.
-    cap = inp.operators["capacity"]
-    comp = inp.competence[~inp.competence["operator_id"].isin(closed)]
-    demand = groups.groupby("stronghold_id")["weight"].sum()
-    # Only under hard coverage: a soft target is national, not per stronghold.
-    for s, q in demand.items() if pol.coverage == "hard" else ():
+
+def _stronghold_over_capacity(p: _Place) -> list[Finding]:
+    """Hard coverage: firms of a stronghold beyond what its competent open operators can take
+    (a soft target is national, not per stronghold)."""
+    if p.pol.coverage != "hard":
+        return []
+    cap = p.inp.operators["capacity"]
+    comp = p.inp.competence[~p.inp.competence["operator_id"].isin(p.closed)]
+    out = []
+    for s, q in p.inp.groups.groupby("stronghold_id")["weight"].sum().items():
         ops = comp.loc[comp["stronghold_id"] == s, "operator_id"]
         if ops.empty or cap[ops].isna().any():
             continue
@@ -198,8 +229,14 @@ def prechecks(land: Landscape, inp: ModelInputs, scenario: Scenario) -> list[Fin
                 "precheck", "capacity", str(s),
                 f"stronghold {s}: {q:g} firms must be served, but all operators "
                 f"competent in it can take only {total_cap:g} together", q - total_cap))
+    return out
 
-    # Counts and budgets that the forced operators already break.
+
+def _operator_count_impossible(p: _Place) -> list[Finding]:
+    """Operator caps below what is forced, floors above what is left open."""
+    pol, inp = p.pol, p.inp
+    k = pol.min_operators_per_region
+    out = []
     if pol.max_operators is not None:
         floor = max(len(inp.keep), k * len(inp.regions), pol.min_operators)
         if floor > pol.max_operators:
@@ -208,116 +245,126 @@ def prechecks(land: Landscape, inp: ModelInputs, scenario: Scenario) -> list[Fin
                 f"max_operators = {pol.max_operators}, but at least {floor} operators are "
                 f"required (keep list {len(inp.keep)}, {k} per region x {len(inp.regions)} "
                 f"regions, min_operators {pol.min_operators})", float(floor - pol.max_operators)))
-    if pol.min_operators > len(open_ops):
+    n_open = len(p.open_operators)
+    if pol.min_operators > n_open:
         out.append(Finding("precheck", "min_operators", "all",
-                           f"min_operators = {pol.min_operators}, but only {len(open_ops)} "
-                           "operators are not closed", float(pol.min_operators - len(open_ops))))
-    if pol.annual_budget is not None:
-        forced = float(inp.operators.loc[list(inp.keep), "annual_cost"].sum())
-        if forced > pol.annual_budget:
-            out.append(Finding("precheck", "annual_budget", "all",
-                               f"annual_budget = {_dkk(pol.annual_budget)}, but the operators "
-                               f"on the keep list alone cost {_dkk(forced)} a year",
-                               forced - pol.annual_budget))
-    if pol.min_firms_per_operator > 0:
-        for o in inp.keep:
-            c = cap.get(o, np.nan)
-            if not np.isnan(c) and c < pol.min_firms_per_operator:
-                out.append(Finding(
-                    "precheck", "min_firms_per_operator", o,
-                    f"{op_name.get(o, o)} must be kept but can serve only {c:g} firms, fewer "
-                    f"than min_firms_per_operator = {pol.min_firms_per_operator:g}",
-                    pol.min_firms_per_operator - c))
+                           f"min_operators = {pol.min_operators}, but only {n_open} "
+                           "operators are not closed", float(pol.min_operators - n_open)))
     return out
+
+
+def _budget_below_forced(p: _Place) -> list[Finding]:
+    """The operators on the keep list alone cost more than the annual budget."""
+    budget = p.pol.annual_budget
+    if budget is None:
+        return []
+    forced = float(p.inp.operators.loc[list(p.inp.keep), "annual_cost"].sum())
+    if forced <= budget:
+        return []
+    return [Finding("precheck", "annual_budget", "all",
+                    f"annual_budget = {_dkk(budget)}, but the operators on the keep list "
+                    f"alone cost {_dkk(forced)} a year", forced - budget)]
+
+
+def _kept_below_critical_mass(p: _Place) -> list[Finding]:
+    """An operator on the keep list cannot reach min_firms_per_operator within its capacity."""
+    need = p.pol.min_firms_per_operator
+    if need <= 0:
+        return []
+    cap = p.inp.operators["capacity"]
+    out = []
+    for o in p.inp.keep:
+        c = cap.get(o, np.nan)
+        if not np.isnan(c) and c < need:
+            out.append(Finding(
+                "precheck", "min_firms_per_operator", o,
+                f"{p.name('operator', o)} must be kept but can serve only {c:g} firms, fewer "
+                f"than min_firms_per_operator = {need:g}", need - c))
+    return out
+
+
+#: The solver-free checks, in the order their findings are reported.
+PRECHECKS: tuple[Callable[[_Place], list[Finding]], ...] = (
+    _unreachable_groups, _target_out_of_reach, _regions_emptied, _strongholds_without_cluster,
+    _stronghold_over_capacity, _operator_count_impossible, _budget_below_forced,
+    _kept_below_critical_mass)
+
+
+def prechecks(land: Landscape, inp: ModelInputs, scenario: Scenario) -> list[Finding]:
+    """Fast, solver-free reasons for infeasibility, each with a concrete message."""
+    place = _Place(land, inp, scenario.policy, frozenset(inp.close))
+    return [finding for check in PRECHECKS for finding in check(place)]
 
 
 # --------------------------------------------------------------------------- elastic model
 
-#: Constraint families that may be violated in the elastic model, with the penalty per unit of
-#: slack: one operator or cluster too many weighs as much as one unserved firm; shares are
-#: scaled to firms; money counts per million DKK.
-ELASTIC: dict[str, float] = {
-    "one_cluster_per_stronghold": 1.0, "assignment": 1.0, "capacity": 1.0,
-    "min_firms_per_operator": 1.0, "min_firms_per_node": 1.0, "coverage": 1.0,
-    "rural_parity": 1.0, "regional_presence": 1.0, "min_operators": 1.0,
-    "max_operators": 1.0, "keep": 1.0, "close": 1.0, "annual_budget": 1e-6,
-}
-
-
 def _elasticise(m: pyo.ConcreteModel, total_firms: float) -> dict[str, tuple[Any, Any]]:
-    """Add slacks to every policy constraint; returns {family: (plus, minus) slack vars}."""
+    """Add a penalised slack to every row of every family with an elastic weight; returns
+    {component: (keys, (plus, minus) slack vars)}. Shares are scaled to firms."""
     slacks: dict[str, tuple[Any, Any]] = {}
     penalty = []
     soft = hasattr(m, "u")
-    for name, weight in ELASTIC.items():
-        if name == "assignment" and soft:
-            continue  # u already lets firms go unserved; the coverage target is what binds
-        comp = getattr(m, name, None)
-        if comp is None or not isinstance(comp, pyo.Constraint) or not comp.active:
+    for family in FAMILIES:
+        if family.implied:
+            for name in family.components:  # derived from rows that may now bend
+                if hasattr(m, name):
+                    getattr(m, name).deactivate()
+        if family.elastic_weight is None:
             continue
-        keys = list(comp.keys())
-        plus = pyo.Var(range(len(keys)), domain=pyo.NonNegativeReals)
-        minus = pyo.Var(range(len(keys)), domain=pyo.NonNegativeReals)
-        m.add_component(f"_plus_{name}", plus)
-        m.add_component(f"_minus_{name}", minus)
-        # Shares (coverage, parity) are in units of 1: scale them to firms.
-        unit = total_firms if name in ("coverage", "rural_parity") else 1.0
-        for i, key in enumerate(keys):
-            con = comp[key]
-            lower, body, upper = con.lower, con.body, con.upper
-            con.set_value((lower, body + plus[i] - minus[i], upper))
-            if lower is None:
-                plus[i].fix(0)
-            if upper is None:
-                minus[i].fix(0)
-            penalty.append(weight * unit * (plus[i] + minus[i]))
-        slacks[name] = (keys, (plus, minus))
-    # Inadmissible clusters are fixed at 0; let them be selected at a price.
-    fixed = [c for c in m.C if m.z[c].fixed]
-    if fixed:
-        m._admit = pyo.Var(fixed, domain=pyo.NonNegativeReals)
-        for c in fixed:
-            m.z[c].unfix()
-        m._admit_con = pyo.Constraint(fixed, rule=lambda m, c: m.z[c] <= m._admit[c])
-        penalty.append(sum(m._admit[c] for c in fixed))
-        slacks["cluster_admissibility"] = (fixed, (m._admit, None))
-    if hasattr(m, "stronghold_capacity"):
-        m.stronghold_capacity.deactivate()  # derived from capacity, which may now bend
+        weight = family.elastic_weight * (total_firms if family.share else 1.0)
+        if family.form == "fixing":
+            penalty += _elastic_admission(m, weight, slacks)
+            continue
+        for name in family.components:
+            if name == "assignment" and soft:
+                continue  # u already lets firms go unserved; the coverage target is what binds
+            comp = getattr(m, name, None)
+            if comp is None or not isinstance(comp, pyo.Constraint) or not comp.active:
+                continue
+            keys = list(comp.keys())
+            plus = pyo.Var(range(len(keys)), domain=pyo.NonNegativeReals)
+            minus = pyo.Var(range(len(keys)), domain=pyo.NonNegativeReals)
+            m.add_component(f"_plus_{name}", plus)
+            m.add_component(f"_minus_{name}", minus)
+            for i, key in enumerate(keys):
+                con = comp[key]
+                lower, body, upper = con.lower, con.body, con.upper
+                con.set_value((lower, body + plus[i] - minus[i], upper))
+                if lower is None:
+                    plus[i].fix(0)
+                if upper is None:
+                    minus[i].fix(0)
+                penalty.append(weight * (plus[i] + minus[i]))
+            slacks[name] = (keys, (plus, minus))
     m.cost.deactivate()
     m.violation = pyo.Objective(expr=sum(penalty), sense=pyo.minimize)
     return slacks
 
 
+def _elastic_admission(m: pyo.ConcreteModel, weight: float,
+                       slacks: dict[str, tuple[Any, Any]]) -> list[Any]:
+    """Inadmissible clusters are fixed at 0; let them be selected at a price."""
+    fixed = [c for c in m.C if m.z[c].fixed]
+    if not fixed:
+        return []
+    m._admit = pyo.Var(fixed, domain=pyo.NonNegativeReals)
+    for c in fixed:
+        m.z[c].unfix()
+    m._admit_con = pyo.Constraint(fixed, rule=lambda m, c: m.z[c] <= m._admit[c])
+    slacks["cluster_admissibility"] = (fixed, (m._admit, None))
+    return [weight * sum(m._admit[c] for c in fixed)]
+
+
 def _describe(name: str, key: Any, amount: float, land: Landscape, inp: ModelInputs) -> str:
-    muni = _names(land, "municipality")
-    if name == "assignment":
+    """The family's message for one elastic slack (``Family.messages``)."""
+    fields: dict[str, Any] = {"key": key, "amount": amount, "dkk": _dkk(amount)}
+    if key in inp.groups.index:
         g = inp.groups.loc[key]
         m = g["municipality_id"]
-        return (f"coverage: {amount * g['weight']:g} firms unserved in {muni.get(m, m)} ({m}), "
-                f"stronghold {g['stronghold_id']}")
-    if name == "capacity":
-        return f"capacity: operator {key} would need {amount:g} more places"
-    if name in ("min_firms_per_operator", "min_firms_per_node"):
-        return f"{name}: {key} short of the minimum by {amount:g} firms"
-    if name == "one_cluster_per_stronghold":
-        return f"one_cluster_per_stronghold: stronghold {key} off by {amount:g} cluster(s)"
-    if name == "regional_presence":
-        return f"regional_presence: region {key} needs {amount:g} more operator(s)"
-    if name == "max_operators":
-        return f"max_operators: needs {amount:g} more"
-    if name == "min_operators":
-        return f"min_operators: {amount:g} fewer possible"
-    if name in ("keep", "close"):
-        return f"{name}: operator {key} cannot be {'kept' if name == 'keep' else 'closed'}"
-    if name == "annual_budget":
-        return f"annual_budget: {_dkk(amount)} more needed per year"
-    if name == "coverage":
-        return f"coverage: the target is missed by {amount:.2%} of firms"
-    if name == "rural_parity":
-        return f"rural_parity: rural coverage short by {amount:.2%}"
-    if name == "cluster_admissibility":
-        return f"cluster {key} would have to be selected although inadmissible"
-    return f"{name} at {key}: {amount:g}"
+        fields.update(firms=amount * g["weight"], stronghold=g["stronghold_id"],
+                      place=f"{_names(land, 'municipality').get(m, m)} ({m})")
+    template = BY_NAME[FAMILY_OF[name]].messages.get(name)
+    return template.format(**fields) if template else f"{name} at {key}: {amount:g}"
 
 
 def elastic(land: Landscape, scenario: Scenario) -> list[Finding]:
@@ -384,124 +431,194 @@ def _largest_feasible(values: list[float], feasible: Callable[[float], bool]) ->
     return _smallest_feasible(list(reversed(values)), feasible)
 
 
-ALL_FAMILIES = frozenset({
-    "coverage", "assignment", "max_operators", "min_operators", "regional_presence", "capacity",
-    "one_cluster_per_stronghold", "cluster_admissibility", "close", "min_firms_per_operator",
-    "annual_budget", "rural_parity"})
+@dataclass(frozen=True)
+class _Ask:
+    """What a remedy needs: the scenario, what was found and a way to try a change."""
+
+    land: Landscape
+    scenario: Scenario
+    findings: list[Finding]
+    solve: Callable[[Scenario], Any]
+
+    @property
+    def pol(self) -> Policy:
+        return self.scenario.policy
+
+    def works(self, updates: dict[str, Any]) -> bool:
+        return bool(self.solve(self.scenario.with_updates(updates)).has_solution)
+
+    def attempt(self, change: str, updates: dict[str, Any]) -> Suggestion:
+        return _try(self.solve, self.scenario, change, updates)
+
+    def first_verified(self, options: list[tuple[str, dict[str, Any]]]) -> list[Suggestion]:
+        """The first of ``options`` (tried in order) that solves, if any."""
+        for change, updates in options:
+            s = self.attempt(change, updates)
+            if s.verified:
+                return [s]
+        return []
+
+
+def _raise_radius(a: _Ask) -> list[Suggestion]:
+    """The smallest max_travel_minutes that works, on a 5-minute grid."""
+    radius = a.pol.max_travel_minutes
+    if radius is None:
+        return []
+    pairs = a.land.eligible_pairs()
+    pairs = pairs[~pairs["operator_id"].isin(set(a.pol.close))]
+    # No radius below the farthest group's nearest competent operator can work.
+    floor = max(radius, float(pairs.groupby("group_id")["minutes"].min().max()))
+    grid = sorted({math.ceil(t / 5) * 5 for t in pairs["minutes"].unique() if t >= floor}
+                  | {math.ceil(floor / 5) * 5})
+    best = _smallest_feasible(grid, lambda r: a.works({"policy": {"max_travel_minutes": r}}))
+    if best is None:
+        return []
+    return [a.attempt(f"raise max_travel_minutes from {radius:g} to {best:g}",
+                      {"policy": {"max_travel_minutes": best}})]
+
+
+def _soft_coverage(a: _Ask) -> list[Suggestion]:
+    if a.pol.max_travel_minutes is None or a.pol.coverage != "hard":
+        return []
+    return [a.attempt("use soft coverage (unserved firms penalised) with coverage_target = 0.95",
+                      {"policy": {"coverage": "soft", "coverage_target": 0.95}})]
+
+
+def _raise_max_operators(a: _Ask) -> list[Suggestion]:
+    cap = a.pol.max_operators
+    if cap is None:
+        return []
+    # Start from what the elastic model says is missing.
+    more = sum(math.ceil(f.amount or 0) for f in a.findings if f.constraint == "max_operators")
+    grid = list(range(cap + max(more, 1), len(a.land.dataset.operators) + 1))
+    best = _smallest_feasible(grid, lambda k: a.works({"policy": {"max_operators": k}}))
+    if best is None:
+        return []
+    return [a.attempt(f"raise max_operators from {cap} to {best}",
+                      {"policy": {"max_operators": best}})]
+
+
+def _reopen(a: _Ask) -> list[Suggestion]:
+    """Each operator of the close list whose reopening alone makes the scenario solvable."""
+    close = a.pol.close
+    tried = [a.attempt(f"reopen {o} (remove it from close)",
+                       {"policy": {"close": [c for c in close if c != o]}}) for o in close]
+    return [s for s in tried if s.verified]
+
+
+def _drop_close_kinds(a: _Ask) -> list[Suggestion]:
+    if not a.pol.close_kinds:
+        return []
+    return [a.attempt("drop close_kinds", {"policy": {"close_kinds": []}})]
+
+
+def _lower_critical_mass(a: _Ask) -> list[Suggestion]:
+    """The largest working min_firms_per_operator (then per node) below the current one, to
+    the nearest 5 % of it."""
+    out = []
+    for key in ("min_firms_per_operator", "min_firms_per_node"):
+        now = getattr(a.pol, key)
+        if now <= 0:
+            continue
+        grid = [round(now * f / 20, 6) for f in range(20)]
+        best = _largest_feasible(grid, lambda v, key=key: a.works({"policy": {key: v}}))
+        if best is not None:
+            out.append(a.attempt(f"lower {key} from {now:g} to {best:g}",
+                                 {"policy": {key: best}}))
+    return out
+
+
+def _lower_regional_presence(a: _Ask) -> list[Suggestion]:
+    now = a.pol.min_operators_per_region
+    return a.first_verified([(f"lower min_operators_per_region from {now} to {k}",
+                              {"policy": {"min_operators_per_region": k}})
+                             for k in range(now - 1, -1, -1)])
+
+
+def _drop_cluster_mass(a: _Ask) -> list[Suggestion]:
+    if a.pol.min_cluster_budget <= 0 and a.pol.min_knowledge_partners <= 0:
+        return []
+    return [a.attempt("drop the cluster critical mass (min_cluster_budget and "
+                      "min_knowledge_partners = 0)",
+                      {"policy": {"min_cluster_budget": 0, "min_knowledge_partners": 0}})]
+
+
+def _drop_gold(a: _Ask) -> list[Suggestion]:
+    if not a.pol.require_gold:
+        return []
+    return [a.attempt("do not require gold labels", {"policy": {"require_gold": False}})]
+
+
+def _exempt_strongholds(a: _Ask) -> list[Suggestion]:
+    short = sorted({f.where for f in a.findings if f.constraint == "one_cluster_per_stronghold"})
+    if not short:
+        return []
+    return [a.attempt("exempt " + ", ".join(short) + " from the cluster requirement",
+                      {"policy": {"exempt_strongholds": sorted(
+                          set(a.pol.exempt_strongholds) | set(short))}})]
+
+
+def _raise_budget(a: _Ask) -> list[Suggestion]:
+    budget = a.pol.annual_budget
+    if budget is None:
+        return []
+    need = sum(f.amount or 0.0 for f in a.findings if f.constraint == "annual_budget")
+    # Round up to a tidy figure: 0.1 M DKK nationally, 1 DKK for small data sets.
+    unit = 1e5 if budget >= 1e6 else 1.0
+    raised = math.ceil((budget + need) / unit) * unit
+    return [a.attempt(f"raise annual_budget to {_dkk(raised)}",
+                      {"policy": {"annual_budget": raised}})]
+
+
+def _lower_coverage_target(a: _Ask) -> list[Suggestion]:
+    target = a.pol.coverage_target
+    if a.pol.coverage != "soft" or target <= 0:
+        return []
+    grid = [round(target - d, 4) for d in (0.01, 0.02, 0.05, 0.1, 0.2) if target - d > 0]
+    return a.first_verified([(f"lower coverage_target from {target:.0%} to {t:.0%}",
+                              {"policy": {"coverage_target": t}}) for t in grid])
+
+
+def _drop_rural_parity(a: _Ask) -> list[Suggestion]:
+    if a.pol.coverage != "soft" or not a.pol.rural_parity:
+        return []
+    return [a.attempt("drop rural_parity", {"policy": {"rural_parity": False}})]
+
+
+#: The changes the diagnosis can suggest, by the name ``Family.remedies`` uses, in the order
+#: they are tried and reported.
+REMEDIES: dict[str, Callable[[_Ask], list[Suggestion]]] = {
+    "radius": _raise_radius,
+    "soft_coverage": _soft_coverage,
+    "max_operators": _raise_max_operators,
+    "reopen": _reopen,
+    "close_kinds": _drop_close_kinds,
+    "critical_mass": _lower_critical_mass,
+    "regional_presence": _lower_regional_presence,
+    "cluster_mass": _drop_cluster_mass,
+    "gold": _drop_gold,
+    "exempt": _exempt_strongholds,
+    "annual_budget": _raise_budget,
+    "coverage_target": _lower_coverage_target,
+    "rural_parity": _drop_rural_parity,
+}
 
 
 def suggest(land: Landscape, scenario: Scenario, findings: list[Finding],
             solve: Callable[[Scenario], Any]) -> list[Suggestion]:
     """Relaxations for the families named in ``findings``, each verified by solving; when none
-    of those works, every active policy is tried (the named family may be a symptom)."""
-    found = _suggest(land, scenario, {f.constraint for f in findings}, findings, solve)
+    of those works, every family's remedies are tried (the named family may be a symptom)."""
+    ask = _Ask(land, scenario, findings, solve)
+    named = {FAMILY_OF.get(f.constraint, f.constraint) for f in findings}
+    found = _suggest(ask, named)
     if not found:
-        found = _suggest(land, scenario, set(ALL_FAMILIES), findings, solve)
+        found = _suggest(ask, set(BY_NAME))
     return found
 
 
-def _suggest(land: Landscape, scenario: Scenario, families: set[str],
-             findings: list[Finding], solve: Callable[[Scenario], Any]) -> list[Suggestion]:
-    pol = scenario.policy
-    out: list[Suggestion] = []
-
-    def works(updates: dict[str, Any]) -> bool:
-        return bool(solve(scenario.with_updates(updates)).has_solution)
-
-    if pol.max_travel_minutes is not None and families & {"coverage", "assignment"}:
-        pairs = land.eligible_pairs()
-        closed = set(pol.close)
-        pairs = pairs[~pairs["operator_id"].isin(closed)]
-        # No radius below the farthest group's nearest competent operator can work.
-        floor = max(pol.max_travel_minutes, float(pairs.groupby("group_id")["minutes"].min()
-                                                  .max()))
-        # Candidate radii on a 5-minute grid from that bound: a handful of solves nationally.
-        grid = sorted({math.ceil(t / 5) * 5 for t in pairs["minutes"].unique()
-                       if t >= floor} | {math.ceil(floor / 5) * 5})
-        best = _smallest_feasible(grid, lambda r: works({"policy": {"max_travel_minutes": r}}))
-        if best is not None:
-            out.append(_try(solve, scenario, f"raise max_travel_minutes from "
-                            f"{pol.max_travel_minutes:g} to {best:g}",
-                            {"policy": {"max_travel_minutes": best}}))
-        if pol.coverage == "hard":
-            out.append(_try(solve, scenario, "use soft coverage (unserved firms penalised) with "
-                            "coverage_target = 0.95", {"policy": {"coverage": "soft",
-                                                                  "coverage_target": 0.95}}))
-    if pol.max_operators is not None and families & {
-            "max_operators", "regional_presence", "capacity", "one_cluster_per_stronghold",
-            "assignment", "coverage", "min_operators"}:
-        n_ops = len(land.dataset.operators)
-        # Start from what the elastic model says is missing.
-        more = sum(math.ceil(f.amount or 0) for f in findings
-                   if f.constraint == "max_operators")
-        grid = list(range(pol.max_operators + max(more, 1), n_ops + 1))
-        best = _smallest_feasible(grid, lambda k: works({"policy": {"max_operators": k}}))
-        if best is not None:
-            out.append(_try(solve, scenario, f"raise max_operators from {pol.max_operators} to "
-                            f"{best}", {"policy": {"max_operators": best}}))
-    if (pol.close or pol.close_kinds) and families & {"close", "regional_presence", "coverage",
-                                                      "capacity", "one_cluster_per_stronghold",
-                                                      "assignment"}:
-        for o in pol.close:
-            rest = [c for c in pol.close if c != o]
-            s = _try(solve, scenario, f"reopen {o} (remove it from close)",
-                     {"policy": {"close": rest}})
-            if s.verified:
-                out.append(s)
-        if pol.close_kinds:
-            out.append(_try(solve, scenario, "drop close_kinds", {"policy": {"close_kinds": []}}))
-    if pol.min_firms_per_operator > 0 and families & {
-            "min_firms_per_operator", "max_operators", "regional_presence", "assignment",
-            "coverage", "capacity"}:
-        # Largest working value below the current one, to the nearest 5 % of it.
-        grid = [round(pol.min_firms_per_operator * f / 20, 6) for f in range(20)]
-        best = _largest_feasible(grid, lambda v: works({"policy": {"min_firms_per_operator": v}}))
-        if best is not None:
-            out.append(_try(solve, scenario, f"lower min_firms_per_operator from "
-                            f"{pol.min_firms_per_operator:g} to {best:g}",
-                            {"policy": {"min_firms_per_operator": best}}))
-    if pol.min_operators_per_region > 0 and "regional_presence" in families:
-        for k in range(pol.min_operators_per_region - 1, -1, -1):
-            s = _try(solve, scenario, f"lower min_operators_per_region from "
-                     f"{pol.min_operators_per_region} to {k}",
-                     {"policy": {"min_operators_per_region": k}})
-            if s.verified:
-                out.append(s)
-                break
-    if families & {"one_cluster_per_stronghold", "cluster_admissibility"}:
-        if pol.min_cluster_budget > 0 or pol.min_knowledge_partners > 0:
-            out.append(_try(solve, scenario, "drop the cluster critical mass (min_cluster_budget"
-                            " and min_knowledge_partners = 0)",
-                            {"policy": {"min_cluster_budget": 0, "min_knowledge_partners": 0}}))
-        if pol.require_gold:
-            out.append(_try(solve, scenario, "do not require gold labels",
-                            {"policy": {"require_gold": False}}))
-        short = sorted({f.where for f in findings
-                        if f.constraint == "one_cluster_per_stronghold"})
-        if short:
-            out.append(_try(solve, scenario, "exempt " + ", ".join(short) + " from the cluster "
-                            "requirement", {"policy": {"exempt_strongholds": sorted(
-                                set(pol.exempt_strongholds) | set(short))}}))
-    if pol.annual_budget is not None and "annual_budget" in families:
-        need = sum(f.amount or 0.0 for f in findings if f.constraint == "annual_budget")
-        # Round up to a tidy figure: 0.1 M DKK nationally, 1 DKK for small data sets.
-        unit = 1e5 if pol.annual_budget >= 1e6 else 1.0
-        budget = math.ceil((pol.annual_budget + need) / unit) * unit
-        out.append(_try(solve, scenario, f"raise annual_budget to {_dkk(budget)}",
-                        {"policy": {"annual_budget": budget}}))
-    if pol.coverage == "soft" and pol.coverage_target > 0 and families & {"coverage",
-                                                                          "rural_parity"}:
-        grid = [round(pol.coverage_target - d, 4) for d in (0.01, 0.02, 0.05, 0.1, 0.2)
-                if pol.coverage_target - d > 0]
-        for t in grid:
-            s = _try(solve, scenario, f"lower coverage_target from {pol.coverage_target:.0%} "
-                     f"to {t:.0%}", {"policy": {"coverage_target": t}})
-            if s.verified:
-                out.append(s)
-                break
-        if pol.rural_parity:
-            out.append(_try(solve, scenario, "drop rural_parity",
-                            {"policy": {"rural_parity": False}}))
+def _suggest(ask: _Ask, families: set[str]) -> list[Suggestion]:
+    wanted = {r for f in families if f in BY_NAME for r in BY_NAME[f].remedies}
+    out = [s for name, remedy in REMEDIES.items() if name in wanted for s in remedy(ask)]
     # Keep only changes that really work, and only once each.
     seen: set[str] = set()
     kept = []

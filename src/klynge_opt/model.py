@@ -7,12 +7,14 @@ Index sets come from the landscape graph; no variable exists for an ineligible p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from .families import FAMILIES
 from .landscape import Landscape
 from .overrides import forced_operators, required_clusters
 from .scenario import Scenario
@@ -115,21 +117,13 @@ def _disruption(land: Landscape) -> pd.DataFrame:
 
 
 def build_model(inp: ModelInputs, scenario: Scenario) -> pyo.ConcreteModel:
+    """Variables, then every family of the registry that enters as rows or fixings (each built
+    by the function of its name below), then the objective."""
     m = pyo.ConcreteModel(name=scenario.name)
     add_variables(m, inp, scenario)
-    one_cluster_per_stronghold(m, inp)
-    host_retained(m, inp)
-    serve_needs_operator(m, inp, scenario)
-    assignment(m, inp, scenario)
-    capacity(m, inp)
-    stronghold_capacity(m, inp, scenario)
-    critical_mass(m, inp, scenario)
-    coverage(m, inp, scenario)
-    rural_parity(m, inp, scenario)
-    regional_presence(m, inp, scenario)
-    operator_count(m, inp, scenario)
-    forced(m, inp, scenario)
-    annual_budget(m, inp, scenario)
+    for family in FAMILIES:
+        if family.form != "index":
+            BUILDERS[family.name](m, inp, scenario)
     objective(m, inp, scenario)
     return m
 
@@ -149,10 +143,6 @@ def add_variables(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) ->
     m.x = pyo.Var(m.E, domain=pyo.UnitInterval if pol.allow_split else pyo.Binary)
     if pol.coverage == "soft":
         m.u = pyo.Var(m.G, domain=pyo.UnitInterval)
-    # Clusters below the critical mass (budget, knowledge partners) or, under require_gold,
-    # unable to reach gold cannot be selected: fixing z keeps the index simple and visible.
-    for c in inp.clusters.index[~inp.clusters["admissible"].to_numpy(bool)]:
-        m.z[c].fix(0)
 
     # Lookup structures shared by the constraint families.
     m._pairs_of_group = inp.pairs.groupby("group_id", sort=False)["operator_id"].agg(list)
@@ -161,7 +151,8 @@ def add_variables(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) ->
     m._stronghold_of = inp.groups["stronghold_id"].to_dict()
 
 
-def one_cluster_per_stronghold(m: pyo.ConcreteModel, inp: ModelInputs) -> None:
+def one_cluster_per_stronghold(m: pyo.ConcreteModel, inp: ModelInputs,
+                               scenario: Scenario) -> None:
     """Σ_{c covers s} z_c = n_s for every stronghold s with a requirement."""
     by_s = inp.covers.groupby("stronghold_id")["cluster_id"].agg(list)
     required = {s: n for s, n in inp.required_clusters.items() if n is not None}
@@ -172,7 +163,14 @@ def one_cluster_per_stronghold(m: pyo.ConcreteModel, inp: ModelInputs) -> None:
     m.one_cluster_per_stronghold = pyo.Constraint(sorted(required), rule=rule)
 
 
-def host_retained(m: pyo.ConcreteModel, inp: ModelInputs) -> None:
+def cluster_admissibility(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
+    """z_c = 0 for clusters below the critical mass (budget, knowledge partners) or, under
+    require_gold, unable to reach gold: fixing z keeps the index simple and visible."""
+    for c in inp.clusters.index[~inp.clusters["admissible"].to_numpy(bool)]:
+        m.z[c].fix(0)
+
+
+def host_retained(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
     """z_c <= y_h(c); z_c <= v_h(c),s for every stronghold s the cluster covers."""
     host = inp.clusters["host"]
     m.host_retained = pyo.Constraint(m.C, rule=lambda m, c: m.z[c] <= m.y[host[c]])
@@ -226,7 +224,7 @@ def _served_by(m: pyo.ConcreteModel, o: str, stronghold: str | None = None) -> o
                if stronghold is None or m._stronghold_of[g] == stronghold)
 
 
-def capacity(m: pyo.ConcreteModel, inp: ModelInputs) -> None:
+def capacity(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
     """Σ_g q_g x_go <= cap_o y_o for operators with a capacity."""
     cap = inp.operators["capacity"]
     limited = [o for o in m.O if not np.isnan(cap[o])]
@@ -373,3 +371,22 @@ def objective(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> Non
 
 
 OBJECTIVE_SCALE = 1e3
+
+Builder = Callable[[pyo.ConcreteModel, ModelInputs, Scenario], None]
+#: The builder of each family of :data:`klynge_opt.families.FAMILIES`, by its name.
+BUILDERS: dict[str, Builder] = {
+    "one_cluster_per_stronghold": one_cluster_per_stronghold,
+    "cluster_admissibility": cluster_admissibility,
+    "host_retained": host_retained,
+    "serve_needs_operator": serve_needs_operator,
+    "assignment": assignment,
+    "capacity": capacity,
+    "stronghold_capacity": stronghold_capacity,
+    "critical_mass": critical_mass,
+    "coverage": coverage,
+    "rural_parity": rural_parity,
+    "regional_presence": regional_presence,
+    "operator_count": operator_count,
+    "forced": forced,
+    "annual_budget": annual_budget,
+}

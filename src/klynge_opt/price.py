@@ -9,88 +9,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from . import dataset as dataset_api
+from . import families
 from .api import solve
 from .dataset import Dataset
+from .families import Relaxation
 from .results import Result
-from .scenario import Policy, Scenario, load_scenario
-
-
-@dataclass(frozen=True)
-class Relaxation:
-    policy: str
-    #: What the relaxation does, in words a consultant can quote.
-    relaxed_to: str
-    active: Callable[[Scenario], bool]
-    updates: Callable[[Scenario], dict[str, Any]]
-
-
-def _all_strongholds_exempt(ds: Dataset) -> dict[str, Any]:
-    return {"policy": {"exempt_strongholds": list(ds.strongholds["stronghold_id"])}}
-
-
-RELAXATIONS: tuple[Relaxation, ...] = (
-    Relaxation("one cluster per stronghold",
-               "no cluster requirement for any stronghold (all exempt)",
-               lambda sc: True, lambda sc: {}),  # updates need the data: filled in by price()
-    Relaxation("cluster critical mass", "min_cluster_budget = 0 and min_knowledge_partners = 0",
-               lambda sc: sc.policy.min_cluster_budget > 0 or sc.policy.min_knowledge_partners > 0,
-               lambda sc: {"policy": {"min_cluster_budget": 0, "min_knowledge_partners": 0}}),
-    Relaxation("operator critical mass", "min_firms_per_operator = 0 and min_firms_per_node = 0",
-               lambda sc: sc.policy.min_firms_per_operator > 0 or sc.policy.min_firms_per_node > 0,
-               lambda sc: {"policy": {"min_firms_per_operator": 0, "min_firms_per_node": 0}}),
-    Relaxation("max operators", "no national cap on operators (max_operators removed)",
-               lambda sc: sc.policy.max_operators is not None,
-               lambda sc: {"policy": {"max_operators": None}}),
-    Relaxation("min operators", "min_operators = 0",
-               lambda sc: sc.policy.min_operators > 0,
-               lambda sc: {"policy": {"min_operators": 0}}),
-    Relaxation("gold-labelled clusters", "require_gold = false (no upgrades, any label)",
-               lambda sc: sc.policy.require_gold,
-               lambda sc: {"policy": {"require_gold": False}}),
-    Relaxation("coverage target", "coverage_target = 0 (unserved firms still penalised)",
-               lambda sc: sc.policy.coverage == "soft" and sc.policy.coverage_target > 0,
-               lambda sc: {"policy": {"coverage_target": 0.0}}),
-    Relaxation("rural parity", "rural_parity = false",
-               lambda sc: sc.policy.coverage == "soft" and sc.policy.rural_parity,
-               lambda sc: {"policy": {"rural_parity": False}}),
-    Relaxation("regional presence", "min_operators_per_region = 0",
-               lambda sc: sc.policy.min_operators_per_region > 0,
-               lambda sc: {"policy": {"min_operators_per_region": 0}}),
-    Relaxation("travel-time radius", "no maximum travel time (max_travel_minutes removed)",
-               lambda sc: sc.policy.max_travel_minutes is not None,
-               lambda sc: {"policy": {"max_travel_minutes": None}}),
-    Relaxation("forced keep/close", "keep, close, keep_kinds and close_kinds emptied",
-               lambda sc: bool(sc.policy.keep or sc.policy.close or sc.policy.keep_kinds
-                               or sc.policy.close_kinds),
-               lambda sc: {"policy": {"keep": [], "close": [], "keep_kinds": [],
-                                      "close_kinds": []}}),
-    Relaxation("annual budget", "no cap on annual operating cost (annual_budget removed)",
-               lambda sc: sc.policy.annual_budget is not None,
-               lambda sc: {"policy": {"annual_budget": None}}),
-)
-
-
-def _cluster_rule_active(sc: Scenario, ds: Dataset) -> bool:
-    pol: Policy = sc.policy
-    return any(pol.stronghold_clusters.get(s, pol.clusters_per_stronghold) > 0
-               for s in ds.strongholds["stronghold_id"] if s not in pol.exempt_strongholds)
+from .scenario import Scenario, load_scenario
 
 
 def active_relaxations(sc: Scenario, ds: Dataset) -> list[tuple[Relaxation, dict[str, Any]]]:
-    out = []
-    for relax in RELAXATIONS:
-        if relax.policy == "one cluster per stronghold":
-            if _cluster_rule_active(sc, ds):
-                out.append((relax, _all_strongholds_exempt(ds)))
-        elif relax.active(sc):
-            out.append((relax, relax.updates(sc)))
-    return out
+    """The registry's relaxations that change something in ``sc`` on ``ds``."""
+    return families.active_relaxations(sc.policy, tuple(ds.strongholds["stronghold_id"]))
+
+
+#: Every relaxation, in the order of the price table (``klynge_opt.families``).
+RELAXATIONS: tuple[Relaxation, ...] = families.relaxations()
 
 
 def _kept(result: Result) -> set[str]:

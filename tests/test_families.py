@@ -1,0 +1,193 @@
+"""The registry of constraint families (``klynge_opt.families``) keeps every consumer in step.
+
+In the spirit of Calliope's ``test_all_math_registered``: a family added to the model, the
+checker, the diagnosis, ``price`` or ``docs/model.md`` but not to the registry (or the other way
+round) fails here by name. Each family also has a binding test: on the tiny landscape, under a
+scenario where it matters, removing the family's rows lowers the optimum (or turns an
+infeasible scenario feasible); a valid inequality instead leaves the optimum alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pyomo.environ as pyo
+import pytest
+
+import test_check
+from conftest import ROOT, tiny_tables
+from klynge_opt import check, diagnosis, model
+from klynge_opt.dataset import from_tables
+from klynge_opt.families import BY_NAME, FAMILIES, FAMILY_OF, relaxations
+from klynge_opt.landscape import build_landscape
+from klynge_opt.price import RELAXATIONS
+from klynge_opt.scenario import Scenario
+from klynge_opt.solver import solve
+from test_golden_lp import SCENARIOS as GOLDEN_SCENARIOS
+
+CHECKABLE = [f.name for f in FAMILIES if not f.implied]
+
+
+def _built(updates: dict[str, Any] | Scenario, edit: Callable[[dict], None] | None = None,
+           ) -> tuple[Any, Scenario, pyo.ConcreteModel]:
+    tables = tiny_tables()
+    if edit is not None:
+        edit(tables)
+    sc = updates if isinstance(updates, Scenario) else Scenario().with_updates(updates)
+    inputs = model.prepare(build_landscape(from_tables(tables)), sc)
+    return inputs, sc, model.build_model(inputs, sc)
+
+
+def test_every_active_constraint_belongs_to_a_family():
+    components = {c for f in FAMILIES for c in f.components}
+    for name, updates in GOLDEN_SCENARIOS.items():
+        _, _, m = _built(updates, lambda t: t["operators"].__setitem__(
+            "capacity", [4.0, None, 6.0]))
+        active = {c.local_name for c in m.component_objects(pyo.Constraint, active=True)}
+        assert active <= components, f"{name}: unregistered {sorted(active - components)}"
+
+
+def test_every_family_that_enters_the_model_has_its_builder():
+    enters = {f.name for f in FAMILIES if f.form != "index"}
+    assert set(model.BUILDERS) == enters
+    for name, builder in model.BUILDERS.items():
+        assert builder.__name__ == name, f"{name} is built by {builder.__name__}"
+        assert builder.__doc__, f"builder {name} has no docstring"
+
+
+def test_policy_families_can_be_priced_relaxed_and_repaired():
+    for f in FAMILIES:
+        if f.structural:
+            continue
+        assert f.relaxations, f"{f.name}: a policy without a relaxation for price"
+        assert f.remedies, f"{f.name}: no remedy the diagnosis can suggest"
+        assert f.policy_keys, f"{f.name}: no policy key switches it on"
+        if f.form != "index":
+            assert f.elastic_weight is not None, f"{f.name}: no elastic weight"
+
+
+def test_policy_keys_are_scenario_keys():
+    fields = set(Scenario().policy.model_fields)
+    for f in FAMILIES:
+        assert set(f.policy_keys) <= fields, f"{f.name}: {set(f.policy_keys) - fields}"
+
+
+def test_elastic_families_word_every_slack():
+    for f in FAMILIES:
+        assert set(f.messages) <= set(f.components) | {f.name}, f.name
+        if f.elastic_weight is not None:
+            named = set(f.components) if f.form == "rows" else {f.name}
+            assert named <= set(f.messages), f"{f.name}: no message for {named - set(f.messages)}"
+
+
+def test_remedies_are_implemented_and_used():
+    used = {r for f in FAMILIES for r in f.remedies}
+    assert used == set(diagnosis.REMEDIES), (used ^ set(diagnosis.REMEDIES))
+
+
+def test_price_reads_the_registry():
+    assert RELAXATIONS == relaxations()
+    labels = [r.policy for r in RELAXATIONS]
+    assert len(labels) == len(set(labels))
+
+
+def test_docs_model_names_every_family():
+    text = (ROOT / "docs" / "model.md").read_text(encoding="utf-8")
+    bold = set(re.findall(r"\*\*(\w+)\*\*", text))
+    for f in FAMILIES:
+        assert f.name in bold, f"docs/model.md has no **{f.name}** entry"
+        for c in f.components:
+            assert c in bold or c == f.name, f"docs/model.md does not name component {c}"
+
+
+def test_checker_has_one_rule_per_family():
+    assert list(check.RULES) == CHECKABLE
+    for name in CHECKABLE:
+        assert check.RULES[name].__name__ == name
+        assert tuple(check.RULE_VIOLATIONS[name]) == BY_NAME[name].checks, name
+    assert all(FAMILY_OF[v] == f.name for f in FAMILIES for v in f.checks)
+
+
+def test_every_checker_rule_has_a_violation_test():
+    assert set(test_check.VIOLATIONS_TESTED) >= set(CHECKABLE), \
+        sorted(set(CHECKABLE) - set(test_check.VIOLATIONS_TESTED))
+
+
+# --------------------------------------------------------------------------- binding
+
+#: Operating costs dominate: the optimum keeps as few operators as it can (O1 + O3).
+_CHEAP_TRAVEL = {"costs": {"cost_per_firm_minute": 1.0, "disruption_cost_per_firm": 0.0}}
+
+
+def _with(extra: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    out = copy.deepcopy(_CHEAP_TRAVEL if base is None else base)
+    for key, value in extra.items():
+        out.setdefault(key, {}).update(value)
+    return out
+
+
+def _o3_unlimited(tables: dict) -> None:
+    tables["operators"].loc[2, "capacity"] = 20.0
+
+
+#: Per family: a scenario (and data edit) on the tiny landscape under which it binds.
+BINDING: dict[str, tuple[dict[str, Any], Callable[[dict], None] | None]] = {
+    "one_cluster_per_stronghold": (_with({"policy": {"clusters_per_stronghold": 2}}), None),
+    "cluster_admissibility": (_with({"policy": {"clusters_per_stronghold": 2,
+                                                "min_cluster_budget": 2e6}}), None),
+    "host_retained": (_with({"policy": {"clusters_per_stronghold": 2}}), None),
+    "serve_needs_operator": ({}, None),
+    "radius": (_with({"policy": {"max_travel_minutes": 60}}), None),
+    "assignment": ({}, None),
+    "capacity": (_CHEAP_TRAVEL, None),
+    "stronghold_capacity": (_CHEAP_TRAVEL, None),
+    "critical_mass": (_with({"policy": {"min_firms_per_node": 4}}), None),
+    "coverage": ({"policy": {"coverage": "soft", "coverage_target": 0.9},
+                  "costs": {"unserved_penalty_per_firm": 1}}, None),
+    "rural_parity": (_with({"policy": {"coverage": "soft", "coverage_target": 0,
+                                       "rural_parity": True},
+                            "costs": {"unserved_penalty_per_firm": 300}}), None),
+    "regional_presence": (_with({"policy": {"min_operators_per_region": 1}}), _o3_unlimited),
+    "operator_count": ({"policy": {"max_operators": 2}}, None),
+    "forced": (_with({"policy": {"keep": ["O2"]}}), None),
+    "annual_budget": ({"policy": {"annual_budget": 2500}}, None),
+}
+
+
+def _solve(m: pyo.ConcreteModel, sc: Scenario) -> float | None:
+    report, _ = solve(m, sc.solver)
+    return report.objective if report.has_solution else None
+
+
+@pytest.mark.parametrize("name", [f.name for f in FAMILIES])
+def test_family_binds(name):
+    family = BY_NAME[name]
+    updates, edit = BINDING[name]
+    inputs, sc, m = _built(updates, edit)
+    with_it = _solve(m, sc)
+    if family.form == "index":
+        # Not rows: relax it through the scenario as price does.
+        (relax,) = family.relaxations
+        without_sc = sc.with_updates(relax.updates(sc.policy, ()))
+        _, _, m2 = _built(without_sc, edit)
+        without = _solve(m2, without_sc)
+    else:
+        m2 = model.build_model(inputs, sc)
+        present = [c for c in family.components if hasattr(m2, c)]
+        assert present or family.form == "fixing", f"{name}: no rows under its binding scenario"
+        for c in present:
+            getattr(m2, c).deactivate()
+        if family.form == "fixing":
+            assert any(m2.z[c].fixed for c in m2.C), f"{name}: nothing fixed"
+            for c in m2.C:
+                m2.z[c].unfix()
+        without = _solve(m2, sc)
+    assert without is not None, f"{name}: removing it made the scenario infeasible"
+    if family.implied:
+        assert with_it == pytest.approx(without, rel=1e-6), f"{name}: not a valid inequality"
+    else:
+        assert with_it is None or with_it > without * (1 + 1e-3), (
+            f"{name}: does not bind ({with_it} with, {without} without)")
