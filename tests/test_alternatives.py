@@ -54,7 +54,8 @@ def _sets(table: pd.DataFrame) -> list[frozenset[str]]:
 def test_three_best_match_brute_force(case: tuple[Scenario, dict[frozenset[str], float]],
                                       ) -> None:
     scenario, best = case
-    table, results = alternatives(from_tables(tiny_tables()), scenario, k=3)
+    study = alternatives(scenario, 3, dataset=from_tables(tiny_tables()))
+    table, results = study.table, study.plans
 
     assert len(table) == len(results) == 3
     assert table["rank"].tolist() == [1, 2, 3]
@@ -77,13 +78,13 @@ def test_three_best_match_brute_force(case: tuple[Scenario, dict[frozenset[str],
     assert table["check_ok"].all()
     assert all(r.summary["check"]["ok"] for r in results)
     assert table["operators_after"].tolist() == [len(s) for s in sets]
-    assert table.attrs["stopped"] is None
+    assert study.stopped is None
 
 
 def test_differs_from_best_lists_additions_and_closures(
         case: tuple[Scenario, dict[frozenset[str], float]]) -> None:
     scenario, _ = case
-    table, _ = alternatives(from_tables(tiny_tables()), scenario, k=3)
+    table = alternatives(scenario, 3, dataset=from_tables(tiny_tables())).table
     sets = _sets(table)
     assert table["differs_from_best"].iloc[0] == ""
     for kept, diff in zip(sets[1:], table["differs_from_best"].iloc[1:], strict=True):
@@ -95,33 +96,35 @@ def test_differs_from_best_lists_additions_and_closures(
 def test_more_alternatives_than_feasible_sets_stops_early(
         case: tuple[Scenario, dict[frozenset[str], float]]) -> None:
     scenario, best = case
-    table, results = alternatives(from_tables(tiny_tables()), scenario, k=len(best) + 5)
+    study = alternatives(scenario, len(best) + 5, dataset=from_tables(tiny_tables()))
+    table, results = study.table, study.plans
     assert len(table) == len(results) == len(best)
     assert set(_sets(table)) == set(best)
     assert table["objective"].tolist() == pytest.approx(sorted(best.values()), rel=REL)
-    assert table.attrs["stopped"] == "infeasible"
-    assert table.attrs["message"]
+    assert study.stopped == "infeasible"
+    assert study.message
 
 
 def test_infeasible_scenario_gives_an_empty_ranking() -> None:
     # A radius below the island ferry (90 min) leaves a firm without any operator.
-    table, results = alternatives(from_tables(tiny_tables()),
-                                  Scenario(policy={"max_travel_minutes": 60}), k=3)
+    study = alternatives(Scenario(policy={"max_travel_minutes": 60}), 3,
+                         dataset=from_tables(tiny_tables()))
+    table, results = study.table, study.plans
     assert table.empty and results == []
     assert list(table.columns)[:3] == ["rank", "status", "objective"]
-    assert table.attrs["stopped"] == "infeasible"
-    assert "no operator competent in food lies within 60 minutes" in table.attrs["message"]
+    assert study.stopped == "infeasible"
+    assert "no operator competent in food lies within 60 minutes" in study.message
 
 
 @pytest.mark.parametrize("k", [0, -1, 2.5, True])
 def test_k_must_be_a_positive_integer(k: object) -> None:
     with pytest.raises(InputError, match="alternatives"):
-        alternatives(from_tables(tiny_tables()), Scenario(), k)  # type: ignore[arg-type]
+        alternatives(Scenario(), k, dataset=from_tables(tiny_tables()))  # type: ignore[arg-type]
 
 
 def test_status_quo_has_no_alternatives() -> None:
     with pytest.raises(InputError, match="alternatives"):
-        alternatives(from_tables(tiny_tables()), Scenario(mode="status_quo"), 2)
+        alternatives(Scenario(mode="status_quo"), 2, dataset=from_tables(tiny_tables()))
 
 
 def _plan(status: str, objective: float, kept: list[str]) -> Result:
@@ -159,7 +162,7 @@ def test_status_quo_is_evaluated_once_per_session(monkeypatch) -> None:
         return real(*args, **kwargs)
 
     monkeypatch.setattr(api, "status_quo", counted)
-    table, _ = alternatives(from_tables(tiny_tables()), Scenario(), 3)
+    table = alternatives(Scenario(), 3, dataset=from_tables(tiny_tables())).table
     assert len(table) == 3 and len(calls) == 1
     # Every plan reports the same baseline.
     assert table["objective"].notna().all()

@@ -71,7 +71,8 @@ def test_price_on_tiny():
     ds = from_tables(tiny_tables())
     sc = Scenario().with_updates({"policy": {"max_travel_minutes": 100, "max_operators": 2,
                                              "min_operators_per_region": 1}})
-    table, base = price(sc, ds)
+    study = price(sc, dataset=ds)
+    table, base = study.table, study.base
     assert set(table["policy"]) == {"one cluster per stronghold", "max operators",
                                     "regional presence", "travel-time radius"}
     gap = base.objective * 1e-4

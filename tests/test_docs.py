@@ -37,3 +37,28 @@ def test_outputs_doc_lists_exactly_the_contract_columns():
             if line.startswith("| `"):
                 documented |= set(re.findall(r"`(\w+)`", line.split("|")[1]))
         assert documented == set(table.names), (table.file, documented ^ set(table.names))
+
+
+def test_outputs_doc_documents_every_summary_key():
+    """Each key of each summary part is named (in backticks) in the summary table: a top-level
+    key in the first cell of its row, a nested key in the row of a top-level key that holds
+    that part (a part used twice, e.g. ``coverage`` in ``status_quo``, is documented once)."""
+    from klynge_opt.outputs import ResultSummary, summary_paths
+
+    text = (ROOT / "docs" / "outputs.md").read_text(encoding="utf-8")
+    section = text.split("## `summary.json`", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            named = set(re.findall(r"`(\w+)`", line))
+            for key in re.findall(r"`(\w+)`", line.split("|")[1]):
+                rows[key] = named
+    documented: set[tuple[type, str]] = set()
+    for path, owner in summary_paths():
+        if owner is ResultSummary and path[0] in rows:
+            documented.add((owner, path[0]))
+        elif len(path) > 1 and path[-1] in rows.get(path[0], set()):
+            documented.add((owner, path[-1]))
+    missing = sorted(".".join(path) for path, owner in summary_paths()
+                     if (owner, path[-1]) not in documented)
+    assert missing == []

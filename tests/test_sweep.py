@@ -130,8 +130,9 @@ def _closing_o1_pays_only_with_a_long_radius() -> Scenario:
 def test_travel_radius_sweep_infeasible_below_the_ferry_and_relaxes() -> None:
     name, values = parse_range("policy.max_travel_minutes=30:180:15")
     calls: list[tuple[int, int]] = []
-    table = sweep(from_tables(tiny_tables()), _closing_o1_pays_only_with_a_long_radius(),
-                  [(name, values)], progress=lambda done, total: calls.append((done, total)))
+    table = sweep(_closing_o1_pays_only_with_a_long_radius(), [(name, values)],
+                  dataset=from_tables(tiny_tables()),
+                  progress=lambda done, total: calls.append((done, total))).table
 
     assert calls == [(i, len(values)) for i in range(1, len(values) + 1)]
     assert table[name].tolist() == values
@@ -161,7 +162,8 @@ def test_travel_radius_sweep_infeasible_below_the_ferry_and_relaxes() -> None:
 def grid_table() -> pd.DataFrame:
     params = [parse_range("policy.max_travel_minutes=60,90,180"),
               parse_range("policy.max_operators=1,2")]
-    return sweep(from_tables(tiny_tables()), Scenario(solver={"mip_gap": 0.0}), params)
+    return sweep(Scenario(solver={"mip_gap": 0.0}), params,
+                 dataset=from_tables(tiny_tables())).table
 
 
 def test_two_parameter_sweep_is_a_full_grid(grid_table: pd.DataFrame) -> None:
@@ -184,8 +186,8 @@ def test_sweep_validates_every_point_before_solving() -> None:
     # max_operators below the scenario's min_operators: named, and nothing solved.
     solved: list[int] = []
     with pytest.raises(InputError) as info:
-        sweep(from_tables(tiny_tables()), Scenario(policy={"min_operators": 2}),
-              [("policy.max_operators", [1, 3])], progress=lambda d, t: solved.append(d))
+        sweep(Scenario(policy={"min_operators": 2}), [("policy.max_operators", [1, 3])],
+              dataset=from_tables(tiny_tables()), progress=lambda d, t: solved.append(d))
     assert "policy.max_operators=1" in info.value.problems[0].message
     assert solved == []
 
@@ -199,12 +201,12 @@ def test_sweep_validates_every_point_before_solving() -> None:
 ])
 def test_sweep_rejects_bad_parameter_lists(params: list[tuple[str, list[float]]]) -> None:
     with pytest.raises(InputError):
-        sweep(from_tables(tiny_tables()), Scenario(), params)
+        sweep(Scenario(), params, dataset=from_tables(tiny_tables()))
 
 
 def test_sweep_loads_the_scenarios_data_once_when_no_dataset(tiny_dir: Path) -> None:
-    table = sweep(None, Scenario(data=str(tiny_dir), solver={"mip_gap": 0.0}),
-                  [("costs.horizon_years", [5.0, 10.0])])
+    table = sweep(Scenario(data=str(tiny_dir), solver={"mip_gap": 0.0}),
+                  [("costs.horizon_years", [5.0, 10.0])]).table
     assert table["status"].tolist() == ["optimal", "optimal"]
     assert table["check_ok"].all()
     # Annual costs count once per year and one-off costs once: no plan gets cheaper over a

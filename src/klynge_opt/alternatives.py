@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 
 import pandas as pd
 import pyomo.environ as pyo
@@ -38,21 +39,25 @@ COLUMNS = ("rank", "status", "objective", "gap_to_best", "gap_to_best_dkk", "ope
            "kept", "differs_from_best", "proven", "check_ok")
 
 
-def kept_operators(result: Result) -> frozenset[str]:
-    ops = result.operators
-    return frozenset(ops.loc[ops["kept"].astype(bool), "operator_id"].astype(str))
+@dataclass(frozen=True)
+class AlternativesStudy:
+    #: One row per plan, cheapest first (``docs/outputs.md``, alternatives.csv).
+    table: pd.DataFrame
+    plans: list[Result]
+    #: Status of the solve that ended the search early (``"infeasible"``: no other operator
+    #: set is feasible), or None when all k plans were found.
+    stopped: str | None
+    message: str
 
 
-def alternatives(dataset: Dataset | str | os.PathLike[str] | None,
-                 scenario: Scenario | str | os.PathLike[str] | None,
-                 k: int) -> tuple[pd.DataFrame, list[Result]]:
+def alternatives(scenario: Scenario | str | os.PathLike[str] | None, k: int, *,
+                 dataset: Dataset | str | os.PathLike[str] | None = None) -> AlternativesStudy:
     """Up to ``k`` plans with distinct operator sets, cheapest first, and their results.
 
-    Each result has been through the independent checker (``summary["check"]``). When fewer
-    than ``k`` plans exist the search stops early, without error; ``table.attrs["stopped"]``
-    then holds the status of the last solve (``"infeasible"``: no other operator set is
-    feasible; ``"time_limit"``/``"error"``: the search gave up) and ``attrs["message"]`` its
-    message. ``attrs["stopped"]`` is ``None`` when all ``k`` plans were found.
+    Each result has been through the independent checker (``facts.check``). When fewer
+    than ``k`` plans exist the search stops early, without error; ``stopped`` then holds the
+    status of the last solve (``"infeasible"``: no other operator set is feasible;
+    ``"time_limit"``/``"error"``: the search gave up) and ``message`` its message.
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InputError([Problem("error", "the number of alternatives must be a positive "
@@ -80,14 +85,13 @@ def alternatives(dataset: Dataset | str | os.PathLike[str] | None,
             # One container for all cuts, added once, so re-solving sees every earlier cut.
             model.alternative_cuts = pyo.ConstraintList()
             cuts = model.alternative_cuts
-        kept = kept_operators(result)
+        kept = result.kept_operators
         cuts.add(sum(1 - model.y[o] for o in model.O if o in kept)
                  + sum(model.y[o] for o in model.O if o not in kept) >= 1)
 
-    table = alternatives_table(plans)
-    table.attrs["stopped"] = None if stopped is None else stopped.status
-    table.attrs["message"] = "" if stopped is None else stopped.message
-    return table, plans
+    return AlternativesStudy(alternatives_table(plans), plans,
+                             None if stopped is None else stopped.status,
+                             "" if stopped is None else stopped.message)
 
 
 def _relative(gap: float, best: float) -> float:
@@ -103,7 +107,7 @@ def alternatives_table(plans: list[Result]) -> pd.DataFrame:
     best = math.nan
     proven = True
     for rank, plan in enumerate(plans, start=1):
-        kept = kept_operators(plan)
+        kept = plan.kept_operators
         objective = float(plan.objective) if plan.objective is not None else math.nan
         if rank == 1:
             best_set, best = kept, objective
@@ -111,7 +115,7 @@ def alternatives_table(plans: list[Result]) -> pd.DataFrame:
         proven = proven and plan.status == "optimal"
         added = sorted(kept - best_set)
         dropped = sorted(best_set - kept)
-        check = plan.summary.get("check")
+        check = plan.facts.check
         rows.append({
             "rank": rank,
             "status": plan.status,
@@ -123,11 +127,11 @@ def alternatives_table(plans: list[Result]) -> pd.DataFrame:
             "differs_from_best": LIST_SEPARATOR.join([f"+{o}" for o in added]
                                                      + [f"-{o}" for o in dropped]),
             "proven": proven,
-            "check_ok": None if check is None else bool(check["ok"]),
+            "check_ok": None if check is None else bool(check.ok),
         })
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     table["check_ok"] = table["check_ok"].astype("boolean")
     return table
 
 
-__all__ = ["alternatives", "alternatives_table", "kept_operators"]
+__all__ = ["AlternativesStudy", "alternatives", "alternatives_table"]

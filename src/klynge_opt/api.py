@@ -21,6 +21,7 @@ from .diagnosis import Diagnosis, Finding, diagnose, prechecks
 from .fsio import clean_json
 from .landscape import Landscape, build_landscape
 from .model import ModelInputs, build_model, prepare
+from .outputs import ResultSummary, Secondary
 from .overrides import apply_overrides, forced_operators, validate_against
 from .problems import InputError, Problem
 from .results import (
@@ -171,8 +172,11 @@ def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
     if verify:
         # Every plan passes the independent checker, which recomputes from the raw data; its
         # verdict, not the solver's, decides whether the plan is reported as a solution.
+        facts = ResultSummary.from_dict(summary)
+        assert facts.objective_terms is not None  # summarise reports the plan's terms
         checked = check_plan(session.original, sc, operators, clusters, assignments,
-                             summary["objective_terms"], reported_objective=summary["objective"])
+                             facts.objective_terms.to_dict(),
+                             reported_objective=facts.objective)
         summary["check"] = checked.to_dict()
         if not checked.ok:
             status = "check_failed"
@@ -219,14 +223,14 @@ def _fewest_changes(session: Session, first: Result, *, tee: bool, verify: bool)
         expr=(total + 1) * sum(1 - m.y[o] for o in m.O) + _moved(m, session.inputs),
         sense=pyo.minimize)
     second = run(session, tee=tee, verify=verify)
-    second.summary["secondary"] = {
-        "objective": "fewest_changes", "tolerance": tol,
-        "primary_objective": first.objective,
-        "primary_status": first.status,
-        "closed_before": first.summary["counts"]["operators_before"]
-        - first.summary["counts"]["operators_after"],
-        "firms_moved_before": first.summary["firms_moved"],
-    }
+    before = first.facts
+    assert before.counts is not None and before.firms_moved is not None  # it has a plan
+    second.summary["secondary"] = Secondary(
+        objective="fewest_changes", tolerance=tol, primary_objective=first.objective,
+        primary_status=first.status,
+        closed_before=before.counts.operators_before - before.counts.operators_after,
+        firms_moved_before=before.firms_moved,
+    ).to_dict()
     # The bound reported by the second solve is for the change count, not for cost.
     second.summary["objective_bound"] = None
     return second

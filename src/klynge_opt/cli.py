@@ -226,44 +226,47 @@ def _share(value: float | None) -> str:
 
 
 def _print_result(result: Result) -> None:
-    s = result.summary
+    s = result.facts
     if not result.has_solution:
         if result.diagnosis is not None:
-            err_console.print(f"[red]{escape(s['status'])}[/red]")
+            err_console.print(f"[red]{escape(s.status)}[/red]")
             err_console.print(escape(result.diagnosis.explain()))
         else:
-            err_console.print(f"[red]{escape(s['status'])}[/red]: {escape(result.message)}")
+            err_console.print(f"[red]{escape(s.status)}[/red]: {escape(result.message)}")
         return
-    if s["status"] == "evaluated":
+    # A result with a plan reports every figure (docs/outputs.md).
+    assert s.objective_terms is not None and s.counts is not None and s.coverage is not None
+    assert s.travel_minutes is not None and s.status_quo is not None and s.savings is not None
+    if s.status == "evaluated":
         flag = "[cyan]status quo, evaluated (not optimised)[/cyan]"
-    elif s["proven_optimal"]:
-        flag = f"[green]optimal[/green] (proven, gap {s['mip_gap']:.4%})"
-    elif s["status"] == "check_failed":
+    elif s.proven_optimal:
+        flag = f"[green]optimal[/green] (proven, gap {_number(s.mip_gap, '.4%')})"
+    elif s.status == "check_failed":
         flag = "[red]INVALID PLAN — it fails the independent check[/red]"
     else:
-        gap = "unknown" if s["mip_gap"] is None else f"{s['mip_gap']:.3%}"
-        stop = "time limit reached" if s["status"] == "time_limit" else "solver gap reached"
+        gap = "unknown" if s.mip_gap is None else f"{s.mip_gap:.3%}"
+        stop = "time limit reached" if s.status == "time_limit" else "solver gap reached"
         flag = f"[yellow]feasible, NOT proven optimal ({stop}), gap {gap}[/yellow]"
-    console.print(f"[bold]{escape(s['scenario'])}[/bold]: {flag}; total cost "
-                  f"{_money(s['objective'])} DKK over the horizon (status quo "
-                  f"{_money(s['status_quo']['objective'])}, savings "
-                  f"{_money(s['savings']['total'])} = {_share(s['savings']['share'])})")
-    c = s["counts"]
-    travel = s["travel_minutes"]
-    console.print(f"operators {c['operators_before']} → {c['operators_after']}, clusters "
-                  f"{c['clusters_before']} → {c['clusters_after']}; coverage all "
-                  f"{_share(s['coverage']['all'])}, rural {_share(s['coverage']['rural'])}, "
-                  f"urban {_share(s['coverage']['urban'])}; travel mean "
-                  f"{_number(travel['mean'], '.1f')} min, max {_number(travel['max'], '.0f')} "
-                  f"min; firms moved {s['firms_moved']:,.0f}")
+    console.print(f"[bold]{escape(str(s.scenario))}[/bold]: {flag}; total cost "
+                  f"{_money(s.objective)} DKK over the horizon (status quo "
+                  f"{_money(s.status_quo.objective)}, savings "
+                  f"{_money(s.savings.total)} = {_share(s.savings.share)})")
+    c, cover, travel = s.counts, s.coverage, s.travel_minutes
+    console.print(f"operators {c.operators_before} → {c.operators_after}, clusters "
+                  f"{c.clusters_before} → {c.clusters_after}; coverage all "
+                  f"{_share(cover.all)}, rural {_share(cover.rural)}, "
+                  f"urban {_share(cover.urban)}; travel mean "
+                  f"{_number(travel.mean, '.1f')} min, max {_number(travel.max, '.0f')} "
+                  f"min; firms moved {_number(s.firms_moved, ',.0f')}")
+    plan_terms, today_terms = s.objective_terms.to_dict(), s.status_quo.objective_terms.to_dict()
     terms = pd.DataFrame({
-        "term": list(s["objective_terms"]),
-        "plan_MDKK": [_mdkk(v) for v in s["objective_terms"].values()],
-        "status_quo_MDKK": [_mdkk(v) for v in s["status_quo"]["objective_terms"].values()],
+        "term": list(plan_terms),
+        "plan_MDKK": [_mdkk(v) for v in plan_terms.values()],
+        "status_quo_MDKK": [_mdkk(v) for v in today_terms.values()],
     })
     console.print(_frame_table(terms, "Cost terms over the horizon",
                                {"plan_MDKK": ",.2f", "status_quo_MDKK": ",.2f"}))
-    if s["status"] != "evaluated":
+    if s.status != "evaluated":
         kept = result.operators[result.operators["kept"]].sort_values(
             ["region_id", "firms_served"], ascending=[True, False])
         console.print(_frame_table(
@@ -271,19 +274,21 @@ def _print_result(result: Result) -> None:
                   "utilisation"]],
             f"Retained operators ({len(kept)})", {"firms_served": ",.0f",
                                                   "utilisation": ".0%"}))
-    t = s["timings"]
-    console.print(f"time: load {t['load']:.2f} s, build {t['build']:.2f} s, solve "
-                  f"{t['solve']:.2f} s, extract {t['extract']:.2f} s")
-    check = s.get("check")
+    t = s.timings
+    if t is not None:
+        console.print(f"time: load {_number(t.load, '.2f')} s, build {_number(t.build, '.2f')} "
+                      f"s, solve {_number(t.solve, '.2f')} s, extract "
+                      f"{_number(t.extract, '.2f')} s")
+    check = s.check
     if check is not None:
-        if check["ok"]:
+        if check.ok:
             console.print("independent check: [green]all constraints and cost terms verified"
                           "[/green]")
         else:
-            err_console.print(f"[red]independent check found {len(check['violations'])} "
+            err_console.print(f"[red]independent check found {len(check.violations)} "
                               "violations[/red]:")
-            for v in check["violations"][:20]:
-                err_console.print(escape(f"  {v['constraint']} at {v['where']}: {v['message']}"))
+            for v in check.violations[:20]:
+                err_console.print(escape(f"  {v.constraint} at {v.where}: {v.message}"))
 
 
 def _number(value: float | None, fmt: str) -> str:
@@ -477,13 +482,14 @@ def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     from .price import price as run_price
 
     _check_csv_target(out, scenario, load_scenario(scenario).data)
-    table, base = run_price(scenario, progress=lambda p: err_console.print(
+    study = run_price(scenario, progress=lambda p: err_console.print(
         f"relaxing: {escape(p)}"))
+    table, base = study.table, study.base
     if base.objective is None:
         err_console.print(f"[red]{escape(base.status)}[/red]: {escape(base.message)} — the "
                           "policies cannot be priced against an infeasible scenario")
         raise typer.Exit(EXIT_INFEASIBLE)
-    console.print(f"{escape(base.summary['scenario'])}: optimal cost "
+    console.print(f"{escape(str(base.facts.scenario))}: optimal cost "
                   f"{base.objective / 1e6:,.2f} M DKK over the horizon ({base.status})")
     shown = table[["policy", "relaxed_to", "status", "price", "price_share",
                    "operators_with", "operators_without"]].copy()
@@ -517,8 +523,8 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     params = [parse_range(p) for p in param]
     sc = load_scenario(scenario)
     _check_csv_target(out / "sweep.csv", scenario, sc.data)
-    table = run_sweep(None, sc, params, progress=lambda done, total: err_console.print(
-        f"point {done}/{total}"))
+    table = run_sweep(sc, params, progress=lambda done, total: err_console.print(
+        f"point {done}/{total}")).table
     _write_csv(table, out / "sweep.csv", quiet=True)
     chart = plot_sweep(table, params, out / "sweep.png")
     names = [p for p, _ in params]
@@ -546,10 +552,10 @@ def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML fi
 
     sc = load_scenario(scenario)
     _check_csv_target(out, scenario, sc.data)
-    table, _ = run_alternatives(None, sc, k)
+    study = run_alternatives(sc, k)
+    table = study.table
     if table.empty:
-        err_console.print(f"[red]{escape(str(table.attrs.get('stopped')))}[/red]: "
-                          f"{escape(str(table.attrs.get('message', '')))}")
+        err_console.print(f"[red]{escape(str(study.stopped))}[/red]: {escape(study.message)}")
         raise typer.Exit(EXIT_INFEASIBLE)
     shown = table[["rank", "status", "objective", "gap_to_best", "operators_after",
                    "differs_from_best", "proven"]].copy()
@@ -557,8 +563,8 @@ def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML fi
     console.print(_frame_table(shown.rename(columns={"objective": "cost_MDKK"}),
                                f"The {len(table)} best distinct operator sets",
                                {"cost_MDKK": ",.3f", "gap_to_best": ".3%"}))
-    if table.attrs.get("stopped"):
-        console.print(f"stopped early: {escape(str(table.attrs.get('message', '')))}")
+    if study.stopped:
+        console.print(f"stopped early: {escape(study.message)}")
     if out is not None:
         _write_csv(table, out)
 

@@ -21,12 +21,13 @@ from .api import input_hash, solve
 from .check import check_dir
 from .dataset import Dataset
 from .fsio import MARKER, atomic_file, guard_target, write_csv, write_json
-from .outputs import COST_TERMS, SUMMARY_FILE
+from .outputs import COST_TERMS, SUMMARY_FILE, ResultSummary
 from .problems import InputError, Problem
 from .results import Result, read_result, write_result
 from .scenario import Scenario, load_scenario
 
-#: Rows of the side-by-side table: (label, path into summary.json, unit).
+#: Rows of the side-by-side table: (label, path of declared summary keys
+#: (:class:`~klynge_opt.outputs.ResultSummary`), unit).
 METRICS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("status", ("status",), ""),
     ("total cost", ("objective",), "DKK"),
@@ -68,12 +69,13 @@ class Comparison:
     replaced: bool = False
 
 
-def _get(summary: dict[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = summary
+def _get(facts: ResultSummary, path: tuple[str, ...]) -> Any:
+    """The value at a declared path, None where the result lacks it (e.g. no plan)."""
+    value: Any = facts
     for key in path:
-        if not isinstance(value, dict) or key not in value:
+        if value is None:
             return None
-        value = value[key]
+        value = getattr(value, key)  # an undeclared key is a programming error
     return value
 
 
@@ -197,7 +199,8 @@ def compare(scenarios: Sequence[Scenario | str | os.PathLike[str]], out_dir: str
 
     table = pd.DataFrame({"metric": [m[0] for m in METRICS], "unit": [m[2] for m in METRICS]})
     for name, result in results.items():
-        table[name] = [_get(result.summary, m[1]) for m in METRICS]
+        facts = result.facts
+        table[name] = [_get(facts, m[1]) for m in METRICS]
     ops = decision_diff(results, "operators", "operator_id", "kept", "kept", "closed")
     cls = decision_diff(results, "clusters", "cluster_id", "selected", "selected", "-")
     return Comparison(results, table, input_diff(resolved), ops, cls, reused, replaced)
@@ -209,8 +212,8 @@ def _cached(folder: Path, wanted: str, dataset: Dataset) -> Result | None:
     if not summary_file.exists():
         return None
     try:
-        summary = json.loads(summary_file.read_text(encoding="utf-8"))
-        if summary.get("input_hash") != wanted or summary.get("status") == "evaluated":
+        facts = ResultSummary.from_dict(json.loads(summary_file.read_text(encoding="utf-8")))
+        if facts.input_hash != wanted or facts.status == "evaluated":
             return None  # an evaluation is cheaper to redo than to verify
         if not check_dir(folder, dataset=dataset).ok:
             return None  # edited by hand (or damaged): never reuse what does not check out

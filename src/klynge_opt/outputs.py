@@ -1,13 +1,21 @@
 """The output contract, declared once (as :mod:`schema` declares the input): the files of a
-result folder, each table's columns in order with their kind, the cost terms and the list
-separator. Results write by it, the checker and ``read_result`` read by it, and
-``docs/outputs.md`` documents it (``tests/test_docs.py`` keeps them in step).
+result folder, each table's columns in order with their kind, the cost terms, the list
+separator and the keys of summary.json (:class:`ResultSummary`). Results write by it, the
+checker and ``read_result`` read by it, and ``docs/outputs.md`` documents it
+(``tests/test_docs.py`` and ``tests/test_outputs.py`` keep them in step).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import functools
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal, Self, cast
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 Kind = Literal["text", "number", "flag"]
 
@@ -54,3 +62,280 @@ OUTPUT_TABLES: dict[str, OutputTable] = {t.name: t for t in (
                           "operator_id:t cluster_id:t minutes:n moved:f"),
 )}
 TABLE_FILES: dict[str, str] = {name: t.file for name, t in OUTPUT_TABLES.items()}
+
+
+# --------------------------------------------------------------------------- summary.json
+#
+# summary.json declared as frozen dataclasses, one per JSON object: ``ResultSummary`` and its
+# parts. ``Result.summary`` stays the plain dict that is written; ``Result.facts`` is this
+# typed view of it. ``from_dict`` takes exactly what is written (keys a result kind does not
+# write are absent: a result without a plan has no figures) and ``to_dict`` gives it back
+# unchanged. Values are taken as written, never converted. docs/outputs.md documents every
+# field (tests/test_outputs.py keeps them in step).
+
+#: When a key whose value is None is written: ``always`` (as null), ``if_set`` (never; the
+#: key is absent), ``with_plan`` (as null when the result has figures, i.e. an objective).
+Written = Literal["always", "if_set", "with_plan"]
+
+
+#: ``field`` metadata of keys: when None is written (default ``always``), and whether ``{}``
+#: stands for None (the checker reports empty terms and figures when it found no plan).
+_IF_SET: dict[str, Written] = {"written": "if_set"}
+_WITH_PLAN: dict[str, Written] = {"written": "with_plan"}
+_EMPTY_IS_NONE = {"empty_is_none": True}
+
+
+class SummaryPart:
+    """One JSON object of summary.json as a frozen dataclass (see :class:`ResultSummary`)."""
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "") -> Self:
+        """The part from its JSON object; a required key missing raises ValueError naming it.
+        Keys not declared here are ignored (:func:`undeclared_keys` lists them)."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"{SUMMARY_FILE}: `{where.rstrip('.') or 'summary'}` should be an "
+                             f"object, got {d!r}")
+        values: dict[str, Any] = {}
+        for f in fields(cast("type[DataclassInstance]", cls)):
+            if f.name not in d:
+                if f.default is MISSING:
+                    raise ValueError(f"{SUMMARY_FILE}: `{where}{f.name}` is missing")
+                continue
+            values[f.name] = _load(cls, f, d[f.name], f"{where}{f.name}.")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object, as summary.json holds it."""
+        out: dict[str, Any] = {}
+        for f in fields(cast("DataclassInstance", self)):
+            value = getattr(self, f.name)
+            if value is None:
+                if f.metadata.get("empty_is_none"):
+                    out[f.name] = {}
+                    continue
+                written = f.metadata.get("written", "always")
+                if written == "if_set" or (written == "with_plan"
+                                           and getattr(self, "objective", None) is None):
+                    continue
+            out[f.name] = _dump(value)
+        return out
+
+
+def part_of(cls: type[SummaryPart], name: str) -> tuple[type[SummaryPart] | None, bool]:
+    """The part type a key of ``cls`` holds (None for a plain value), and whether it holds a
+    list of them."""
+    return _parts(cls)[name]
+
+
+@functools.cache
+def _parts(cls: type[SummaryPart]) -> dict[str, tuple[type[SummaryPart] | None, bool]]:
+    out: dict[str, tuple[type[SummaryPart] | None, bool]] = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        many = typing.get_origin(hint) is tuple
+        args = typing.get_args(hint) if many or isinstance(hint, types.UnionType) else (hint,)
+        found = [a for a in args if isinstance(a, type) and issubclass(a, SummaryPart)]
+        out[name] = (found[0] if found else None, many)
+    return out
+
+
+def _load(owner: type[SummaryPart], f: Field[Any], value: Any, where: str) -> Any:
+    part, many = part_of(owner, f.name)
+    if value is None or part is None:
+        return value
+    if f.metadata.get("empty_is_none") and value == {}:
+        return None
+    if many:
+        if not isinstance(value, list):
+            raise ValueError(f"{SUMMARY_FILE}: `{where.rstrip('.')}` should be a list, got "
+                             f"{value!r}")
+        return tuple(part.from_dict(v, f"{where[:-1]}[{i}].") for i, v in enumerate(value))
+    return part.from_dict(value, where)
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, SummaryPart):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_dump(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostTerms(SummaryPart):
+    """``objective_terms``: the objective's terms in DKK over the horizon (order of
+    :data:`COST_TERMS`)."""
+
+    operating: float
+    service: float
+    closure: float
+    upgrade: float
+    disruption: float
+    unserved_penalty: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Counts(SummaryPart):
+    """``counts``: operators and clusters before and after the plan."""
+
+    operators_before: int
+    operators_after: int
+    clusters_before: int
+    clusters_after: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Coverage(SummaryPart):
+    """``coverage``: firm-weighted served share; None where no firm is of that kind."""
+
+    all: float | None
+    rural: float | None
+    urban: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TravelMinutes(SummaryPart):
+    """``travel_minutes``: weighted mean and max travel time; None without served firms."""
+
+    mean: float | None
+    max: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Timings(SummaryPart):
+    """``timings``: seconds per phase; a phase the run did not reach is absent."""
+
+    load: float | None = field(default=None, metadata=_IF_SET)
+    build: float | None = field(default=None, metadata=_IF_SET)
+    solve: float | None = field(default=None, metadata=_IF_SET)
+    extract: float | None = field(default=None, metadata=_IF_SET)
+    total: float | None = field(default=None, metadata=_IF_SET)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusQuoFigures(SummaryPart):
+    """``status_quo``: today's landscape under the same cost model."""
+
+    objective: float
+    objective_terms: CostTerms
+    operators: int
+    clusters: int
+    coverage: Coverage
+    travel_minutes: TravelMinutes
+    firms_moved: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Savings(SummaryPart):
+    """``savings``: status quo objective − objective, absolute and as a share (None when the
+    status quo costs nothing)."""
+
+    total: float
+    share: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckFigures(SummaryPart):
+    """``check.figures``: the plan figures as the checker recomputed them from the tables."""
+
+    coverage: Coverage
+    travel_minutes: TravelMinutes
+    firms_moved: float
+    counts: Counts
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckViolation(SummaryPart):
+    """One entry of ``check.violations``."""
+
+    constraint: str
+    where: str
+    message: str
+    amount: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckVerdict(SummaryPart):
+    """``check``: the independent checker's verdict. Terms and figures are ``{}`` when it
+    found no plan to recompute from; ``objective`` is None then."""
+
+    ok: bool
+    objective: float | None = None
+    reported_objective: float | None = None
+    objective_terms: CostTerms | None = field(default=None, metadata=_EMPTY_IS_NONE)
+    figures: CheckFigures | None = field(default=None, metadata=_EMPTY_IS_NONE)
+    violations: tuple[CheckViolation, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Secondary(SummaryPart):
+    """``secondary``: the lexicographic re-optimisation (``objective.secondary``)."""
+
+    objective: str
+    tolerance: float
+    primary_objective: float
+    primary_status: str
+    closed_before: int
+    firms_moved_before: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResultSummary(SummaryPart):
+    """summary.json. A result without a plan (infeasible, error, time limit without a plan)
+    has only the identity, ``status``, ``proven_optimal``, ``message``, ``timings`` and, when
+    the solver ran, ``solver_termination``; the figures are None then."""
+
+    scenario: str | None = field(default=None, metadata=_IF_SET)
+    data: str | None = field(default=None, metadata=_IF_SET)
+    data_hash: str | None = field(default=None, metadata=_IF_SET)
+    input_hash: str | None = field(default=None, metadata=_IF_SET)
+    status: str
+    proven_optimal: bool = False
+    message: str | None = field(default=None, metadata=_IF_SET)
+    objective: float | None = field(default=None, metadata=_IF_SET)
+    objective_terms: CostTerms | None = field(default=None, metadata=_IF_SET)
+    objective_bound: float | None = field(default=None, metadata=_WITH_PLAN)
+    mip_gap: float | None = field(default=None, metadata=_WITH_PLAN)
+    solver_termination: str | None = field(default=None, metadata=_WITH_PLAN)
+    timings: Timings | None = field(default=None, metadata=_IF_SET)
+    counts: Counts | None = field(default=None, metadata=_IF_SET)
+    coverage: Coverage | None = field(default=None, metadata=_IF_SET)
+    travel_minutes: TravelMinutes | None = field(default=None, metadata=_IF_SET)
+    firms_moved: float | None = field(default=None, metadata=_IF_SET)
+    status_quo: StatusQuoFigures | None = field(default=None, metadata=_IF_SET)
+    savings: Savings | None = field(default=None, metadata=_IF_SET)
+    check: CheckVerdict | None = field(default=None, metadata=_IF_SET)
+    secondary: Secondary | None = field(default=None, metadata=_IF_SET)
+
+
+def summary_paths(cls: type[SummaryPart] = ResultSummary, prefix: tuple[str, ...] = (),
+                  ) -> list[tuple[tuple[str, ...], type[SummaryPart]]]:
+    """Every declared key of summary.json as a path (``("counts", "operators_after")``), with
+    the part that declares its last key; parents before their keys."""
+    out: list[tuple[tuple[str, ...], type[SummaryPart]]] = []
+    for f in fields(cast("type[DataclassInstance]", cls)):
+        path = (*prefix, f.name)
+        out.append((path, cls))
+        part, _ = part_of(cls, f.name)
+        if part is not None:
+            out += summary_paths(part, path)
+    return out
+
+
+def undeclared_keys(d: Mapping[str, Any], cls: type[SummaryPart] = ResultSummary,
+                    where: str = "") -> list[str]:
+    """Keys of a summary (dotted, lists as ``[]``) that the dataclasses do not declare."""
+    out: list[str] = []
+    declared = _parts(cls)
+    for key, value in d.items():
+        if key not in declared:
+            out.append(f"{where}{key}")
+            continue
+        part, many = declared[key]
+        if part is None or value is None:
+            continue
+        items = value if many and isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, Mapping):
+                out += undeclared_keys(item, part, f"{where}{key}{'[]' if many else ''}.")
+    return sorted(set(out))

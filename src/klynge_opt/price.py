@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -18,6 +19,7 @@ from . import families
 from .api import solve
 from .dataset import Dataset
 from .families import Relaxation
+from .outputs import LIST_SEPARATOR
 from .results import Result
 from .scenario import Scenario, load_scenario
 
@@ -31,14 +33,17 @@ def active_relaxations(sc: Scenario, ds: Dataset) -> list[tuple[Relaxation, dict
 RELAXATIONS: tuple[Relaxation, ...] = families.relaxations()
 
 
-def _kept(result: Result) -> set[str]:
-    ops = result.operators
-    return set(ops.loc[ops["kept"].astype(bool), "operator_id"]) if result.has_solution else set()
+@dataclass(frozen=True)
+class PriceStudy:
+    #: One row per active policy (``docs/outputs.md``, price.csv).
+    table: pd.DataFrame
+    #: The scenario solved with every policy in place.
+    base: Result
 
 
-def price(scenario: Scenario | str | os.PathLike[str], dataset: Dataset | None = None, *,
-          progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, Result]:
-    """Price every active policy of ``scenario``; returns the table and the base result."""
+def price(scenario: Scenario | str | os.PathLike[str], *, dataset: Dataset | None = None,
+          progress: Callable[[str], None] | None = None) -> PriceStudy:
+    """Price every active policy of ``scenario``: re-solve with that one policy relaxed."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     ds = dataset if dataset is not None else dataset_api.load(sc.data)
     base = solve(ds, sc)
@@ -57,15 +62,18 @@ def price(scenario: Scenario | str | os.PathLike[str], dataset: Dataset | None =
             row["price_share"] = None
         row["cost_with"] = base.objective
         row["cost_without"] = relaxed.objective
-        row["gap_with"] = base.summary.get("mip_gap")
-        row["gap_without"] = relaxed.summary.get("mip_gap")
-        row["operators_with"] = len(_kept(base)) if base.has_solution else None
-        row["operators_without"] = len(_kept(relaxed)) if relaxed.has_solution else None
-        row["reopened_without"] = ";".join(sorted(_kept(relaxed) - _kept(base)))
-        row["closed_without"] = ";".join(sorted(_kept(base) - _kept(relaxed)))
-        row["check_ok"] = bool(relaxed.summary.get("check", {}).get("ok", False))
+        row["gap_with"] = base.facts.mip_gap
+        row["gap_without"] = relaxed.facts.mip_gap
+        row["operators_with"] = len(base.kept_operators) if base.has_solution else None
+        row["operators_without"] = len(relaxed.kept_operators) if relaxed.has_solution else None
+        row["reopened_without"] = LIST_SEPARATOR.join(sorted(relaxed.kept_operators
+                                                             - base.kept_operators))
+        row["closed_without"] = LIST_SEPARATOR.join(sorted(base.kept_operators
+                                                           - relaxed.kept_operators))
+        verdict = relaxed.facts.check
+        row["check_ok"] = bool(verdict is not None and verdict.ok)
         rows.append(row)
     columns = ["policy", "relaxed_to", "status", "price", "price_share", "cost_with",
                "cost_without", "gap_with", "gap_without", "operators_with", "operators_without",
                "reopened_without", "closed_without", "check_ok"]
-    return pd.DataFrame(rows, columns=columns), base
+    return PriceStudy(pd.DataFrame(rows, columns=columns), base)

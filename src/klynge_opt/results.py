@@ -30,6 +30,7 @@ from .outputs import (
     SCENARIO_FILE,
     SUMMARY_FILE,
     TABLE_FILES,
+    ResultSummary,
 )
 from .scenario import Scenario
 from .solver import SolveReport
@@ -44,7 +45,10 @@ ROUND = 1e-6
 
 @dataclass
 class Result:
-    """What a solve produced: status, summary numbers and the decision tables."""
+    """What a solve produced: status, summary numbers and the decision tables.
+
+    ``summary`` is summary.json as a plain dict; :attr:`facts` is its typed view.
+    """
 
     status: str
     summary: dict[str, Any]
@@ -57,12 +61,29 @@ class Result:
     diagnosis: Any = None
 
     @property
+    def facts(self) -> ResultSummary:
+        """The summary as declared in :mod:`klynge_opt.outputs` (read afresh: ``summary`` may
+        still be added to). A summary without ``status`` takes the result's."""
+        summary = self.summary if "status" in self.summary else {**self.summary,
+                                                                  "status": self.status}
+        return ResultSummary.from_dict(summary)
+
+    @property
+    def kept_operators(self) -> frozenset[str]:
+        """Ids of the operators the plan keeps (empty without a plan)."""
+        if not self.has_solution:
+            return frozenset()
+        ops = self.operators
+        return frozenset(ops.loc[ops["kept"].astype(bool), "operator_id"].astype(str))
+
+    @property
     def objective(self) -> float | None:
-        return self.summary.get("objective")
+        return self.facts.objective
 
     @property
     def objective_terms(self) -> dict[str, float]:
-        return self.summary.get("objective_terms", {})
+        terms = self.facts.objective_terms
+        return {} if terms is None else terms.to_dict()
 
     @property
     def has_solution(self) -> bool:
@@ -346,8 +367,9 @@ def write_result(result: Result, out_dir: str | os.PathLike[str], *,
         guard_target(target, "result", protected=protected, legacy=(SUMMARY_FILE,))
 
     guard()
-    marker = {"tool": "klynge-opt", "kind": "result", "scenario": result.summary.get("scenario"),
-              "input_hash": result.summary.get("input_hash")}
+    facts = result.facts
+    marker = {"tool": "klynge-opt", "kind": "result", "scenario": facts.scenario,
+              "input_hash": facts.input_hash}
     with staged_dir(target, marker, check=guard) as tmp:
         (tmp / SUMMARY_FILE).write_text(json.dumps(result.summary, indent=2, default=_json,
                                                    allow_nan=False), encoding="utf-8")
@@ -381,6 +403,8 @@ def read_result(result_dir: str | os.PathLike[str]) -> Result:
 
     folder = Path(result_dir)
     summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+    # Read by the contract: a summary missing a required key fails here, naming it.
+    facts = ResultSummary.from_dict(summary)
     scenario = load_scenario(folder / SCENARIO_FILE) if (folder / SCENARIO_FILE).exists() \
         else None
     tables: dict[str, pd.DataFrame] = {}
@@ -397,5 +421,5 @@ def read_result(result_dir: str | os.PathLike[str]) -> Result:
             elif col not in text:
                 frame[col] = pd.to_numeric(frame[col].replace("", np.nan), errors="coerce")
         tables[name] = frame
-    return Result(summary["status"], summary, tables["operators"], tables["clusters"],
-                  tables["assignments"], scenario=scenario, message=summary.get("message", ""))
+    return Result(facts.status, summary, tables["operators"], tables["clusters"],
+                  tables["assignments"], scenario=scenario, message=facts.message or "")

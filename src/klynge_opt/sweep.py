@@ -19,6 +19,7 @@ import os
 import types
 import typing
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -229,25 +230,24 @@ def _points(scenario: Scenario, params: Sequence[Param]) -> list[tuple[tuple[flo
 
 
 def _row(result: Result) -> dict[str, Any]:
-    s = result.summary
     if not result.has_solution:
         return {"status": result.status}
+    s = result.facts
     terms = result.objective_terms
-    coverage = s.get("coverage", {})
-    check = s.get("check")
+    counts, coverage, travel = s.counts, s.coverage, s.travel_minutes
     return {
         "status": result.status,
-        "objective": result.objective,
+        "objective": s.objective,
         **{f"cost_{t}": terms.get(t) for t in COST_TERMS},
-        "operators_after": s["counts"]["operators_after"],
-        "clusters_after": s["counts"]["clusters_after"],
-        "coverage_all": coverage.get("all"),
-        "coverage_rural": coverage.get("rural"),
-        "coverage_urban": coverage.get("urban"),
-        "travel_mean": s.get("travel_minutes", {}).get("mean"),
-        "firms_moved": s.get("firms_moved"),
-        "mip_gap": s.get("mip_gap"),
-        "check_ok": None if check is None else bool(check["ok"]),
+        "operators_after": None if counts is None else counts.operators_after,
+        "clusters_after": None if counts is None else counts.clusters_after,
+        "coverage_all": None if coverage is None else coverage.all,
+        "coverage_rural": None if coverage is None else coverage.rural,
+        "coverage_urban": None if coverage is None else coverage.urban,
+        "travel_mean": None if travel is None else travel.mean,
+        "firms_moved": s.firms_moved,
+        "mip_gap": s.mip_gap,
+        "check_ok": None if s.check is None else bool(s.check.ok),
     }
 
 
@@ -256,10 +256,16 @@ SWEEP_COLUMNS = ("status", "objective", *(f"cost_{t}" for t in COST_TERMS), "ope
                  "travel_mean", "firms_moved", "mip_gap", "check_ok")
 
 
-def sweep(dataset: Dataset | str | os.PathLike[str] | None,
-          scenario: Scenario | str | os.PathLike[str] | None,
-          params: Sequence[Param], *,
-          progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+@dataclass(frozen=True)
+class SweepStudy:
+    #: One row per grid point (``docs/outputs.md``, sweep.csv).
+    table: pd.DataFrame
+    params: tuple[Param, ...]
+
+
+def sweep(scenario: Scenario | str | os.PathLike[str] | None, params: Sequence[Param], *,
+          dataset: Dataset | str | os.PathLike[str] | None = None,
+          progress: Callable[[int, int], None] | None = None) -> SweepStudy:
     """Solve ``scenario`` at every point of the grid over one or two ``params``.
 
     ``params`` are ``(path, values)`` pairs as :func:`parse_range` returns; with two, every
@@ -293,7 +299,7 @@ def sweep(dataset: Dataset | str | os.PathLike[str] | None,
         table[col] = table[col].astype("Int64")
     table["check_ok"] = table["check_ok"].astype("boolean")
     table["status"] = table["status"].astype(str)
-    return table
+    return SweepStudy(table, tuple(params))
 
 
 # --------------------------------------------------------------------------- plotting
