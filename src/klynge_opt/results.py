@@ -128,36 +128,10 @@ def extract(m: pyo.ConcreteModel, land: Landscape, inp: ModelInputs, scenario: S
         served["share"].astype(float)
 
     active = v[v > 0.5].index.to_frame(index=False, name=["operator_id", "stronghold_id"])
-    selected = ds.clusters[ds.clusters["cluster_id"].map(z).fillna(False).astype(bool)]
-
-    ops = ds.operators[["operator_id", "name", "kind", "municipality_id", "annual_cost",
-                        "capacity", "closure_cost"]].copy()
-    ops["region_id"] = ops["municipality_id"].map(
-        ds.municipalities.set_index("municipality_id")["region_id"])
-    ops["kept"] = ops["operator_id"].map(y).fillna(False).astype(bool)
-    ops["forced"] = np.select([ops["operator_id"].isin(inp.keep),
-                               ops["operator_id"].isin(inp.close)], ["keep", "close"], "")
-    ops["hosts"] = ops["operator_id"].map(
-        selected.groupby("operator_id")["cluster_id"].agg(_join)).astype(object).fillna("")
-    ops["serves"] = ops["operator_id"].map(
-        active.groupby("operator_id")["stronghold_id"].agg(_join)).astype(object).fillna("")
-    ops["firms_served"] = ops["operator_id"].map(
-        served.groupby("operator_id")["weight"].sum()).fillna(0.0)
-    ops["utilisation"] = ops["firms_served"] / ops["capacity"]
-    ops["closure_cost_paid"] = np.where(ops["kept"], 0.0, ops["closure_cost"])
-    ops = ops[OPERATOR_COLUMNS]
-
-    cl = ds.clusters.rename(columns={"operator_id": "host_operator_id"}).copy()
-    covers = ds.cluster_strongholds.groupby("cluster_id")["stronghold_id"].agg(_join)
-    cl["strongholds"] = cl["cluster_id"].map(covers).fillna("")
-    cl["selected"] = cl["cluster_id"].map(z).fillna(False).astype(bool)
-    cl["admissible"] = cl["cluster_id"].map(inp.clusters["admissible"]).astype(bool)
-    upgrade = cl["cluster_id"].map(inp.clusters["upgrade_cost"]).fillna(0.0)
-    cl["upgraded"] = cl["selected"] & scenario.policy.require_gold & (cl["label"] != "gold")
-    cl["label_after"] = np.where(cl["upgraded"], "gold", cl["label"])
-    cl["upgrade_cost_paid"] = np.where(cl["upgraded"], upgrade, 0.0)
-    cl = cl[CLUSTER_COLUMNS]
-
+    forced = pd.Series(np.select([ds.operators["operator_id"].isin(inp.keep),
+                                  ds.operators["operator_id"].isin(inp.close)],
+                                 ["keep", "close"], ""), index=ds.operators["operator_id"])
+    selected = ds.clusters["cluster_id"].map(z).fillna(False).astype(bool)
     unserved = pd.DataFrame({"group_id": pd.Series(dtype=object),
                              "operator_id": pd.Series(dtype=object),
                              "share": pd.Series(dtype=float)})
@@ -166,8 +140,66 @@ def extract(m: pyo.ConcreteModel, land: Landscape, inp: ModelInputs, scenario: S
         u = u[u > ROUND].clip(upper=1.0)
         unserved = pd.DataFrame({"group_id": u.index, "operator_id": "", "share": u.to_numpy()})
     assignments = _assignments(land, pd.concat([served[["group_id", "operator_id", "share"]],
-                                                unserved], ignore_index=True), selected)
+                                                unserved], ignore_index=True),
+                               ds.clusters[selected.to_numpy()])
+    decisions = Decisions(
+        kept=ds.operators["operator_id"].map(y).fillna(False).astype(bool).to_numpy(),
+        forced=forced.to_numpy(), serves=active, selected=selected.to_numpy(),
+        admissible=ds.clusters["cluster_id"].map(inp.clusters["admissible"]).astype(bool)
+        .to_numpy(),
+        upgrade_cost=ds.clusters["cluster_id"].map(inp.clusters["upgrade_cost"]).fillna(0.0)
+        .to_numpy(float), require_gold=scenario.policy.require_gold)
+    ops, cl = plan_tables(land, decisions, assignments)
     return ops, cl, assignments
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """A plan's decisions, aligned with the data set's operators and clusters tables."""
+
+    kept: np.ndarray
+    #: "keep", "close" or "" per operator.
+    forced: np.ndarray
+    #: (operator_id, stronghold_id) pairs served.
+    serves: pd.DataFrame
+    selected: np.ndarray
+    admissible: np.ndarray
+    #: Under require_gold a selected cluster below gold is upgraded and pays this.
+    upgrade_cost: np.ndarray
+    require_gold: bool = False
+
+
+def plan_tables(land: Landscape, d: Decisions, assignments: pd.DataFrame,
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The operators and clusters tables of a plan (solved, or today's landscape)."""
+    ds = land.dataset
+    ops = ds.operators[["operator_id", "name", "kind", "municipality_id", "annual_cost",
+                        "capacity", "closure_cost"]].copy()
+    ops["region_id"] = ops["municipality_id"].map(
+        ds.municipalities.set_index("municipality_id")["region_id"])
+    ops["kept"] = d.kept
+    ops["forced"] = d.forced
+    hosted = ds.clusters[d.selected]
+    ops["hosts"] = ops["operator_id"].map(
+        hosted.groupby("operator_id")["cluster_id"].agg(_join)).astype(object).fillna("")
+    ops["serves"] = ops["operator_id"].map(
+        d.serves.groupby("operator_id")["stronghold_id"].agg(_join)).astype(object).fillna("")
+    served = assignments[assignments["operator_id"] != ""]
+    ops["firms_served"] = ops["operator_id"].map(
+        (served["weight"] * served["share"]).groupby(served["operator_id"]).sum()).fillna(0.0)
+    ops["utilisation"] = ops["firms_served"] / ops["capacity"]
+    ops["closure_cost_paid"] = np.where(ops["kept"], 0.0, ops["closure_cost"])
+    ops = ops[OPERATOR_COLUMNS]
+
+    cl = ds.clusters.rename(columns={"operator_id": "host_operator_id"}).copy()
+    covers = ds.cluster_strongholds.groupby("cluster_id")["stronghold_id"].agg(_join)
+    cl["strongholds"] = cl["cluster_id"].map(covers).fillna("")
+    cl["selected"] = d.selected
+    cl["admissible"] = d.admissible
+    upgraded = cl["selected"] & d.require_gold & (cl["label"] != "gold")
+    cl["label_after"] = np.where(upgraded, "gold", cl["label"])
+    cl["upgrade_cost_paid"] = np.where(upgraded, d.upgrade_cost, 0.0)
+    return ops, cl[CLUSTER_COLUMNS]
 
 
 def _assignments(land: Landscape, group_plan: pd.DataFrame, selected: pd.DataFrame,
@@ -292,33 +324,13 @@ def status_quo(land: Landscape, scenario: Scenario) -> dict[str, Any]:
 
 def status_quo_result_tables(land: Landscape, assignments: pd.DataFrame,
                              ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Operators and clusters tables of the status quo, in the layout of a solved plan."""
+    """Operators and clusters tables of the status quo: everything kept, every cluster runs."""
     ds = land.dataset
-    ops = ds.operators[["operator_id", "name", "kind", "municipality_id", "annual_cost",
-                        "capacity"]].copy()
-    ops["region_id"] = ops["municipality_id"].map(
-        ds.municipalities.set_index("municipality_id")["region_id"])
-    ops["kept"] = True
-    ops["forced"] = ""
-    ops["hosts"] = ops["operator_id"].map(ds.clusters.groupby("operator_id")["cluster_id"]
-                                          .agg(_join)).fillna("")
-    ops["serves"] = ops["operator_id"].map(land.competence.groupby("operator_id")[
-        "stronghold_id"].agg(_join)).fillna("")
-    ops["firms_served"] = ops["operator_id"].map(
-        (assignments["weight"] * assignments["share"]).groupby(assignments["operator_id"])
-        .sum()).fillna(0.0)
-    ops["utilisation"] = ops["firms_served"] / ops["capacity"]
-    ops["closure_cost_paid"] = 0.0
-    ops = ops[OPERATOR_COLUMNS]
-    cl = ds.clusters.rename(columns={"operator_id": "host_operator_id"}).copy()
-    cl["strongholds"] = cl["cluster_id"].map(
-        ds.cluster_strongholds.groupby("cluster_id")["stronghold_id"].agg(_join)).fillna("")
-    cl["selected"] = True
-    cl["admissible"] = True
-    cl["label_after"] = cl["label"]
-    cl["upgrade_cost_paid"] = 0.0
-    cl = cl[CLUSTER_COLUMNS]
-    return ops, cl
+    n_ops, n_cl = len(ds.operators), len(ds.clusters)
+    return plan_tables(land, Decisions(
+        kept=np.ones(n_ops, bool), forced=np.full(n_ops, ""), serves=land.competence,
+        selected=np.ones(n_cl, bool), admissible=np.ones(n_cl, bool),
+        upgrade_cost=np.zeros(n_cl)), assignments)
 
 
 def summarise(report: SolveReport, m: pyo.ConcreteModel, land: Landscape, scenario: Scenario,
