@@ -22,21 +22,20 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from . import dataset as dataset_api
-from .fsio import OutputError, clean_json, guard_file, guard_target, write_csv
-from .landscape import build_landscape, summarise
 from .outputs import SUMMARY_FILE
-from .problems import InputError, Problem, errors, warnings
-from .scenario import load_scenario
+from .problems import InputError, OutputError, Problem, errors, warnings
 
+# Heavy modules (pandas, networkx, pydantic, Pyomo, HiGHS) are imported inside the commands
+# that need them: `klynge-opt --help` and `validate` stay fast.
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .results import Result
 
 EXIT_FAILED = 1
@@ -44,8 +43,11 @@ EXIT_INPUT = 2
 EXIT_INFEASIBLE = 3
 EXIT_INTERRUPTED = 130
 
+# Plain click help (rich_markup_mode=None): no "<bool>" beside every flag, no boxes cut at 80
+# columns, and rich's formatter is not imported just to print help.
 app = typer.Typer(
     add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+    rich_markup_mode=None,
     help="klynge-opt: design a consolidated business-promotion system.",
     epilog="Example: klynge-opt solve scenarios/reform.toml --out results/reform\n\n"
            "Exit codes: 0 success; 1 a solve failed, its check found violations, or an output "
@@ -61,7 +63,7 @@ class Format(StrEnum):
     json = "json"
 
 
-DatasetArg = Annotated[Path, typer.Argument(
+DatasetArg = Annotated[Path | None, typer.Argument(
     help="Data set: a folder of CSV/Parquet files or an .xlsx workbook "
          "(default: the embedded Danish data).")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
@@ -108,6 +110,12 @@ def _handled(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _load_scenario(path: Path) -> Any:
+    from .scenario import load_scenario
+
+    return load_scenario(path)
+
+
 def _bad_option(option: str, message: str, value: object) -> InputError:
     return InputError([Problem("error", message, source="command line", column=option,
                                value=str(value))], what="command line")
@@ -115,6 +123,8 @@ def _bad_option(option: str, message: str, value: object) -> InputError:
 
 def _frame_table(frame: pd.DataFrame, title: str, formats: dict[str, str] | None = None,
                  ) -> Table:
+    import pandas as pd
+
     formats = formats or {}
     # Text objects, not strings: rich would read "[/bold]" in a name as markup.
     table = Table(title=Text(title), title_justify="left", show_edge=False, pad_edge=False)
@@ -142,12 +152,15 @@ def _cell(value: object, fmt: str | None) -> str:
 
 @app.command()
 @_handled
-def validate(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.text) -> None:
+def validate(data: DatasetArg = None, fmt: FormatOpt = Format.text) -> None:
     """Check a data set against the data contract; list every problem at once.
 
     Example: klynge-opt validate data/denmark --format json
     """
-    ds, problems = dataset_api.inspect(data)
+    from .dataset import DENMARK, inspect
+
+    data = data or DENMARK
+    ds, problems = inspect(data)
     n_err, n_warn = len(errors(problems)), len(warnings(problems))
     if fmt is Format.json:
         print(json.dumps({"ok": ds is not None, "data": str(data), "errors": n_err,
@@ -163,7 +176,7 @@ def validate(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.tex
 
 @app.command()
 @_handled
-def info(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.text,
+def info(data: DatasetArg = None, fmt: FormatOpt = Format.text,
          radius: Annotated[float, typer.Option(
              help="List demand groups whose nearest competent operator is farther "
                   "than this many minutes.")] = 60.0) -> None:
@@ -173,7 +186,11 @@ def info(data: DatasetArg = dataset_api.DENMARK, fmt: FormatOpt = Format.text,
     """
     if not (math.isfinite(radius) and radius > 0):
         raise _bad_option("--radius", "expected a positive number of minutes", radius)
-    ds = dataset_api.load(data)
+    from .dataset import DENMARK, load
+    from .fsio import clean_json
+    from .landscape import build_landscape, summarise
+
+    ds = load(data or DENMARK)
     summary = summarise(build_landscape(ds), radius_minutes=radius)
     if fmt is Format.json:
         # Unlimited capacity is infinite: JSON has no Infinity, so it becomes null.
@@ -258,6 +275,8 @@ def _print_result(result: Result) -> None:
                   f"urban {_share(cover.urban)}; travel mean "
                   f"{_number(travel.mean, '.1f')} min, max {_number(travel.max, '.0f')} "
                   f"min; firms moved {_number(s.firms_moved, ',.0f')}")
+    import pandas as pd
+
     plan_terms, today_terms = s.objective_terms.to_dict(), s.status_quo.objective_terms.to_dict()
     terms = pd.DataFrame({
         "term": list(plan_terms),
@@ -317,6 +336,7 @@ def solve(scenario: ScenarioArg = None,
     """
     from .api import load_inputs
     from .api import solve as api_solve
+    from .fsio import guard_target
     from .results import write_result
 
     file = scenario if scenario is not None else DEFAULT_SCENARIO
@@ -358,7 +378,9 @@ def check(result_dir: Annotated[Path, typer.Argument(help="A folder written by `
     from .check import check_dir
 
     try:
-        ds = dataset_api.load(data) if data is not None else None
+        from .dataset import load
+
+        ds = load(data) if data is not None else None
         report = check_dir(result_dir, dataset=ds)
     except (ValueError, OSError) as exc:
         err_console.print(f"[red]cannot check {escape(str(result_dir))}[/red]: "
@@ -382,7 +404,8 @@ def check(result_dir: Annotated[Path, typer.Argument(help="A folder written by `
         raise typer.Exit(EXIT_FAILED)
 
 
-scenario_app = typer.Typer(no_args_is_help=True, help="Inspect scenario files.")
+scenario_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                           help="Inspect scenario files.")
 app.add_typer(scenario_app, name="scenario")
 
 
@@ -395,7 +418,7 @@ def scenario_show(file: Annotated[Path, typer.Argument(help="Scenario TOML file.
     """
     import tomli_w
 
-    sc = load_scenario(file)
+    sc = _load_scenario(file)
     if sc.extends:
         print(f"# {file}, resolved (inherits from {sc.extends})")
     print(tomli_w.dumps(sc.to_toml_dict()), end="")
@@ -481,7 +504,7 @@ def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     """
     from .price import price as run_price
 
-    _check_csv_target(out, scenario, load_scenario(scenario).data)
+    _check_csv_target(out, scenario, _load_scenario(scenario).data)
     study = run_price(scenario, progress=lambda p: err_console.print(
         f"relaxing: {escape(p)}"))
     table, base = study.table, study.base
@@ -521,7 +544,7 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     if not 1 <= len(param) <= 2:
         raise _bad_option("--param", "give one or two --param options", len(param))
     params = [parse_range(p) for p in param]
-    sc = load_scenario(scenario)
+    sc = _load_scenario(scenario)
     _check_csv_target(out / "sweep.csv", scenario, sc.data)
     table = run_sweep(sc, params, progress=lambda done, total: err_console.print(
         f"point {done}/{total}")).table
@@ -550,7 +573,7 @@ def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML fi
     """
     from .alternatives import alternatives as run_alternatives
 
-    sc = load_scenario(scenario)
+    sc = _load_scenario(scenario)
     _check_csv_target(out, scenario, sc.data)
     study = run_alternatives(sc, k)
     table = study.table
@@ -569,7 +592,7 @@ def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML fi
         _write_csv(table, out)
 
 
-generate_app = typer.Typer(no_args_is_help=True,
+generate_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                            help="Make data sets: the Danish firms, or synthetic landscapes.")
 app.add_typer(generate_app, name="generate")
 
@@ -583,8 +606,9 @@ class DataFormat(StrEnum):
 @generate_app.command("denmark")
 @_handled
 def generate_denmark(
-        base: Annotated[Path, typer.Option(
-            help="Folder with the curated Danish tables.")] = dataset_api.DENMARK,
+        base: Annotated[Path | None, typer.Option(
+            help="Folder with the curated Danish tables (default: the embedded Danish data "
+                 "set).")] = None,
         out: Annotated[Path | None, typer.Option(
             help="Output folder (default: a new folder "
                  "generated/denmark-<firms>-firms-seed-<seed>).")] = None,
@@ -597,11 +621,12 @@ def generate_denmark(
 
     Example: klynge-opt generate denmark --firms 500 --seed 7
     """
+    from .dataset import DENMARK, load_partial
     from .generator import generate_firms
     from .loading import write_tables
 
     target = out or Path("generated") / f"denmark-{firms}-firms-seed-{seed}"
-    tables = dataset_api.load_partial(base)
+    tables = load_partial(base or DENMARK)
     tables.update(generate_firms(tables, n_firms=firms, seed=seed))
     target = write_tables(tables, target, force=force)
     console.print(f"wrote {firms:,} firms and {len(tables['memberships']):,} memberships "
@@ -650,11 +675,15 @@ def generate_synthetic(
 
 def _check_csv_target(path: Path | None, *protected: str | Path | None) -> None:
     """Refuse an output file in what the run reads, before spending time on solves."""
+    from .fsio import guard_file
+
     if path is not None:
         guard_file(path, protected=protected)
 
 
 def _write_csv(table: pd.DataFrame, path: Path, *, quiet: bool = False) -> None:
+    from .fsio import write_csv
+
     write_csv(path, table)
     if not quiet:
         console.print(f"written to {escape(str(path))}")

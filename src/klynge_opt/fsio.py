@@ -33,23 +33,12 @@ import numpy as np
 import pandas as pd
 
 from .cells import protect_frame
+from .problems import OutputError
 
 #: Present in every folder klynge-opt writes: what it holds and for which inputs.
 MARKER = ".klynge-opt.json"
 #: How long a writer waits for another process writing into the same folder.
 LOCK_WAIT_SECONDS = 10.0
-
-
-class OutputError(Exception):
-    """An output cannot be written where asked. ``refused``: writing would destroy something
-    (the user must choose another path); otherwise the system failed (disk full, permission).
-    The message names the path and what to do."""
-
-    def __init__(self, message: str, path: str | os.PathLike[str] | None = None, *,
-                 refused: bool = True) -> None:
-        self.path = None if path is None else Path(path)
-        self.refused = refused
-        super().__init__(message)
 
 
 # --------------------------------------------------------------------------- permissions

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Literal
 
 Severity = Literal["error", "warning"]
@@ -59,3 +61,15 @@ class InputError(Exception):
         lines = [f"{self}:"]
         lines += [f"  {p}" for p in self.problems]
         return "\n".join(lines)
+
+
+class OutputError(Exception):
+    """An output cannot be written where asked. ``refused``: writing would destroy something
+    (the user must choose another path); otherwise the system failed (disk full, permission).
+    The message names the path and what to do."""
+
+    def __init__(self, message: str, path: str | os.PathLike[str] | None = None, *,
+                 refused: bool = True) -> None:
+        self.path = None if path is None else Path(path)
+        self.refused = refused
+        super().__init__(message)
