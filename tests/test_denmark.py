@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT
 from klynge_opt import dataset as ds_api
 from klynge_opt.api import solve
+from klynge_opt.dataset import empty_table
 from klynge_opt.generator import generate_firms
 from klynge_opt.geography import travel_times
 from klynge_opt.scenario import load_scenario
@@ -72,6 +73,12 @@ def test_generation_is_reproducible(dk):
             again[name].sort_values(list(again[name].columns[:2])).reset_index(drop=True),
             committed[name].sort_values(list(committed[name].columns[:2]))
             .reset_index(drop=True), check_dtype=False, obj=name)
+
+
+def test_loaded_tables_have_the_empty_tables_dtypes(dk):
+    # An absent optional table (here travel_times) looks like a loaded one, minus the rows.
+    for name, frame in dk.tables.items():
+        pd.testing.assert_series_equal(frame.dtypes, empty_table(name).dtypes, obj=name)
 
 
 def test_status_quo_evaluation(dk):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -17,13 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from klynge_opt import generator, geography
+from klynge_opt.dataset import empty_table, from_tables
 from klynge_opt.generator import (
     DEFAULT_SPECIALISATION,
     DEFAULT_STRONGHOLD_SHARES,
     generate_firms,
     synthetic_tables,
 )
-from klynge_opt.schema import TABLE_BY_NAME, TABLE_NAMES
+from klynge_opt.schema import TABLE_BY_NAME, TABLE_NAMES, Column
 
 Tables = Mapping[str, pd.DataFrame]
 
@@ -63,7 +66,8 @@ def km_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     h = (math.sin((p2 - p1) / 2) ** 2
          + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
-    return 2 * 6371.0088 * math.asin(math.sqrt(h))
+    # The documented radius (docs/data-format.md: haversine, R = 6371 km).
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
 def assert_columns(tables: Tables, names: tuple[str, ...]) -> None:
@@ -188,7 +192,8 @@ def assert_landscape_rules(tables: Tables, firms_expected: int) -> None:
     pos = mun.set_index("municipality_id")[["lat", "lon"]]
     for row in links.head(50).itertuples():
         km = km_between(*pos.loc[row.from_id], *pos.loc[row.to_id])
-        assert row.minutes == pytest.approx(km * 1.3 / 70 * 60, abs=0.01)
+        # Rounded to 0.01 min: detour 1.3 at 70 km/h, as documented for geography.
+        assert row.minutes == pytest.approx(km * 1.3 / 70 * 60, abs=0.0051)
     if len(mun) > 3:
         assert graph.number_of_edges() >= len(mun) * 3 / 2 - 1
 
@@ -265,6 +270,85 @@ def test_any_small_size_is_valid(regions: int, extra_mun: int, strongholds: int,
                               strongholds=strongholds, operators=regions + extra_ops,
                               clusters=clusters, firms=firms, seed=seed)
     assert_landscape_rules(tables, firms)
+
+
+# ---------------------------------------------------------- one geography, one empty table
+
+
+def test_generator_and_geography_give_identical_distances_and_minutes() -> None:
+    """The generator's distances (memberships, regions, links) and road minutes are the ones
+    every solve's travel times use, to the last bit: they cannot drift apart again."""
+    rng = np.random.default_rng(5)
+    lat1, lat2 = rng.uniform(54.5, 57.8, (2, 500))
+    lon1, lon2 = rng.uniform(8.0, 15.2, (2, 500))
+    km = generator.haversine_km(lat1, lon1, lat2, lon2)
+    np.testing.assert_array_equal(km, geography.haversine_km(lat1, lon1, lat2, lon2))
+    np.testing.assert_array_equal(generator.road_minutes(km), geography.road_minutes(km))
+    # The same functions, not copies that happen to agree today.
+    assert generator.haversine_km is geography.haversine_km
+    assert generator.road_minutes is geography.road_minutes
+
+
+def test_synthetic_links_are_the_great_circle_travel_times(
+        default_tables: dict[str, pd.DataFrame]) -> None:
+    """A synthetic road link takes what travel_times would estimate for the pair without
+    links (rounded to 0.01 min)."""
+    links = default_tables["links"]
+    tt = geography.travel_times(from_tables({**default_tables, "links": empty_table("links")}))
+    i, j = tt.position(links["from_id"]), tt.position(links["to_id"])
+    assert (tt.source[i, j] == geography.SOURCE_GREAT_CIRCLE).all()
+    np.testing.assert_allclose(links["minutes"].to_numpy(), tt.minutes[i, j], rtol=0,
+                               atol=0.0050001)
+
+
+def test_one_great_circle_formula_in_the_package() -> None:
+    """Only geography.py computes great-circle distances or converts km to road minutes."""
+    package = Path(geography.__file__).parent
+    markers = ("arcsin", "asin(", "radians", "6371", "def haversine", "DETOUR", "SPEED_KMH",
+               "def _road_minutes", "def road_minutes")
+    for path in sorted(package.glob("*.py")):
+        if path.name == "geography.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        found = [m for m in markers if m in text]
+        assert not found, f"{path.name} has its own {found}: use klynge_opt.geography"
+
+
+def schema_dtype(col: Column) -> str:
+    """The pandas dtype a column of each kind has once loaded, from schema.py alone."""
+    if col.kind in ("id", "text", "choice"):
+        return "object"
+    if col.kind == "bool":
+        return "bool"
+    if col.kind == "integer" and col.default is not None:
+        return "int64"
+    return "float64"  # numbers, and integers whose blank stays missing (NaN)
+
+
+@pytest.mark.parametrize("name", TABLE_NAMES)
+def test_empty_table_has_the_schema_dtypes(name: str) -> None:
+    frame = empty_table(name)
+    assert frame.empty
+    assert list(frame.columns) == list(TABLE_BY_NAME[name].column_names)
+    assert {c: str(t) for c, t in frame.dtypes.items()} == {
+        c.name: schema_dtype(c) for c in TABLE_BY_NAME[name].columns}
+
+
+def test_every_empty_table_is_the_shared_one(default_tables: dict[str, pd.DataFrame]) -> None:
+    """The generator's empty tables and a data set's absent optional tables are one helper's."""
+    lone = synthetic_tables(regions=1, municipalities=1, strongholds=2, operators=1,
+                            clusters=1, firms=5)
+    for name in ("links", "travel_times"):
+        pd.testing.assert_frame_equal(lone[name], empty_table(name), obj=name)
+    optional = [t for t in TABLE_NAMES if TABLE_BY_NAME[t].optional]
+    ds = from_tables({k: v for k, v in default_tables.items() if k not in optional})
+    for name in optional:
+        pd.testing.assert_frame_equal(ds.tables[name], empty_table(name), obj=name)
+    # The generator's text columns have the loaded dtype too, empty or not.
+    for name, frame in default_tables.items():
+        for col in TABLE_BY_NAME[name].columns:
+            if col.kind in ("id", "text", "choice"):
+                assert frame[col.name].dtype == object, f"{name}.{col.name}"
 
 
 # ------------------------------------------------------------------------- generate_firms

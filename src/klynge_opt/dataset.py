@@ -69,11 +69,14 @@ def check_tables(tables: Mapping[str, pd.DataFrame],
     validate_tables(typed, sources, problems)
     for table in TABLES:
         if table.name not in typed:
-            typed[table.name] = _empty(table.name)
+            typed[table.name] = empty_table(table.name)
     return typed, problems
 
 
-def _empty(name: str) -> pd.DataFrame:
+def empty_table(name: str) -> pd.DataFrame:
+    """Table ``name`` with no rows: the schema's columns in schema order, with the dtypes a
+    loaded table of that name has (those of :func:`loading.default_column`). The one typed
+    empty frame, for absent optional tables and for builders (the generator) alike."""
     table = TABLE_BY_NAME[name]
     return pd.DataFrame({c.name: default_column(c, 0) for c in table.columns})
 

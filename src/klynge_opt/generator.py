@@ -23,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from klynge_opt.dataset import empty_table
+from klynge_opt.geography import haversine_km, road_minutes
 from klynge_opt.schema import TABLE_BY_NAME
 
 __all__ = [
@@ -105,10 +107,6 @@ EMPLOYEES_SIGMA = 1.3
 EMPLOYEES_MAX = 5000
 GROWTH_SHARE = 0.15
 
-#: Road minutes from great-circle km: detour factor 1.3 at an average 70 km/h.
-ROAD_DETOUR = 1.3
-ROAD_SPEED_KMH = 70.0
-
 OPERATOR_KINDS: tuple[str, ...] = (
     "cluster_organisation",
     "innovation_network",
@@ -118,24 +116,12 @@ OPERATOR_KINDS: tuple[str, ...] = (
     "business_centre",
 )
 
-_EARTH_RADIUS_KM = 6371.0088
 # Row budget for the firms x clusters key matrix, so memory stays flat for 10^6 firms.
 _CHUNK_CELLS = 4_000_000
 
 
 # --------------------------------------------------------------------------------------
 # helpers
-
-
-def haversine_km(
-    lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike, lon2: npt.ArrayLike
-) -> FloatArray:
-    """Great-circle distance in km; broadcasts like numpy."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dlat = p2 - p1
-    dlon = np.radians(lon2) - np.radians(lon1)
-    a = np.sin(dlat / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2.0) ** 2
-    return np.asarray(2.0 * _EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
 
 
 def _frame(table: str, data: Mapping[str, Any]) -> pd.DataFrame:
@@ -148,8 +134,9 @@ def _frame(table: str, data: Mapping[str, Any]) -> pd.DataFrame:
     for col in spec.columns:
         values = data[col.name]
         if col.kind in ("id", "text", "choice"):
-            # Same string dtype whether the table is empty or not, under pandas 2 and 3.
-            out[col.name] = pd.Series(values, dtype=object).astype(str)
+            # str values in an object column, as loading types text and as empty_table's
+            # empty tables have it, under pandas 2 and 3 alike.
+            out[col.name] = pd.Series(values, dtype=object).astype(str).astype(object)
         elif col.kind == "integer":
             out[col.name] = pd.Series(values, dtype=np.int64)
         elif col.kind == "bool":
@@ -157,10 +144,6 @@ def _frame(table: str, data: Mapping[str, Any]) -> pd.DataFrame:
         else:
             out[col.name] = pd.Series(values, dtype=np.float64)
     return pd.DataFrame(out, columns=list(names))
-
-
-def _empty(table: str) -> pd.DataFrame:
-    return _frame(table, {c: [] for c in TABLE_BY_NAME[table].column_names})
 
 
 def _ids(prefix: str, n: int, min_width: int = 1) -> list[str]:
@@ -537,7 +520,7 @@ def synthetic_tables(
         "firms": generated["firms"],
         "memberships": generated["memberships"],
         "links": links,
-        "travel_times": _empty("travel_times"),
+        "travel_times": empty_table("travel_times"),
     }
 
 
@@ -583,17 +566,13 @@ def _synthetic_municipalities(
     )
 
 
-def _road_minutes(km: FloatArray) -> FloatArray:
-    return np.asarray(km * ROAD_DETOUR / ROAD_SPEED_KMH * 60.0)
-
-
 def _synthetic_links(
     lat: FloatArray, lon: FloatArray, mun_ids: npt.NDArray[np.object_], k: int = 3
 ) -> pd.DataFrame:
     """Undirected road links: k nearest neighbours plus a spanning tree for connectivity."""
     n = len(lat)
     if n < 2:
-        return _empty("links")
+        return empty_table("links")
     pairs: list[IntArray] = []
 
     # Prim's minimum spanning tree, one distance row at a time: O(n²) time, O(n) memory.
@@ -626,7 +605,7 @@ def _synthetic_links(
     both = np.concatenate(pairs)
     both = np.unique(np.sort(both, axis=1), axis=0)
     a, b = both[:, 0], both[:, 1]
-    minutes = _road_minutes(haversine_km(lat[a], lon[a], lat[b], lon[b]))
+    minutes = road_minutes(haversine_km(lat[a], lon[a], lat[b], lon[b]))
     return _frame(
         "links",
         {

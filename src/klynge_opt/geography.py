@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from .dataset import Dataset
@@ -36,18 +37,20 @@ SOURCE_LINKS = "links"
 SOURCE_GREAT_CIRCLE = "great_circle"
 
 
-def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray,
-                 lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in km; arguments broadcast."""
+def haversine_km(lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike,
+                 lon2: npt.ArrayLike) -> np.ndarray:
+    """Great-circle distance in km; arguments broadcast. The only great-circle formula in
+    the package: travel times and the generator (memberships, synthetic links) both use it."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dlat = p2 - p1
     dlon = np.radians(lon2) - np.radians(lon1)
     h = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
 
 
-def road_minutes(km: np.ndarray | float) -> np.ndarray:
-    """Minutes by road for a straight-line distance, with the documented detour and speed."""
+def road_minutes(km: npt.ArrayLike) -> np.ndarray:
+    """Minutes by road for a straight-line distance, with the documented detour and speed;
+    also what the generator's synthetic road links take."""
     return np.asarray(km) * DETOUR_FACTOR / SPEED_KMH * 60.0
 
 
