@@ -62,3 +62,16 @@ def test_outputs_doc_documents_every_summary_key():
     missing = sorted(".".join(path) for path, owner in summary_paths()
                      if (owner, path[-1]) not in documented)
     assert missing == []
+
+
+def test_outputs_doc_documents_no_stale_summary_key():
+    """Every key named in the first cell of a summary row is a declared top-level key (a key
+    renamed or removed in ``ResultSummary`` is not left documented)."""
+    from klynge_opt.outputs import ResultSummary, summary_paths
+
+    text = (ROOT / "docs" / "outputs.md").read_text(encoding="utf-8")
+    section = text.split("## `summary.json`", 1)[1].split("\n## ", 1)[0]
+    named = {key for line in section.splitlines() if line.startswith("| `")
+             for key in re.findall(r"`(\w+)`", line.split("|")[1])}
+    declared = {path[0] for path, owner in summary_paths() if owner is ResultSummary}
+    assert named - declared == set()

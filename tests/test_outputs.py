@@ -20,6 +20,7 @@ from klynge_opt.outputs import (
     CheckVerdict,
     CostTerms,
     ResultSummary,
+    Timings,
     summary_paths,
     undeclared_keys,
 )
@@ -135,6 +136,11 @@ def test_a_result_without_a_plan_omits_the_figures() -> None:
     assert plan.to_dict() == {"status": "evaluated", "proven_optimal": False, "objective": 1.0,
                               "objective_bound": None, "mip_gap": None,
                               "solver_termination": None}
+
+
+def test_a_phase_not_reached_has_no_timing() -> None:
+    assert Timings.from_dict({}).to_dict() == {}
+    assert Timings.from_dict({"load": 0.5}).to_dict() == {"load": 0.5}
 
 
 def test_an_empty_check_reads_as_none() -> None:

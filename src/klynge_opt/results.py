@@ -31,6 +31,7 @@ from .outputs import (
     SUMMARY_FILE,
     TABLE_FILES,
     ResultSummary,
+    StatusQuoFigures,
 )
 from .scenario import Scenario
 from .solver import SolveReport
@@ -339,7 +340,8 @@ def summarise(report: SolveReport, m: pyo.ConcreteModel, land: Landscape, scenar
     terms = {t: float(pyo.value(getattr(m, f"cost_{t}"))) for t in COST_TERMS}
     objective = sum(terms.values())
     stats = plan_statistics(assignments, land)
-    savings = baseline["objective"] - objective
+    today = StatusQuoFigures.from_dict(baseline).objective
+    savings = today - objective
     return {
         "status": report.status,
         "proven_optimal": report.status == "optimal",
@@ -358,7 +360,7 @@ def summarise(report: SolveReport, m: pyo.ConcreteModel, land: Landscape, scenar
         **stats,
         "status_quo": baseline,
         "savings": {"total": savings,
-                    "share": savings / baseline["objective"] if baseline["objective"] else None},
+                    "share": savings / today if today else None},
     }
 
 
