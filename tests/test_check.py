@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,14 @@ import pytest
 from conftest import tiny_tables
 from klynge_opt import dataset as dataset_api
 from klynge_opt.api import solve
-from klynge_opt.check import CheckReport, check_dir, check_plan, check_result
+from klynge_opt.check import (
+    RULE_VIOLATIONS,
+    RULES,
+    CheckReport,
+    check_dir,
+    check_plan,
+    check_result,
+)
 from klynge_opt.dataset import Dataset, from_tables
 from klynge_opt.loading import write_tables
 from klynge_opt.results import Result, write_result
@@ -32,6 +40,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "limits": {"policy": {"min_firms_per_operator": 2, "min_firms_per_node": 1,
                           "annual_budget": 5000, "min_operators": 2, "max_operators": 3,
                           "min_cluster_budget": 5e5}},
+    # Soft coverage at target 0.5 within 30 minutes leaves rural firms unserved (the island
+    # and A2's firms are far from every operator), so rural share < urban share.
+    "parity": {"policy": {"coverage": "soft", "coverage_target": 0.5, "max_travel_minutes": 30}},
 }
 
 
@@ -139,9 +150,10 @@ def test_hand_computed_unserved_penalty(tiny_ds: Dataset,
     assert report.figures["coverage"]["all"] == pytest.approx(7 / 9)
 
 
-def test_disruption_is_per_firm_not_per_group() -> None:
-    # F09 joins F01's group (0101, food) but is a member of C3 (host O3) while F01 is in C1
-    # (host O1): whichever operator serves the group, one of the two firms is disrupted.
+@cache
+def _with_f09() -> tuple[Dataset, Result]:
+    """The tiny set with F09 in F01's group (0101, food), solved within 100 minutes. F09 is a
+    member of C3 (host O3) while F01 is in C1 (host O1)."""
     raw = tiny_tables()
     raw["firms"] = pd.concat([raw["firms"], pd.DataFrame({
         "firm_id": ["F09"], "municipality_id": ["0101"], "stronghold_id": ["food"],
@@ -149,7 +161,12 @@ def test_disruption_is_per_firm_not_per_group() -> None:
     raw["memberships"] = pd.concat([raw["memberships"], pd.DataFrame({
         "firm_id": ["F09"], "cluster_id": ["C3"]})], ignore_index=True)
     ds = from_tables(raw)
-    result = solve(ds, Scenario().with_updates(SCENARIOS["radius_100"]))
+    return ds, solve(ds, Scenario().with_updates(SCENARIOS["radius_100"]))
+
+
+def test_disruption_is_per_firm_not_per_group() -> None:
+    # Whichever operator serves F01's group, one of F01 and F09 is disrupted.
+    ds, result = _with_f09()
     report = check_result(result, dataset=ds)
     assert report.ok, [str(v) for v in report.violations]
     a = result.assignments.set_index("firm_id")
@@ -194,7 +211,7 @@ def test_inadmissible_cluster(tiny_ds: Dataset, solved: Callable[[str], Result])
     t = tables(result)
     t["clusters"].loc[row(t["clusters"], cluster_id="C3"), "selected"] = True
     report = recheck(tiny_ds, result, t)
-    assert wheres(report, "admissible") == {"C3"}
+    assert wheres(report, "cluster_admissibility") == {"C3"}
     assert wheres(report, "one_cluster_per_stronghold") == {"food", "ict"}
 
 
@@ -445,12 +462,8 @@ def test_rule_min_firms_per_operator(tiny_ds: Dataset,
                  "min_firms_per_operator") == set(served[served == least].index)
 
 
-def test_rule_rural_parity(tiny_ds: Dataset) -> None:
-    # Soft coverage at target 0.5 within 30 minutes leaves rural firms unserved (the island
-    # and A2's firms are far from every operator), so rural share < urban share.
-    sc = Scenario(name="parity").with_updates({"policy": {
-        "coverage": "soft", "coverage_target": 0.5, "max_travel_minutes": 30}})
-    result = solve(tiny_ds, sc)
+def test_rule_rural_parity(tiny_ds: Dataset, solved: Callable[[str], Result]) -> None:
+    result = solved("parity")
     assert result.has_solution and result.summary["check"]["ok"]
     cov = result.summary["coverage"]
     gap = cov["urban"] - cov["rural"]
@@ -460,3 +473,227 @@ def test_rule_rural_parity(tiny_ds: Dataset) -> None:
     assert _only(_against(tiny_ds, result, {"rural_parity": True,
                                             "rural_parity_tolerance": gap - 0.01}),
                  "rural_parity") == {"plan"}
+
+
+# --------------------------------------------------------------------------- every violation
+# For each constraint family (check.RULES), plans that break exactly that family's rule, one
+# per violation name it reports. The edited tables are kept consistent otherwise (derived
+# columns refreshed) and costs are not compared, so nothing but the family's rule may fire.
+
+Solved = Callable[[str], Result]
+#: The key column of each table, for editing one row.
+_KEY = {"operators": "operator_id", "clusters": "cluster_id", "assignments": "firm_id"}
+
+
+def _set(t: dict[str, pd.DataFrame], table: str, key: str, **values: Any) -> None:
+    """Set columns of the one row of ``table`` whose key is ``key``."""
+    mask = row(t[table], **{_KEY[table]: key})
+    for col, value in values.items():
+        t[table].loc[mask, col] = value
+
+
+def _serve(t: dict[str, pd.DataFrame], firm: str, operator: str, minutes: float,
+           moved: bool) -> None:
+    _set(t, "assignments", firm, operator_id=operator, minutes=minutes, moved=moved)
+
+
+def _refresh(ds: Dataset, t: dict[str, pd.DataFrame]) -> None:
+    """Recompute the operators' columns that follow from the plan after an edit."""
+    ops, a = t["operators"], t["assignments"]
+    load = (a["weight"] * a["share"]).groupby(a["operator_id"]).sum()
+    ops["firms_served"] = ops["operator_id"].map(load).fillna(0.0)
+    ops["utilisation"] = ops["firms_served"] / ops["capacity"]
+    closure = ds.operators.set_index("operator_id")["closure_cost"]
+    ops["closure_cost_paid"] = ops["operator_id"].map(closure).where(
+        ~ops["kept"].astype(bool), 0.0)
+
+
+def _check(ds: Dataset, result: Result, t: dict[str, pd.DataFrame] | None = None,
+           **updates: Any) -> CheckReport:
+    """The plan (``t``, else the result's own) against the result's scenario with ``updates``
+    (e.g. ``policy={...}``); reported costs are not compared."""
+    assert result.scenario is not None
+    scenario = result.scenario.with_updates(updates) if updates else result.scenario
+    t = tables(result) if t is None else t
+    return check_plan(ds, scenario, t["operators"], t["clusters"], t["assignments"])
+
+
+def _one_cluster_per_stronghold(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # C3 alone covers food and ict.
+    return {"one_cluster_per_stronghold": _check(ds, solved("radius_100"),
+                                                 policy={"clusters_per_stronghold": 2})}
+
+
+def _cluster_admissibility(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # The selected C3 has no knowledge partners (the table's admissible flag agrees).
+    result = solved("radius_100")
+    t = tables(result)
+    _set(t, "clusters", "C3", admissible=False)
+    return {"cluster_admissibility": _check(ds, result, t,
+                                            policy={"min_knowledge_partners": 1})}
+
+
+def _host_retained(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    result = solved("radius_100")
+    # C3 stays selected while its host O3 closes; O3's firms go to O1 (F05) and O2 (F06).
+    closed = tables(result)
+    _set(closed, "operators", "O3", kept=False, serves="")
+    _serve(closed, "F05", "O1", 60.0, moved=True)
+    _serve(closed, "F06", "O2", 30.0, moved=True)
+    _refresh(ds, closed)
+    # O3 stops serving ict, which its selected C3 covers; its ict firm F06 goes to O2.
+    narrow = tables(result)
+    _set(narrow, "operators", "O3", serves="food")
+    _serve(narrow, "F06", "O2", 30.0, moved=True)
+    _refresh(ds, narrow)
+    return {"host_retained": _check(ds, result, closed),
+            "host_serves": _check(ds, result, narrow)}
+
+
+def _serve_needs_operator(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # O1 claims ict, in which it has no competence.
+    result = solved("radius_100")
+    claims = tables(result)
+    _set(claims, "operators", "O1", serves="food;ict")
+    # Under require_gold O3 hosts nothing; it drops food but keeps its food firm F05.
+    gold = solved("gold")
+    drops = tables(gold)
+    _set(drops, "operators", "O3", serves="ict")
+    return {"serve_needs_operator": _check(ds, result, claims),
+            "assign_needs_service": _check(ds, gold, drops)}
+
+
+def _radius(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # The island firm F07 is 90 minutes from O1.
+    return {"radius": _check(ds, solved("radius_100"), policy={"max_travel_minutes": 80})}
+
+
+def _assignment(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    split = solved("split")
+    half = tables(split)  # F01's shares sum to 0.5
+    _set(half, "assignments", "F01", share=0.5)
+    _refresh(ds, half)
+    binary = solved("radius_100")
+    unserved = tables(binary)  # F02 unserved under hard coverage
+    _set(unserved, "assignments", "F02", operator_id="", cluster_id="", minutes=float("nan"))
+    _refresh(ds, unserved)
+    twice = tables(binary)  # F01 gets a second row (share 0, so its group stays whole)
+    a = twice["assignments"]
+    extra = a[row(a, firm_id="F01")].assign(operator_id="O3", share=0.0, minutes=90.0,
+                                            moved=True)
+    twice["assignments"] = pd.concat([a, extra], ignore_index=True)
+    dropped = tables(binary)  # F04 has no row at all
+    dropped["assignments"] = dropped["assignments"][dropped["assignments"]["firm_id"] != "F04"]
+    _refresh(ds, dropped)
+    # F09 shares F01's group (0101, food) but goes to O3, which hosts its cluster C3.
+    ds9, result9 = _with_f09()
+    parted = tables(result9)
+    _serve(parted, "F09", "O3", 90.0, moved=False)
+    _refresh(ds9, parted)
+    return {"assignment": _check(ds, split, half),
+            "assignment.unserved": _check(ds, binary, unserved),
+            "assignment.binary": _check(ds, binary, twice),
+            "assignment.group": _check(ds9, result9, parted),
+            "firms_complete": _check(ds, binary, dropped)}
+
+
+def _capacity(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # O3 (capacity 6) takes F01, F03 (weight 2), F02 and F08 besides F05 and F06: 7 firms.
+    result = solved("radius_100")
+    t = tables(result)
+    _serve(t, "F01", "O3", 90.0, moved=True)
+    _serve(t, "F03", "O3", 70.0, moved=True)
+    _serve(t, "F02", "O3", 90.0, moved=True)
+    _serve(t, "F08", "O3", 70.0, moved=False)
+    _refresh(ds, t)
+    return {"capacity": _check(ds, result, t)}
+
+
+def _critical_mass(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # O3 serves 2 firms, one food and one ict.
+    result = solved("limits")
+    return {"min_firms_per_operator": _check(ds, result,
+                                             policy={"min_firms_per_operator": 2.5}),
+            "min_firms_per_node": _check(ds, result, policy={"min_firms_per_node": 1.5})}
+
+
+def _coverage(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # 7 of 9 firms served.
+    return {"coverage": _check(ds, solved("soft"), policy={"coverage_target": 0.8})}
+
+
+def _rural_parity(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # Rural share 0.6, urban 0.75.
+    return {"rural_parity": _check(ds, solved("parity"), policy={
+        "rural_parity": True, "rural_parity_tolerance": 0.1})}
+
+
+def _regional_presence(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # Region R1 has one operator (O1).
+    return {"regional_presence": _check(ds, solved("regional"),
+                                        policy={"min_operators_per_region": 2})}
+
+
+def _operator_count(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # All three operators are kept.
+    result = solved("limits")
+    return {"min_operators": _check(ds, result, policy={"min_operators": 4,
+                                                        "max_operators": None}),
+            "max_operators": _check(ds, result, policy={"max_operators": 2})}
+
+
+def _forced(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # O3 is closed in close_o3, O1 kept everywhere; the forced column follows the policy.
+    closed = solved("close_o3")
+    keep = tables(closed)
+    _set(keep, "operators", "O3", forced="keep")
+    kept = solved("radius_100")
+    close = tables(kept)
+    _set(close, "operators", "O1", forced="close")
+    return {"keep": _check(ds, closed, keep, policy={"keep": ["O1", "O3"], "close": []}),
+            "close": _check(ds, kept, close, policy={"close": ["O1"]})}
+
+
+def _annual_budget(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # The kept operators cost 3300 a year.
+    return {"annual_budget": _check(ds, solved("limits"), policy={"annual_budget": 3000})}
+
+
+#: Constraint family -> plans breaking its rule, by violation name (check.RULE_VIOLATIONS).
+VIOLATIONS_TESTED: dict[str, Callable[[Dataset, Solved], dict[str, CheckReport]]] = {
+    "one_cluster_per_stronghold": _one_cluster_per_stronghold,
+    "cluster_admissibility": _cluster_admissibility,
+    "host_retained": _host_retained,
+    "serve_needs_operator": _serve_needs_operator,
+    "radius": _radius,
+    "assignment": _assignment,
+    "capacity": _capacity,
+    "critical_mass": _critical_mass,
+    "coverage": _coverage,
+    "rural_parity": _rural_parity,
+    "regional_presence": _regional_presence,
+    "operator_count": _operator_count,
+    "forced": _forced,
+    "annual_budget": _annual_budget,
+}
+
+
+def test_every_rule_has_violation_tests() -> None:
+    assert list(VIOLATIONS_TESTED) == list(RULES) == list(RULE_VIOLATIONS)
+    assert "stronghold_capacity" not in RULES  # a valid inequality: implied, no rule
+    assert all(rule.__name__ == family for family, rule in RULES.items())
+
+
+#: A closed host either still serves its strongholds (serve_needs_operator) or no longer
+#: does (host_serves): the second is the one that stays within the family.
+_ALSO = {"host_retained": {"host_serves"}}
+
+
+@pytest.mark.parametrize("family", list(VIOLATIONS_TESTED))
+def test_rule_reports_each_violation(family: str, tiny_ds: Dataset, solved: Solved) -> None:
+    reports = VIOLATIONS_TESTED[family](tiny_ds, solved)
+    assert set(reports) == set(RULE_VIOLATIONS[family])
+    for name, report in reports.items():
+        shown = [str(v) for v in report.violations]
+        assert name in report.constraints, (name, shown)
+        assert report.constraints - _ALSO.get(name, set()) == {name}, (name, shown)
