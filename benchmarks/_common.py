@@ -44,10 +44,10 @@ times on the 2-core shared development machine vary by roughly ±20 % between ru
 
 
 def orlib_root() -> Path:
-    """The OR-Library instances: ``klynge_opt.orlib.orlib_root()`` ($KLYNGE_ORLIB, else the
+    """The OR-Library instances: ``klynge_opt.data.orlib.orlib_root()`` ($KLYNGE_ORLIB, else the
     checkout's tests/data/orlib, else ../shared/benchmarks/orlib), else this checkout's copy
     when klynge_opt is installed from a wheel. Exits saying where it looked when none exists."""
-    from klynge_opt import orlib
+    from klynge_opt.data import orlib
 
     env = os.environ.get(orlib.ENV_VAR)
     found = orlib.orlib_root()

@@ -14,7 +14,7 @@ import time
 from _common import ROOT, log, median, section, table, verdict, write_section
 from klynge_opt import load, load_scenario
 from klynge_opt.api import diagnose_session, open_session, run
-from klynge_opt.diagnosis import prechecks
+from klynge_opt.model.diagnosis import prechecks
 
 CASES = {
     "hard coverage within 60 min": {"policy": {"coverage": "hard", "max_travel_minutes": 60}},

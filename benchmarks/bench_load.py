@@ -18,14 +18,14 @@ import time
 from pathlib import Path
 
 from _common import log, median, section, table, verdict, write_section
-from klynge_opt import dataset
-from klynge_opt.generator import synthetic_tables
-from klynge_opt.loading import write_tables
+from klynge_opt.data import dataset
+from klynge_opt.data.generator import synthetic_tables
+from klynge_opt.data.loading import write_tables
 
 # Runs in a fresh interpreter: time and RSS of the load alone, imports excluded from the time.
 CHILD = """
 import json, resource, sys, time
-from klynge_opt import dataset
+from klynge_opt.data import dataset
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 ds = dataset.load(sys.argv[1])
@@ -94,7 +94,7 @@ def main() -> None:
     body = (
         "`dataset.load` (read every table, coerce types, validate all rules) timed after "
         "`import klynge_opt`; peak RSS is `ru_maxrss` of a fresh process that imports "
-        "klynge_opt.dataset and loads once (so it includes the interpreter and pandas; "
+        "klynge_opt.data.dataset and loads once (so it includes the interpreter and pandas; "
         "\"above imports\" subtracts the RSS reached before the load).\n\n"
         + table(["data set", "firms", "memberships", "load + validate (median)",
                  "peak RSS", "target"], rows)

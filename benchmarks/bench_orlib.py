@@ -14,10 +14,10 @@ import math
 import time
 
 from _common import log, median, orlib_root, section, table, verdict, write_section
-from klynge_opt import orlib
 from klynge_opt.api import solve
-from klynge_opt.dataset import from_tables
-from klynge_opt.scenario import Scenario
+from klynge_opt.data import orlib
+from klynge_opt.data.dataset import from_tables
+from klynge_opt.data.scenario import Scenario
 
 MODES = ("aggregated", "pair")
 REL_TOL = 1e-6

@@ -32,15 +32,15 @@ from pathlib import Path
 import highspy
 
 from _common import ROOT, log, median, section, table, verdict, write_section
-from klynge_opt import dataset
-from klynge_opt.generator import synthetic_tables
-from klynge_opt.landscape import build_landscape
-from klynge_opt.loading import write_tables
-from klynge_opt.model import OBJECTIVE_SCALE, build_model, prepare
-from klynge_opt.results import extract, status_quo
-from klynge_opt.scenario import Scenario, load_scenario
-from klynge_opt.solver import highs_options
-from klynge_opt.solver import solve as run_solver
+from klynge_opt.data import dataset
+from klynge_opt.data.generator import synthetic_tables
+from klynge_opt.data.loading import write_tables
+from klynge_opt.data.scenario import Scenario, load_scenario
+from klynge_opt.model.formulation import OBJECTIVE_SCALE, build_model, prepare
+from klynge_opt.model.landscape import build_landscape
+from klynge_opt.model.solver import highs_options
+from klynge_opt.model.solver import solve as run_solver
+from klynge_opt.results.result import extract, status_quo
 
 REFORM = ROOT / "scenarios" / "reform.toml"
 TARGET = 0.5

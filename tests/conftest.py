@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from klynge_opt import orlib
-from klynge_opt.loading import write_tables
+from klynge_opt.data import orlib
+from klynge_opt.data.loading import write_tables
 
 #: The repository root, so tests do not depend on the working directory.
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import tiny_tables
 from klynge_opt import InputError, Result, Scenario, from_tables
-from klynge_opt.alternatives import alternatives, alternatives_table
 from klynge_opt.api import solve
+from klynge_opt.studies.alternatives import alternatives, alternatives_table
 
 REL = 1e-6
 

@@ -1,8 +1,9 @@
 """The MIP against a brute-force optimiser on instances small enough to enumerate.
 
 The brute force below is written from the data contract and the objective's definition in
-``docs/model.md`` / ``klynge_opt.model.objective`` only: it reads the validated tables (and
-``klynge_opt.geography.travel_times`` for minutes), never the model, the landscape or the
+``docs/model.md`` / ``klynge_opt.model.formulation.objective`` only: it reads the validated
+tables (and
+``klynge_opt.data.geography.travel_times`` for minutes), never the model, the landscape or the
 result extraction, so a mistake there cannot hide here as well. It enumerates every operator
 set y, every cluster set z, every serving set v and, for binary assignment, every assignment
 of every demand group g = (municipality, stronghold) to an operator (or to "unserved" under
@@ -27,11 +28,11 @@ import pytest
 
 from conftest import tiny_tables
 from klynge_opt.api import solve
-from klynge_opt.dataset import from_tables
-from klynge_opt.geography import travel_times
-from klynge_opt.results import Result
-from klynge_opt.scenario import Scenario
-from klynge_opt.schema import LABELS
+from klynge_opt.data.dataset import from_tables
+from klynge_opt.data.geography import travel_times
+from klynge_opt.data.scenario import Scenario
+from klynge_opt.data.schema import LABELS
+from klynge_opt.results.result import Result
 
 try:  # scipy is not a project dependency: split cases need it and skip without it.
     from scipy.optimize import linprog

@@ -12,9 +12,12 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_tables
-from klynge_opt import dataset as dataset_api
 from klynge_opt.api import solve
-from klynge_opt.check import (
+from klynge_opt.data import dataset as dataset_api
+from klynge_opt.data.dataset import Dataset, from_tables
+from klynge_opt.data.loading import write_tables
+from klynge_opt.data.scenario import Scenario
+from klynge_opt.results.check import (
     RULE_VIOLATIONS,
     RULES,
     CheckReport,
@@ -22,10 +25,7 @@ from klynge_opt.check import (
     check_plan,
     check_result,
 )
-from klynge_opt.dataset import Dataset, from_tables
-from klynge_opt.loading import write_tables
-from klynge_opt.results import Result, write_result
-from klynge_opt.scenario import Scenario
+from klynge_opt.results.result import Result, write_result
 
 SCENARIOS: dict[str, dict[str, Any]] = {
     "radius_100": {"policy": {"max_travel_minutes": 100}},

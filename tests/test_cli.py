@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from conftest import tiny_tables
 from klynge_opt.cli import app
+from klynge_opt.data.loading import write_tables
 from klynge_opt.fsio import OutputError
-from klynge_opt.loading import write_tables
 
 runner = CliRunner()
 

@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 from conftest import ROOT, tiny_tables
 from klynge_opt import from_tables
 from klynge_opt.cli import app
-from klynge_opt.compare import compare, write_comparison
-from klynge_opt.loading import write_tables
-from klynge_opt.price import price
+from klynge_opt.data.loading import write_tables
+from klynge_opt.data.scenario import Scenario, load_scenario
 from klynge_opt.problems import InputError
-from klynge_opt.scenario import Scenario, load_scenario
+from klynge_opt.studies.compare import compare, write_comparison
+from klynge_opt.studies.price import price
 
 BUNDLED = ["status-quo", "common", "one-cluster-per-stronghold", "operator-cap",
            "gold-clusters", "rural-parity", "regional-presence", "reform"]

@@ -24,13 +24,13 @@ import pytest
 
 from conftest import tiny_tables
 from klynge_opt.api import solve
-from klynge_opt.dataset import from_tables
-from klynge_opt.landscape import build_landscape
-from klynge_opt.model import build_model, prepare
-from klynge_opt.outputs import COST_TERMS
-from klynge_opt.results import Result
-from klynge_opt.scenario import Scenario
-from klynge_opt.solver import solve as run_solver
+from klynge_opt.data.dataset import from_tables
+from klynge_opt.data.scenario import Scenario
+from klynge_opt.model.formulation import build_model, prepare
+from klynge_opt.model.landscape import build_landscape
+from klynge_opt.model.solver import solve as run_solver
+from klynge_opt.results.outputs import COST_TERMS
+from klynge_opt.results.result import Result
 
 Tables = dict[str, pd.DataFrame]
 

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from klynge_opt import dataset as ds_api
 from klynge_opt.api import solve
-from klynge_opt.dataset import empty_table
-from klynge_opt.generator import generate_firms
-from klynge_opt.geography import travel_times
-from klynge_opt.scenario import load_scenario
+from klynge_opt.data import dataset as ds_api
+from klynge_opt.data.dataset import empty_table
+from klynge_opt.data.generator import generate_firms
+from klynge_opt.data.geography import travel_times
+from klynge_opt.data.scenario import load_scenario
 
 ISLANDS = {"0400": "Bornholm", "0825": "Læsø", "0741": "Samsø", "0563": "Fanø", "0492": "Ærø",
            "0482": "Langeland", "0773": "Morsø"}

@@ -11,9 +11,9 @@ from conftest import ROOT, tiny_tables
 from klynge_opt import from_tables, load, load_scenario, solve
 from klynge_opt.api import open_session
 from klynge_opt.cli import app
-from klynge_opt.diagnosis import Diagnosis, prechecks
-from klynge_opt.loading import write_tables
-from klynge_opt.scenario import Scenario
+from klynge_opt.data.loading import write_tables
+from klynge_opt.data.scenario import Scenario
+from klynge_opt.model.diagnosis import Diagnosis, prechecks
 
 
 def diagnosed(tables, updates) -> Diagnosis:

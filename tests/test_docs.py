@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from conftest import ROOT
-from klynge_opt.schema import TABLES
+from klynge_opt.data.schema import TABLES
 
 
 def test_data_format_columns_match_the_schema():
@@ -27,7 +27,7 @@ def test_data_format_columns_match_the_schema():
 
 
 def test_outputs_doc_lists_exactly_the_contract_columns():
-    from klynge_opt.outputs import OUTPUT_TABLES
+    from klynge_opt.results.outputs import OUTPUT_TABLES
 
     text = (ROOT / "docs" / "outputs.md").read_text(encoding="utf-8")
     for table in OUTPUT_TABLES.values():
@@ -43,7 +43,7 @@ def test_outputs_doc_documents_every_summary_key():
     """Each key of each summary part is named (in backticks) in the summary table: a top-level
     key in the first cell of its row, a nested key in the row of a top-level key that holds
     that part (a part used twice, e.g. ``coverage`` in ``status_quo``, is documented once)."""
-    from klynge_opt.outputs import ResultSummary, summary_paths
+    from klynge_opt.results.outputs import ResultSummary, summary_paths
 
     text = (ROOT / "docs" / "outputs.md").read_text(encoding="utf-8")
     section = text.split("## `summary.json`", 1)[1].split("\n## ", 1)[0]
@@ -67,7 +67,7 @@ def test_outputs_doc_documents_every_summary_key():
 def test_outputs_doc_documents_no_stale_summary_key():
     """Every key named in the first cell of a summary row is a declared top-level key (a key
     renamed or removed in ``ResultSummary`` is not left documented)."""
-    from klynge_opt.outputs import ResultSummary, summary_paths
+    from klynge_opt.results.outputs import ResultSummary, summary_paths
 
     text = (ROOT / "docs" / "outputs.md").read_text(encoding="utf-8")
     section = text.split("## `summary.json`", 1)[1].split("\n## ", 1)[0]

@@ -1,4 +1,4 @@
-"""The registry of constraint families (``klynge_opt.families``) keeps every consumer in step.
+"""The registry of constraint families (``klynge_opt.model.families``) keeps every consumer in step.
 
 In the spirit of Calliope's ``test_all_math_registered``: a family added to the model, the
 checker, the diagnosis, ``price`` or ``docs/model.md`` but not to the registry (or the other way
@@ -19,13 +19,15 @@ import pytest
 
 import test_check
 from conftest import ROOT, tiny_tables
-from klynge_opt import check, diagnosis, model
-from klynge_opt.dataset import from_tables
-from klynge_opt.families import BY_NAME, FAMILIES, FAMILY_OF, relaxations
-from klynge_opt.landscape import build_landscape
-from klynge_opt.price import RELAXATIONS
-from klynge_opt.scenario import Scenario
-from klynge_opt.solver import solve
+from klynge_opt.data.dataset import from_tables
+from klynge_opt.data.scenario import Scenario
+from klynge_opt.model import diagnosis
+from klynge_opt.model import formulation as model
+from klynge_opt.model.families import BY_NAME, FAMILIES, FAMILY_OF, relaxations
+from klynge_opt.model.landscape import build_landscape
+from klynge_opt.model.solver import solve
+from klynge_opt.results import check
+from klynge_opt.studies.price import RELAXATIONS
 from test_golden_lp import SCENARIOS as GOLDEN_SCENARIOS
 
 CHECKABLE = [f.name for f in FAMILIES if not f.implied]

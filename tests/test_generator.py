@@ -18,15 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from klynge_opt import generator, geography
-from klynge_opt.dataset import empty_table, from_tables
-from klynge_opt.generator import (
+from klynge_opt.data import generator, geography
+from klynge_opt.data.dataset import empty_table, from_tables
+from klynge_opt.data.generator import (
     DEFAULT_SPECIALISATION,
     DEFAULT_STRONGHOLD_SHARES,
     generate_firms,
     synthetic_tables,
 )
-from klynge_opt.schema import TABLE_BY_NAME, TABLE_NAMES, Column
+from klynge_opt.data.schema import TABLE_BY_NAME, TABLE_NAMES, Column
 
 Tables = Mapping[str, pd.DataFrame]
 
@@ -311,7 +311,7 @@ def test_one_great_circle_formula_in_the_package() -> None:
             continue
         text = path.read_text(encoding="utf-8")
         found = [m for m in markers if m in text]
-        assert not found, f"{path.name} has its own {found}: use klynge_opt.geography"
+        assert not found, f"{path.name} has its own {found}: use klynge_opt.data.geography"
 
 
 def schema_dtype(col: Column) -> str:

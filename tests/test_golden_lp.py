@@ -21,8 +21,8 @@ import pytest
 
 from conftest import tiny_tables
 from klynge_opt.api import open_session
-from klynge_opt.dataset import from_tables
-from klynge_opt.scenario import Scenario
+from klynge_opt.data.dataset import from_tables
+from klynge_opt.data.scenario import Scenario
 
 GOLDEN = Path(__file__).parent / "golden" / "lp"
 
@@ -94,7 +94,7 @@ def test_golden_files_cover_every_constraint_family():
     """Every constraint component model.py can create has rows in some golden file."""
     from conftest import ROOT
 
-    source = (ROOT / "src" / "klynge_opt" / "model.py").read_text(encoding="utf-8")
+    source = (ROOT / "src" / "klynge_opt" / "model" / "formulation.py").read_text(encoding="utf-8")
     components = set(re.findall(r"m\.(\w+) = pyo\.Constraint\(", source))
     found = set()
     for name in SCENARIOS:

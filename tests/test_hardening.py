@@ -11,13 +11,13 @@ from pyomo.contrib.solver.common.results import TerminationCondition
 
 from conftest import tiny_tables
 from klynge_opt import solve, write_result
-from klynge_opt.check import check_dir
-from klynge_opt.compare import compare
-from klynge_opt.dataset import from_tables
+from klynge_opt.data.dataset import from_tables
+from klynge_opt.data.scenario import MAX_EXTENDS_DEPTH, Scenario, load_scenario, parse_scenario
+from klynge_opt.model.solver import PROVEN_GAP, status_of
+from klynge_opt.model.solver import solve as run_solver
 from klynge_opt.problems import InputError
-from klynge_opt.scenario import MAX_EXTENDS_DEPTH, Scenario, load_scenario, parse_scenario
-from klynge_opt.solver import PROVEN_GAP, status_of
-from klynge_opt.solver import solve as run_solver
+from klynge_opt.results.check import check_dir
+from klynge_opt.studies.compare import compare
 
 # --------------------------------------------------------------------------- wrong plans
 
@@ -83,7 +83,7 @@ def test_danish_reform_at_a_loose_gap_is_feasible_not_optimal():
 
 def test_a_plan_failing_the_check_is_not_reported_optimal(monkeypatch):
     from klynge_opt import api
-    from klynge_opt.check import CheckReport, Violation
+    from klynge_opt.results.check import CheckReport, Violation
 
     def failing(*args, **kwargs):
         return CheckReport([Violation("capacity", "O1", "over capacity")], {}, 0.0)

@@ -17,13 +17,13 @@ import pytest
 from openpyxl.styles import PatternFill
 
 from conftest import tiny_tables
-from klynge_opt import dataset as ds_api
+from klynge_opt.data import dataset as ds_api
+from klynge_opt.data.geography import SOURCE_EXPLICIT, travel_times
+from klynge_opt.data.loading import read_raw, write_tables
+from klynge_opt.data.schema import TABLES
 from klynge_opt.fsio import OutputError
-from klynge_opt.geography import SOURCE_EXPLICIT, travel_times
-from klynge_opt.landscape import build_landscape
-from klynge_opt.loading import read_raw, write_tables
+from klynge_opt.model.landscape import build_landscape
 from klynge_opt.problems import errors, warnings
-from klynge_opt.schema import TABLES
 
 OPERATORS = (
     "operator_id,name,municipality_id,kind,annual_cost,capacity,closure_cost\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import tiny_tables
-from klynge_opt.dataset import from_tables
-from klynge_opt.landscape import build_landscape, summarise
+from klynge_opt.data.dataset import from_tables
+from klynge_opt.model.landscape import build_landscape, summarise
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_tables
-from klynge_opt import dataset as ds_api
-from klynge_opt.geography import (
+from klynge_opt.data import dataset as ds_api
+from klynge_opt.data.geography import (
     DETOUR_FACTOR,
     SOURCE_EXPLICIT,
     SOURCE_LINKS,
@@ -19,8 +19,8 @@ from klynge_opt.geography import (
     haversine_km,
     travel_times,
 )
-from klynge_opt.loading import write_tables
-from klynge_opt.schema import TABLES
+from klynge_opt.data.loading import write_tables
+from klynge_opt.data.schema import TABLES
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "parquet"])

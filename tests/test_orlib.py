@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from klynge_opt import orlib
-from klynge_opt.dataset import from_tables
-from klynge_opt.geography import travel_times
-from klynge_opt.schema import TABLE_BY_NAME, TABLES
+from klynge_opt.data import orlib
+from klynge_opt.data.dataset import from_tables
+from klynge_opt.data.geography import travel_times
+from klynge_opt.data.schema import TABLE_BY_NAME, TABLES
 
 # cap71–74, cap101–104 and cap131–134 have capacity = total demand, so their capacitated and
 # uncapacitated optima must coincide.

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from klynge_opt import orlib
 from klynge_opt.api import solve
-from klynge_opt.dataset import from_tables
-from klynge_opt.scenario import Scenario
+from klynge_opt.data import orlib
+from klynge_opt.data.dataset import from_tables
+from klynge_opt.data.scenario import Scenario
 
 #: Relative tolerance against the published optimum (capopt.txt has three decimals).
 REL_TOL = 1e-6

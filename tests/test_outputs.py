@@ -1,6 +1,6 @@
-"""summary.json has one contract (klynge_opt.outputs.ResultSummary): every key a solve writes
-is declared, every declared key is written by some solve, and the typed view gives the JSON
-back unchanged."""
+"""summary.json has one contract (klynge_opt.results.outputs.ResultSummary): every key a
+solve writes is declared, every declared key is written by some solve, and the typed view
+gives the JSON back unchanged."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 
 from conftest import tiny_tables
 from klynge_opt.api import solve
-from klynge_opt.check import check_plan
-from klynge_opt.compare import METRICS
-from klynge_opt.dataset import Dataset, from_tables
-from klynge_opt.outputs import (
+from klynge_opt.data.dataset import Dataset, from_tables
+from klynge_opt.data.scenario import Scenario
+from klynge_opt.results.check import check_plan
+from klynge_opt.results.outputs import (
     COST_TERMS,
     CheckVerdict,
     CostTerms,
@@ -24,8 +24,8 @@ from klynge_opt.outputs import (
     summary_paths,
     undeclared_keys,
 )
-from klynge_opt.results import Result, read_result, write_result
-from klynge_opt.scenario import Scenario
+from klynge_opt.results.result import Result, read_result, write_result
+from klynge_opt.studies.compare import METRICS
 
 #: One real solve of each kind of result on the tiny data.
 KINDS: dict[str, dict[str, Any]] = {

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, event, given, note, reject, settings
 from hypothesis import strategies as st
 
 from klynge_opt.api import solve
-from klynge_opt.dataset import from_tables
-from klynge_opt.outputs import COST_TERMS
-from klynge_opt.scenario import Scenario
+from klynge_opt.data.dataset import from_tables
+from klynge_opt.data.scenario import Scenario
+from klynge_opt.results.outputs import COST_TERMS
 from test_bruteforce import (
     HAVE_SCIPY,
     REL,

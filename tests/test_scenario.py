@@ -7,8 +7,8 @@ import tomllib
 import pytest
 
 from conftest import ROOT
+from klynge_opt.data.scenario import DEFAULT_DATA, Scenario, load_scenario, parse_scenario
 from klynge_opt.problems import InputError
-from klynge_opt.scenario import DEFAULT_DATA, Scenario, load_scenario, parse_scenario
 
 
 def test_defaults_are_documented_values():

@@ -8,9 +8,9 @@ import pytest
 
 from conftest import tiny_tables
 from klynge_opt import from_tables, solve
-from klynge_opt.overrides import apply_overrides, forced_operators, required_clusters
+from klynge_opt.data.overrides import apply_overrides, forced_operators, required_clusters
+from klynge_opt.data.scenario import Scenario, load_scenario
 from klynge_opt.problems import InputError
-from klynge_opt.scenario import Scenario, load_scenario
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -17,14 +17,14 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_tables
-from klynge_opt import dataset as dataset_api
 from klynge_opt.api import solve as api_solve
-from klynge_opt.dataset import from_tables
-from klynge_opt.generator import synthetic_tables
-from klynge_opt.landscape import build_landscape
-from klynge_opt.model import build_model, prepare
-from klynge_opt.scenario import Scenario, SolverOptions, load_scenario
-from klynge_opt.solver import highs_options, solve
+from klynge_opt.data import dataset as dataset_api
+from klynge_opt.data.dataset import from_tables
+from klynge_opt.data.generator import synthetic_tables
+from klynge_opt.data.scenario import Scenario, SolverOptions, load_scenario
+from klynge_opt.model.formulation import build_model, prepare
+from klynge_opt.model.landscape import build_landscape
+from klynge_opt.model.solver import highs_options, solve
 
 REFORM = dataset_api.DENMARK.parents[1] / "scenarios" / "reform.toml"
 

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import tiny_tables
 from klynge_opt import InputError, Scenario, from_tables
-from klynge_opt.sweep import MAX_VALUES, nested_update, parse_range, plot_sweep, sweep
+from klynge_opt.studies.sweep import MAX_VALUES, nested_update, parse_range, plot_sweep, sweep
 
 # --------------------------------------------------------------------------- parse_range
 

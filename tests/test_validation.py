@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from conftest import tiny_tables
-from klynge_opt import dataset as ds_api
-from klynge_opt.loading import write_tables
+from klynge_opt.data import dataset as ds_api
+from klynge_opt.data.loading import write_tables
 from klynge_opt.problems import InputError, errors, warnings
 
 

@@ -14,17 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .api import solve
-    from .dataset import DENMARK, Dataset, from_tables, inspect, load
+    from .data.dataset import DENMARK, Dataset, from_tables, inspect, load
+    from .data.scenario import Scenario, load_scenario
     from .problems import InputError, Problem
-    from .results import Result, write_result
-    from .scenario import Scenario, load_scenario
+    from .results.result import Result, write_result
 
 #: Where each public name lives. They load on first use, so that ``import klynge_opt`` (and the
 #: command line's --help) does not pay for Pyomo and HiGHS until a solve needs them.
-_PUBLIC = {"solve": "api", "DENMARK": "dataset", "Dataset": "dataset",
-           "from_tables": "dataset", "inspect": "dataset", "load": "dataset",
-           "InputError": "problems", "Problem": "problems", "Result": "results",
-           "write_result": "results", "Scenario": "scenario", "load_scenario": "scenario"}
+_PUBLIC = {"solve": "api", "DENMARK": "data.dataset", "Dataset": "data.dataset",
+           "from_tables": "data.dataset", "inspect": "data.dataset", "load": "data.dataset",
+           "InputError": "problems", "Problem": "problems", "Result": "results.result",
+           "write_result": "results.result", "Scenario": "data.scenario",
+           "load_scenario": "data.scenario"}
 
 
 def __getattr__(name: str) -> Any:

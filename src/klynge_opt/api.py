@@ -14,17 +14,20 @@ from typing import Any
 
 import pyomo.environ as pyo
 
-from . import dataset as dataset_api
-from .check import check_plan
-from .dataset import Dataset
-from .diagnosis import Diagnosis, Finding, diagnose, prechecks
+from .data import dataset as dataset_api
+from .data.dataset import Dataset
+from .data.overrides import apply_overrides, forced_operators, validate_against
+from .data.scenario import Scenario, load_scenario
+from .data.scenario import input_hash as scenario_hash
 from .fsio import clean_json
-from .landscape import Landscape, build_landscape
-from .model import ModelInputs, build_model, prepare
-from .outputs import ResultSummary, Secondary
-from .overrides import apply_overrides, forced_operators, validate_against
+from .model.diagnosis import Diagnosis, Finding, diagnose, prechecks
+from .model.formulation import ModelInputs, build_model, prepare
+from .model.landscape import Landscape, build_landscape
+from .model.solver import solve as run_solver
 from .problems import InputError, Problem
-from .results import (
+from .results.check import check_plan
+from .results.outputs import ResultSummary, Secondary
+from .results.result import (
     Result,
     extract,
     plan_statistics,
@@ -34,13 +37,10 @@ from .results import (
     status_quo_terms,
     summarise,
 )
-from .scenario import Scenario, load_scenario
-from .scenario import input_hash as scenario_hash
-from .solver import solve as run_solver
 
 
 def input_hash(scenario: Scenario, dataset: Dataset | str) -> str:
-    """:func:`klynge_opt.scenario.input_hash` for a Dataset or its content hash."""
+    """:func:`klynge_opt.data.scenario.input_hash` for a Dataset or its content hash."""
     return scenario_hash(scenario, dataset if isinstance(dataset, str) else
                          dataset.content_hash())
 

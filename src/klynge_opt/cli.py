@@ -28,15 +28,15 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .outputs import SUMMARY_FILE
 from .problems import InputError, OutputError, Problem, errors, warnings
+from .results.outputs import SUMMARY_FILE
 
 # Heavy modules (pandas, networkx, pydantic, Pyomo, HiGHS) are imported inside the commands
 # that need them: `klynge-opt --help` and `validate` stay fast.
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .results import Result
+    from .results.result import Result
 
 EXIT_FAILED = 1
 EXIT_INPUT = 2
@@ -111,7 +111,7 @@ def _handled(command: F) -> F:
 
 
 def _load_scenario(path: Path) -> Any:
-    from .scenario import load_scenario
+    from .data.scenario import load_scenario
 
     return load_scenario(path)
 
@@ -157,7 +157,7 @@ def validate(data: DatasetArg = None, fmt: FormatOpt = Format.text) -> None:
 
     Example: klynge-opt validate data/denmark --format json
     """
-    from .dataset import DENMARK, inspect
+    from .data.dataset import DENMARK, inspect
 
     data = data or DENMARK
     ds, problems = inspect(data)
@@ -186,9 +186,9 @@ def info(data: DatasetArg = None, fmt: FormatOpt = Format.text,
     """
     if not (math.isfinite(radius) and radius > 0):
         raise _bad_option("--radius", "expected a positive number of minutes", radius)
-    from .dataset import DENMARK, load
+    from .data.dataset import DENMARK, load
     from .fsio import clean_json
-    from .landscape import build_landscape, summarise
+    from .model.landscape import build_landscape, summarise
 
     ds = load(data or DENMARK)
     summary = summarise(build_landscape(ds), radius_minutes=radius)
@@ -228,7 +228,7 @@ def info(data: DatasetArg = None, fmt: FormatOpt = Format.text,
 
 
 #: The bundled combined reform: what `klynge-opt solve` runs without a scenario.
-DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "reform.toml"
+from .data.paths import DEFAULT_SCENARIO  # noqa: E402 - light, beside its use
 
 ScenarioArg = Annotated[Path | None, typer.Argument(
     help="Scenario TOML file (default: the bundled reform on the embedded Danish data).")]
@@ -337,7 +337,7 @@ def solve(scenario: ScenarioArg = None,
     from .api import load_inputs
     from .api import solve as api_solve
     from .fsio import guard_target
-    from .results import write_result
+    from .results.result import write_result
 
     file = scenario if scenario is not None else DEFAULT_SCENARIO
     sc, ds = load_inputs(data, file)
@@ -375,10 +375,10 @@ def check(result_dir: Annotated[Path, typer.Argument(help="A folder written by `
 
     Example: klynge-opt check results/reform
     """
-    from .check import check_dir
+    from .results.check import check_dir
 
     try:
-        from .dataset import load
+        from .data.dataset import load
 
         ds = load(data) if data is not None else None
         report = check_dir(result_dir, dataset=ds)
@@ -462,8 +462,8 @@ def compare(scenarios: ScenariosArg,
 
     Example: klynge-opt compare scenarios/status-quo.toml scenarios/reform.toml
     """
-    from .compare import compare as run_compare
-    from .compare import write_comparison
+    from .studies.compare import compare as run_compare
+    from .studies.compare import write_comparison
 
     def progress(name: str, what: str) -> None:
         err_console.print(f"{escape(name)}: {what}")
@@ -502,7 +502,7 @@ def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
 
     Example: klynge-opt price scenarios/reform.toml --out results/price.csv
     """
-    from .price import price as run_price
+    from .studies.price import price as run_price
 
     _check_csv_target(out, scenario, _load_scenario(scenario).data)
     study = run_price(scenario, progress=lambda p: err_console.print(
@@ -538,8 +538,8 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
 
     Example: klynge-opt sweep scenarios/reform.toml --param policy.max_travel_minutes=60:120:15
     """
-    from .sweep import parse_range, plot_sweep
-    from .sweep import sweep as run_sweep
+    from .studies.sweep import parse_range, plot_sweep
+    from .studies.sweep import sweep as run_sweep
 
     if not 1 <= len(param) <= 2:
         raise _bad_option("--param", "give one or two --param options", len(param))
@@ -571,7 +571,7 @@ def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML fi
 
     Example: klynge-opt alternatives scenarios/reform.toml -k 5
     """
-    from .alternatives import alternatives as run_alternatives
+    from .studies.alternatives import alternatives as run_alternatives
 
     sc = _load_scenario(scenario)
     _check_csv_target(out, scenario, sc.data)
@@ -621,9 +621,9 @@ def generate_denmark(
 
     Example: klynge-opt generate denmark --firms 500 --seed 7
     """
-    from .dataset import DENMARK, load_partial
-    from .generator import generate_firms
-    from .loading import write_tables
+    from .data.dataset import DENMARK, load_partial
+    from .data.generator import generate_firms
+    from .data.loading import write_tables
 
     target = out or Path("generated") / f"denmark-{firms}-firms-seed-{seed}"
     tables = load_partial(base or DENMARK)
@@ -656,8 +656,8 @@ def generate_synthetic(
 
     Example: klynge-opt generate synthetic --out /tmp/big --firms 1000000
     """
-    from .generator import synthetic_tables
-    from .loading import write_tables
+    from .data.generator import synthetic_tables
+    from .data.loading import write_tables
 
     if municipalities < regions:
         raise _bad_option("--municipalities", f"need at least one municipality per region "

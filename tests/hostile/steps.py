@@ -40,7 +40,7 @@ TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 @functools.cache
 def _synthetic() -> Tables:
-    from klynge_opt.generator import synthetic_tables
+    from klynge_opt.data.generator import synthetic_tables
 
     return synthetic_tables(**SYN)  # type: ignore[arg-type]
 
@@ -332,7 +332,7 @@ def rename_operator(old: str, new: str) -> Callable[[Tables], None]:
 
 def full_od_matrix(t: Tables) -> None:
     """travel_times with every ordered pair, both directions and the diagonal."""
-    from klynge_opt.generator import haversine_km
+    from klynge_opt.data.generator import haversine_km
 
     m = t["municipalities"]
     rows = []

@@ -6,7 +6,7 @@ Two entry points:
   regions, municipalities, strongholds, operators and clusters, and draws today's
   overlapping cluster memberships.
 * :func:`synthetic_tables` builds a whole landscape of any size from scratch, valid under
-  the data contract in :mod:`klynge_opt.schema`, for tests and benchmarks.
+  the data contract in :mod:`klynge_opt.data.schema`, for tests and benchmarks.
 
 Everything is a pure function of its arguments: all randomness comes from
 ``numpy.random.default_rng(seed)``, so equal arguments give identical tables.
@@ -23,9 +23,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from klynge_opt.dataset import empty_table
-from klynge_opt.geography import haversine_km, road_minutes
-from klynge_opt.schema import TABLE_BY_NAME
+from .dataset import empty_table
+from .geography import haversine_km, road_minutes
+from .schema import TABLE_BY_NAME
 
 __all__ = [
     "DEFAULT_SPECIALISATION",

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from ..data.scenario import Policy, Scenario
 from .families import BY_NAME, FAMILIES, FAMILY_OF
+from .formulation import ModelInputs, build_model, prepare
 from .landscape import Landscape
-from .model import ModelInputs, build_model, prepare
-from .scenario import Policy, Scenario
 from .solver import solve as run_solver
 
 

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 import pandas as pd
 import pyomo.environ as pyo
 
-from .api import open_session, run
-from .dataset import Dataset
-from .problems import InputError, Problem
-from .results import LIST_SEPARATOR, Result
-from .scenario import Scenario
+from ..api import open_session, run
+from ..data.dataset import Dataset
+from ..data.scenario import Scenario
+from ..problems import InputError, Problem
+from ..results.result import LIST_SEPARATOR, Result
 
 COLUMNS = ("rank", "status", "objective", "gap_to_best", "gap_to_best_dkk", "operators_after",
            "kept", "differs_from_best", "proven", "check_ok")

@@ -26,13 +26,13 @@ from typing import Annotated, Any
 import pandas as pd
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .api import solve
-from .dataset import Dataset, load
-from .fsio import atomic_file
-from .outputs import COST_TERMS
-from .problems import InputError, Problem
-from .results import Result
-from .scenario import Scenario, load_scenario
+from ..api import solve
+from ..data.dataset import Dataset, load
+from ..data.scenario import Scenario, load_scenario
+from ..fsio import atomic_file
+from ..problems import InputError, Problem
+from ..results.outputs import COST_TERMS
+from ..results.result import Result
 
 #: Each point is a MIP solve: a step typed one zero too small should fail fast, not run for
 #: days, so a single parameter may take at most this many values.

@@ -27,10 +27,12 @@ from pydantic import (
     model_validator,
 )
 
-from .problems import InputError, Problem
+from ..problems import InputError, Problem
+from .paths import DENMARK as DEFAULT_DATA
 from .schema import MAX_AMOUNT
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data" / "denmark"
+#: A plan is "optimal" only when proven within this relative gap (the default mip_gap).
+PROVEN_GAP = 1e-4
 
 
 #: ``extends`` chains longer than this are refused (a cycle is caught earlier, by name).
@@ -106,7 +108,7 @@ class Policy(_Strict):
 
 class SolverOptions(_Strict):
     time_limit: float = Field(300.0, gt=0, description="Seconds.")
-    mip_gap: float = Field(1e-4, ge=0, le=1, description="Relative MIP gap to stop at.")
+    mip_gap: float = Field(PROVEN_GAP, ge=0, le=1, description="Relative MIP gap to stop at.")
     threads: int | None = Field(None, ge=1)
     seed: int = Field(0, ge=0)
     linking: Literal["pair", "aggregated"] = Field(

@@ -1,7 +1,7 @@
 """Turning a solved model into decisions and numbers, and writing them (``docs/outputs.md``).
 
 The output tables are plain DataFrames keyed by ids; the independent checker
-(:mod:`klynge_opt.check`) reads only these tables and the raw data, never the model.
+(:mod:`klynge_opt.results.check`) reads only these tables and the raw data, never the model.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ import pandas as pd
 import pyomo.environ as pyo
 import tomli_w
 
-from .cells import unprotect_frame
-from .fsio import clean_json, csv_text, guard_target, staged_dir
-from .landscape import Landscape
-from .model import ModelInputs
+from ..cells import unprotect_frame
+from ..data.scenario import Scenario
+from ..fsio import clean_json, csv_text, guard_target, staged_dir
+from ..model.formulation import ModelInputs
+from ..model.landscape import Landscape
+from ..model.solver import SolveReport
 from .outputs import (
     COST_TERMS,
     DIAGNOSIS_FILE,
@@ -33,8 +35,6 @@ from .outputs import (
     ResultSummary,
     StatusQuoFigures,
 )
-from .scenario import Scenario
-from .solver import SolveReport
 
 #: Column order of operators.csv and clusters.csv, for plans and status quo.
 OPERATOR_COLUMNS = OUTPUT_TABLES["operators"].names
@@ -58,13 +58,13 @@ class Result:
     assignments: pd.DataFrame = field(default_factory=pd.DataFrame)
     scenario: Scenario | None = None
     message: str = ""
-    #: Why an infeasible scenario cannot be met (klynge_opt.diagnosis.Diagnosis), if asked.
+    #: Why an infeasible scenario cannot be met (klynge_opt.model.diagnosis.Diagnosis), if asked.
     diagnosis: Any = None
 
     @property
     def facts(self) -> ResultSummary:
-        """The summary as declared in :mod:`klynge_opt.outputs` (read afresh: ``summary`` may
-        still be added to). A summary without ``status`` takes the result's."""
+        """The summary as declared in :mod:`klynge_opt.results.outputs` (read afresh:
+        ``summary`` may still be added to). A summary without ``status`` takes the result's."""
         summary = self.summary if "status" in self.summary else {**self.summary,
                                                                   "status": self.status}
         return ResultSummary.from_dict(summary)
@@ -413,7 +413,7 @@ _BOOL = {"True": True, "False": False, "true": True, "false": False}
 
 def read_result(result_dir: str | os.PathLike[str]) -> Result:
     """A result folder read back: summary, resolved scenario and typed decision tables."""
-    from .scenario import load_scenario
+    from ..data.scenario import load_scenario
 
     folder = Path(result_dir)
     summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))

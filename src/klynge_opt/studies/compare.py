@@ -16,18 +16,18 @@ from typing import Any
 
 import pandas as pd
 
-from . import dataset as dataset_api
-from .api import input_hash, solve
-from .check import check_dir
-from .dataset import Dataset
-from .fsio import MARKER, atomic_file, guard_target, write_csv, write_json
-from .outputs import COST_TERMS, SUMMARY_FILE, ResultSummary
-from .problems import InputError, Problem
-from .results import Result, read_result, write_result
-from .scenario import Scenario, load_scenario
+from ..api import input_hash, solve
+from ..data import dataset as dataset_api
+from ..data.dataset import Dataset
+from ..data.scenario import Scenario, load_scenario
+from ..fsio import MARKER, atomic_file, guard_target, write_csv, write_json
+from ..problems import InputError, Problem
+from ..results.check import check_dir
+from ..results.outputs import COST_TERMS, SUMMARY_FILE, ResultSummary
+from ..results.result import Result, read_result, write_result
 
 #: Rows of the side-by-side table: (label, path of declared summary keys
-#: (:class:`~klynge_opt.outputs.ResultSummary`), unit).
+#: (:class:`~klynge_opt.results.outputs.ResultSummary`), unit).
 METRICS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("status", ("status",), ""),
     ("total cost", ("objective",), "DKK"),

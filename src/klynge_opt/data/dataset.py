@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..problems import InputError, Problem, errors
 from .loading import TableSource, coerce_table, default_column, read_raw
-from .problems import InputError, Problem, errors
-from .schema import TABLE_BY_NAME, TABLES
-from .validation import validate_tables
 
 #: The embedded Danish data set, relative to the repository root.
-DENMARK = Path(__file__).resolve().parents[2] / "data" / "denmark"
+from .paths import DENMARK
+from .schema import TABLE_BY_NAME, TABLES
+from .validation import validate_tables
 
 
 @dataclass(frozen=True)

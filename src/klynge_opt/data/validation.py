@@ -12,8 +12,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from ..problems import Problem
 from .loading import MAX_ROWS_LISTED, TableSource
-from .problems import Problem
 from .schema import TABLE_BY_NAME, TABLES
 
 

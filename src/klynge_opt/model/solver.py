@@ -22,13 +22,12 @@ import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
-from .scenario import SolverOptions
+from ..data.scenario import PROVEN_GAP, SolverOptions
 
 Status = Literal["optimal", "feasible", "time_limit", "infeasible", "interrupted", "error"]
 
 #: "Optimal" means proven within this relative gap (the default ``solver.mip_gap``). A solve
 #: stopped at a looser gap the user asked for is "feasible", with its gap reported.
-PROVEN_GAP = 1e-4
 
 
 @dataclass(frozen=True)

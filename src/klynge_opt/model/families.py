@@ -1,10 +1,10 @@
 """The constraint families of ``docs/model.md``, declared once.
 
 One :class:`Family` record per family: its name (the ``docs/model.md`` heading, the builder in
-:mod:`klynge_opt.model` and the rule in :mod:`klynge_opt.check` carry the same name), the Pyomo
-components it creates, the policy keys that switch it on, the violations the checker reports for
-it, how ``price`` relaxes it, how the elastic model of the diagnosis penalises and words its
-slack, and which suggested changes can repair it.
+:mod:`klynge_opt.model.formulation` and the rule in :mod:`klynge_opt.results.check` carry
+the same name), the Pyomo components it creates, the policy keys that switch it on, the
+violations the checker reports for it, how ``price`` relaxes it, how the elastic model of the
+diagnosis penalises and words its slack, and which suggested changes can repair it.
 
 The records are plain data (no Pyomo): the checker may read the names here, never the builders.
 ``tests/test_families.py`` keeps every consumer in step with this table.
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .scenario import Policy
+from ..data.scenario import Policy
 
 Updates = dict[str, Any]
 #: How a family enters the model: as constraint rows, by fixing variables, or by leaving pairs

@@ -14,14 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from . import dataset as dataset_api
-from . import families
-from .api import solve
-from .dataset import Dataset
-from .families import Relaxation
-from .outputs import LIST_SEPARATOR
-from .results import Result
-from .scenario import Scenario, load_scenario
+from ..api import solve
+from ..data import dataset as dataset_api
+from ..data.dataset import Dataset
+from ..data.scenario import Scenario, load_scenario
+from ..model import families
+from ..model.families import Relaxation
+from ..results.outputs import LIST_SEPARATOR
+from ..results.result import Result
 
 
 def active_relaxations(sc: Scenario, ds: Dataset) -> list[tuple[Relaxation, dict[str, Any]]]:
@@ -29,7 +29,7 @@ def active_relaxations(sc: Scenario, ds: Dataset) -> list[tuple[Relaxation, dict
     return families.active_relaxations(sc.policy, tuple(ds.strongholds["stronghold_id"]))
 
 
-#: Every relaxation, in the order of the price table (``klynge_opt.families``).
+#: Every relaxation, in the order of the price table (``klynge_opt.model.families``).
 RELAXATIONS: tuple[Relaxation, ...] = families.relaxations()
 
 

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from ..data.overrides import forced_operators, required_clusters
+from ..data.scenario import Scenario
 from .families import FAMILIES
 from .landscape import Landscape
-from .overrides import forced_operators, required_clusters
-from .scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -373,7 +373,7 @@ def objective(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> Non
 OBJECTIVE_SCALE = 1e3
 
 Builder = Callable[[pyo.ConcreteModel, ModelInputs, Scenario], None]
-#: The builder of each family of :data:`klynge_opt.families.FAMILIES`, by its name.
+#: The builder of each family of :data:`klynge_opt.model.families.FAMILIES`, by its name.
 BUILDERS: dict[str, Builder] = {
     "one_cluster_per_stronghold": one_cluster_per_stronghold,
     "cluster_admissibility": cluster_admissibility,

@@ -1,13 +1,13 @@
 """Independent checker: does a plan meet its scenario, and do its reported costs add up?
 
-The checker reads only the raw data set (tables and :func:`klynge_opt.geography.travel_times`),
+The checker reads only the raw data set (tables and :func:`klynge_opt.data.geography.travel_times`),
 the scenario and the three output tables (``docs/outputs.md``). It never touches the model,
 the landscape's eligible pairs or the result extraction, so a mistake in any of those cannot
 hide in the check as well. Firms are checked one by one, not per (municipality, stronghold)
 group as the model assigns them.
 
 Each constraint family of ``docs/model.md`` has one rule here with the family's name, as the
-builder in :mod:`klynge_opt.model` has (:data:`RULES`; the valid inequality
+builder in :mod:`klynge_opt.model.formulation` has (:data:`RULES`; the valid inequality
 ``stronghold_capacity`` is implied by the others and has none). A rule reads the
 :class:`Context` (the raw data as the scenario changes it) and the :class:`Plan` (the three
 tables) and appends its :class:`Violation` records to the list it is given. Violations are
@@ -71,11 +71,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import dataset as dataset_api
-from .cells import unprotect_frame
-from .dataset import Dataset
-from .fsio import clean_json
-from .geography import TravelTimes, travel_times
+from ..cells import unprotect_frame
+from ..data import dataset as dataset_api
+from ..data.dataset import Dataset
+from ..data.geography import TravelTimes, travel_times
+from ..data.overrides import apply_overrides, forced_operators, required_clusters
+from ..data.scenario import PROVEN_GAP, Costs, Policy, Scenario, input_hash, load_scenario
+from ..fsio import clean_json
 from .outputs import (
     COST_TERMS,
     LIST_SEPARATOR,
@@ -84,12 +86,9 @@ from .outputs import (
     SUMMARY_FILE,
     TABLE_FILES,
 )
-from .overrides import apply_overrides, forced_operators, required_clusters
-from .scenario import Costs, Policy, Scenario, input_hash, load_scenario
-from .solver import PROVEN_GAP
 
 if TYPE_CHECKING:
-    from .results import Result
+    from .result import Result
 
 # The documented columns of each output table, by how the checker reads them.
 _TEXT = {name: t.of_kind("text") for name, t in OUTPUT_TABLES.items()}
@@ -553,7 +552,7 @@ def _assigned_clusters(ctx: Context, plan: Plan, out: list[Violation]) -> None:
 
 # --------------------------------------------------------------------------- the rules
 # One per constraint family of docs/model.md, named as the family (and as its builder in
-# klynge_opt.model), in the same order.
+# klynge_opt.model.formulation), in the same order.
 
 
 def one_cluster_per_stronghold(ctx: Context, plan: Plan, out: list[Violation]) -> None:
@@ -816,8 +815,8 @@ def annual_budget(ctx: Context, plan: Plan, out: list[Violation]) -> None:
 
 Rule = Callable[[Context, Plan, list[Violation]], None]
 
-#: Constraint family (docs/model.md, klynge_opt.model) -> its rule, in the model's order. The
-#: valid inequality ``stronghold_capacity`` is implied by the others and has no rule.
+#: Constraint family (docs/model.md, klynge_opt.model.formulation) -> its rule, in the model's
+#: order. The valid inequality ``stronghold_capacity`` is implied by the others and has no rule.
 RULES: dict[str, Rule] = {rule.__name__: rule for rule in (
     one_cluster_per_stronghold, cluster_admissibility, host_retained, serve_needs_operator,
     radius, assignment, capacity, critical_mass, coverage, rural_parity, regional_presence,
@@ -1003,7 +1002,7 @@ def _dataset_of(summary: Mapping[str, Any]) -> Dataset:
 
 def check_result(result: Result, dataset: Dataset | None = None,
                  tol: float = 1e-6) -> CheckReport:
-    """Check a :class:`klynge_opt.results.Result` (its tables, scenario and summary).
+    """Check a :class:`klynge_opt.results.result.Result` (its tables, scenario and summary).
 
     The data set is loaded from ``result.summary["data"]`` unless given.
     """

@@ -23,7 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from klynge_opt.schema import TABLE_BY_NAME, TABLES
+from .paths import PROJECT_ROOT
+from .schema import TABLE_BY_NAME, TABLES
 
 __all__ = [
     "CAP_NAMES",
@@ -69,15 +70,13 @@ PMED_NAMES: tuple[str, ...] = tuple(f"pmed{i}" for i in range(1, 41))
 
 ENV_VAR = "KLYNGE_ORLIB"
 
-# src/klynge_opt/orlib.py -> parents[2] is the project root of a checkout (editable install).
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 #: The copy shipped with the repository (cap/, pmed/ and the published optima); absent when the
 #: package is installed from a wheel rather than from a checkout.
-REPO_ORLIB = _PROJECT_ROOT / "tests" / "data" / "orlib"
+REPO_ORLIB = PROJECT_ROOT / "tests" / "data" / "orlib"
 
 #: The shared material beside the project root (``../shared/benchmarks/orlib``).
-SHARED_ORLIB = _PROJECT_ROOT.parent / "shared" / "benchmarks" / "orlib"
+SHARED_ORLIB = PROJECT_ROOT.parent / "shared" / "benchmarks" / "orlib"
 
 REGION_ID = "R"
 STRONGHOLD_ID = "S"

@@ -30,9 +30,9 @@ from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from . import fsio
-from .cells import QUOTE, TRIGGERS, protect, unprotect
-from .problems import Problem
+from .. import fsio
+from ..cells import QUOTE, TRIGGERS, protect, unprotect
+from ..problems import Problem
 from .schema import TABLE_BY_NAME, TABLES, Column, Table
 
 #: At most this many offending rows are listed per (table, column, rule); the rest are counted.

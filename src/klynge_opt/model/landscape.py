@@ -28,8 +28,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from .dataset import Dataset
-from .geography import TravelTimes, travel_times
+from ..data.dataset import Dataset
+from ..data.geography import TravelTimes, travel_times
 
 GROUP_SEPARATOR = "|"
 

@@ -12,8 +12,8 @@ import difflib
 import numpy as np
 import pandas as pd
 
+from ..problems import InputError, Problem
 from .dataset import Dataset, from_tables
-from .problems import InputError, Problem
 from .scenario import Policy, Scenario
 
 

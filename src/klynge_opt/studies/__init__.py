@@ -1,0 +1,2 @@
+"""Multi-solve studies over one scenario: compare, price, sweep, alternatives.
+"""
