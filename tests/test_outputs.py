@@ -36,6 +36,8 @@ KINDS: dict[str, dict[str, Any]] = {
     "infeasible_solver": {"policy": {"max_operators": 1}},
     "status_quo": {"mode": "status_quo"},
     "fewest_changes": {"objective": {"secondary": "fewest_changes"}},
+    # A radius: the status quo is also measured within it (coverage_within_radius).
+    "radius": {"policy": {"max_travel_minutes": 100}},
 }
 
 

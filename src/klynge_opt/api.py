@@ -71,7 +71,10 @@ class Session:
         """Today's landscape under the scenario's cost model, computed once per session
         (studies solve a session's model many times; the status quo does not change)."""
         if self._baseline is None:
-            self._baseline = status_quo(self.land, self.scenario)
+            land = self.land
+            if self.scenario.baseline == "today" and self.dataset is not self.original:
+                land = build_landscape(self.original)
+            self._baseline = status_quo(land, self.scenario)
         return self._baseline
 
 
@@ -139,7 +142,8 @@ def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
     """Solve the session's model as it stands and turn the answer into a checked result."""
     sc, timings, base = session.scenario, dict(session.timings), session.base
     if sc.mode == "status_quo":
-        return _evaluate_status_quo(session.land, sc, base, timings, session.start)
+        return _evaluate_status_quo(session.land, sc, base, timings, session.start,
+                                    overridden=session.dataset is not session.original)
     if session.model is None:
         message = "infeasible: " + "; ".join(f.message for f in session.findings[:5]) + (
             f"; and {len(session.findings) - 5} more" if len(session.findings) > 5 else "")
@@ -243,8 +247,9 @@ def _moved(m: pyo.ConcreteModel, inputs: ModelInputs | None) -> object:
 
 
 def _evaluate_status_quo(land, scenario: Scenario, base: dict, timings: dict[str, float],
-                         start: float) -> Result:
-    """Today's landscape as a result: no optimisation, so no constraint is imposed."""
+                         start: float, *, overridden: bool) -> Result:
+    """The scenario's landscape (its overrides applied) evaluated as it stands: no optimisation,
+    so no constraint is imposed; the plan is its own reference."""
     t = time.perf_counter()
     assignments = status_quo_plan(land)
     operators, clusters = status_quo_result_tables(land, assignments)
@@ -261,7 +266,8 @@ def _evaluate_status_quo(land, scenario: Scenario, base: dict, timings: dict[str
         "counts": {"operators_before": len(operators), "operators_after": len(operators),
                    "clusters_before": len(clusters), "clusters_after": len(clusters)},
         **plan_statistics(assignments, land),
-        "status_quo": status_quo(land, scenario),
+        "status_quo": {**status_quo(land, scenario),
+                       "baseline": "overridden" if overridden else "today"},
         "savings": {"total": 0.0, "share": 0.0},
     }
     return Result("evaluated", clean_json(summary), operators, clusters, assignments,

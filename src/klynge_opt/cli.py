@@ -275,6 +275,15 @@ def _print_result(result: Result) -> None:
                   f"urban {_share(cover.urban)}; travel mean "
                   f"{_number(travel.mean, '.1f')} min, max {_number(travel.max, '.0f')} "
                   f"min; firms moved {_number(s.firms_moved, ',.0f')}")
+    sq = s.status_quo
+    within = sq.coverage_within_radius
+    radius = "" if within is None else (
+        f"; within the scenario's radius: all {_share(within.all)}, rural "
+        f"{_share(within.rural)}, urban {_share(within.urban)}")
+    basis = "data before the overrides" if sq.baseline == "today" else "overridden data"
+    console.print(f"status quo ({basis}): "
+                  f"{sq.operators} operators, {sq.clusters} clusters; coverage as today all "
+                  f"{_share(sq.coverage.all)}{radius}")
     import pandas as pd
 
     plan_terms, today_terms = s.objective_terms.to_dict(), s.status_quo.objective_terms.to_dict()

@@ -171,6 +171,10 @@ class Scenario(_Strict):
     #: ``optimise`` solves the model; ``status_quo`` only evaluates today's landscape under the
     #: same cost model (every operator and cluster kept, firms with their current operators).
     mode: Literal["optimise", "status_quo"] = "optimise"
+    #: What the savings are measured against: ``today`` evaluates the status quo on the data
+    #: before this scenario's overrides (a hypothetical operator does not exist today, a scaled
+    #: cost is a what-if); ``overridden`` on the data after them.
+    baseline: Literal["today", "overridden"] = "today"
     #: Resolved to an absolute path when read from a file.
     data: str = str(DEFAULT_DATA)
     #: Inherited file, already merged in by :func:`load_scenario`; kept for the record.

@@ -220,8 +220,13 @@ class StatusQuoFigures(SummaryPart):
     operators: int
     clusters: int
     coverage: Coverage
+    #: Coverage by the scenario's own rule: served by an operator within max_travel_minutes
+    #: (null without a radius). "As today" (``coverage``) counts every served firm.
+    coverage_within_radius: Coverage | None = None
     travel_minutes: TravelMinutes
     firms_moved: float
+    #: ``today`` (the data before the scenario's overrides) or ``overridden``.
+    baseline: str = "today"
 
 
 @dataclass(frozen=True, kw_only=True)

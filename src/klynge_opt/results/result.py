@@ -318,9 +318,19 @@ def status_quo(land: Landscape, scenario: Scenario) -> dict[str, Any]:
     """
     plan = status_quo_plan(land)
     terms = status_quo_terms(land, scenario, plan)
+    figures = plan_statistics(plan, land)
+    radius = scenario.policy.max_travel_minutes
+    within = None
+    if radius is not None:
+        # The scenario's yardstick: a firm farther than the radius counts as not served.
+        far = plan["minutes"] > radius
+        near = plan.assign(operator_id=plan["operator_id"].where(~far, ""))
+        within = plan_statistics(near, land)["coverage"]
     return {"objective": sum(terms.values()), "objective_terms": terms,
             "operators": len(land.dataset.operators), "clusters": len(land.dataset.clusters),
-            **plan_statistics(plan, land)}
+            "coverage": figures["coverage"], "coverage_within_radius": within,
+            "travel_minutes": figures["travel_minutes"], "firms_moved": figures["firms_moved"],
+            "baseline": scenario.baseline}
 
 
 def status_quo_result_tables(land: Landscape, assignments: pd.DataFrame,
