@@ -83,7 +83,9 @@ def test_solve_writes_checked_result(tmp_path, tiny_dir):
     assert "independent check: all constraints and cost terms verified" in res.output
     assert {p.name for p in out.iterdir()} == {".klynge-opt.json", "summary.json",
                                                "scenario.toml", "operators.csv",
-                                               "clusters.csv", "assignments.csv"}
+                                               "clusters.csv", "assignments.csv",
+                                               "coverage_by_municipality.csv",
+                                               "by_region.csv"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "optimal" and summary["check"]["ok"]
     assert summary["data"] == str(tiny_dir.resolve())

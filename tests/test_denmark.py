@@ -13,6 +13,7 @@ from klynge_opt.data.dataset import empty_table
 from klynge_opt.data.generator import generate_firms
 from klynge_opt.data.geography import travel_times
 from klynge_opt.data.scenario import load_scenario
+from klynge_opt.results.check import check_result
 
 ISLANDS = {"0400": "Bornholm", "0825": "Læsø", "0741": "Samsø", "0563": "Fanø", "0492": "Ærø",
            "0482": "Langeland", "0773": "Morsø"}
@@ -99,3 +100,11 @@ def test_reform_solves_to_proven_optimum_and_checks(dk):
     assert r.summary["coverage"]["all"] >= 0.97 - 1e-9
     assert r.summary["coverage"]["rural"] >= r.summary["coverage"]["urban"] - 0.02 - 1e-9
     assert r.summary["savings"]["total"] > 0
+    # The national average hides who loses service: the four island municipalities without a
+    # bridge (Ærø 0492, Bornholm 0400, Læsø 0825, Samsø 0741) get none under this reform.
+    by_muni = r.coverage_by_municipality.set_index("municipality_id")
+    assert len(by_muni) == 98
+    islands = by_muni.loc[["0400", "0492", "0741", "0825"], "share"]
+    assert (islands == 0.0).all(), islands
+    assert (by_muni["share"].dropna() < 0.5).sum() == 4
+    assert check_result(r, dataset=dk).ok

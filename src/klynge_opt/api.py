@@ -29,6 +29,7 @@ from .results.check import check_plan
 from .results.outputs import ResultSummary, Secondary
 from .results.result import (
     Result,
+    coverage_by_place,
     extract,
     plan_statistics,
     status_quo,
@@ -187,8 +188,9 @@ def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
             message = (f"the solver's plan ({report.status}) fails the independent check "
                        f"({len(checked.violations)} violations): it is not a valid plan")
             summary.update(status=status, proven_optimal=False, message=message)
-    return Result(status, clean_json(summary), operators, clusters, assignments,
-                  scenario=sc, message=message)
+    by_muni, by_region = coverage_by_place(session.land, operators, assignments)
+    return Result(status, clean_json(summary), operators, clusters, assignments, by_muni,
+                  by_region, scenario=sc, message=message)
 
 
 def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
@@ -270,8 +272,9 @@ def _evaluate_status_quo(land, scenario: Scenario, base: dict, timings: dict[str
                        "baseline": "overridden" if overridden else "today"},
         "savings": {"total": 0.0, "share": 0.0},
     }
-    return Result("evaluated", clean_json(summary), operators, clusters, assignments,
-                  scenario=scenario)
+    by_muni, by_region = coverage_by_place(land, operators, assignments)
+    return Result("evaluated", clean_json(summary), operators, clusters, assignments, by_muni,
+                  by_region, scenario=scenario)
 
 
 def diagnose_session(session: Session, *, with_suggestions: bool = True) -> Diagnosis:

@@ -284,6 +284,15 @@ def _print_result(result: Result) -> None:
     console.print(f"status quo ({basis}): "
                   f"{sq.operators} operators, {sq.clusters} clusters; coverage as today all "
                   f"{_share(sq.coverage.all)}{radius}")
+    places = result.coverage_by_municipality
+    if not places.empty:
+        worst = places[places["share"] < 1 - 1e-9].sort_values(["share", "firms"],
+                                                                  ascending=[True, False])
+        shown = ", ".join(f"{n} {_share(v)}" for n, v in zip(worst["name"].head(6),
+                                                             worst["share"].head(6),
+                                                             strict=True))
+        console.print(Text(f"municipalities below full coverage: {len(worst)} of "
+                           f"{len(places)}" + (f"; lowest: {shown}" if shown else "")))
     import pandas as pd
 
     plan_terms, today_terms = s.objective_terms.to_dict(), s.status_quo.objective_terms.to_dict()

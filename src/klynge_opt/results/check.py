@@ -79,9 +79,11 @@ from ..data.overrides import apply_overrides, forced_operators, required_cluster
 from ..data.scenario import PROVEN_GAP, Costs, Policy, Scenario, input_hash, load_scenario
 from ..fsio import clean_json
 from .outputs import (
+    ALL_TABLES,
     COST_TERMS,
     LIST_SEPARATOR,
     OUTPUT_TABLES,
+    REPORT_TABLES,
     SCENARIO_FILE,
     SUMMARY_FILE,
     TABLE_FILES,
@@ -91,9 +93,9 @@ if TYPE_CHECKING:
     from .result import Result
 
 # The documented columns of each output table, by how the checker reads them.
-_TEXT = {name: t.of_kind("text") for name, t in OUTPUT_TABLES.items()}
-_NUMBER = {name: t.of_kind("number") for name, t in OUTPUT_TABLES.items()}
-_FLAG = {name: t.of_kind("flag") for name, t in OUTPUT_TABLES.items()}
+_TEXT = {name: t.of_kind("text") for name, t in ALL_TABLES.items()}
+_NUMBER = {name: t.of_kind("number") for name, t in ALL_TABLES.items()}
+_FLAG = {name: t.of_kind("flag") for name, t in ALL_TABLES.items()}
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
@@ -977,11 +979,65 @@ def check_plan(dataset: Dataset, scenario: Scenario, operators: pd.DataFrame,
     return _run(context(dataset, scenario, tol), frames, reported_terms, reported_objective)
 
 
+def _place_expected(ctx: Context, plan: Plan, place_of: pd.Series) -> pd.DataFrame:
+    """Firms, served, share, travel and operators present per place, firm by firm; a place
+    is what ``place_of`` maps a municipality to (itself, or its region)."""
+    on = plan.rows[plan.rows["served"]]
+    w = on["weight_raw"] * on["share"]
+    key = on["municipality_id_raw"].map(place_of).to_numpy()
+    expected = pd.DataFrame({
+        "firms": ctx.firms["weight"].groupby(ctx.firms["municipality_id"].map(place_of)).sum(),
+        "served": w.groupby(key).sum(),
+        "travel_max": on["minutes_raw"].groupby(key).max()})
+    expected["travel_mean"] = (on["minutes_raw"] * w).groupby(key).sum() / expected["served"]
+    present = ctx.ops.loc[plan.kept_ids, "municipality_id"].map(place_of).value_counts()
+    expected["operators_present"] = present
+    expected = expected.reindex(place_of.unique()).fillna(
+        {"firms": 0.0, "served": 0.0, "operators_present": 0.0})
+    # A place without firms has no share (blank), one whose firms are all unserved has 0.
+    expected["share"] = (expected["served"] / expected["firms"]).where(expected["firms"] > 0)
+    return expected
+
+
+def reports(ctx: Context, dataset: Dataset, plan: Plan, frames: Mapping[str, pd.DataFrame],
+            out: list[Violation]) -> None:
+    """``report.<table>``: the coverage tables (REPORT_TABLES) agree with the plan, place by
+    place; a report absent from ``frames`` is not checked."""
+    munis = dataset.municipalities.set_index("municipality_id")
+    places = {"coverage_by_municipality": ("municipality_id",
+                                           pd.Series(munis.index, munis.index)),
+              "by_region": ("region_id", munis["region_id"])}
+    for name, (key, place_of) in places.items():
+        if name not in frames or frames[name].empty:
+            continue
+        table = _normalise(name, frames[name], out)
+        if table is None:
+            continue
+        expected = _place_expected(ctx, plan, place_of)
+        table = table.set_index(key)
+        for place in sorted(set(expected.index) - set(table.index)):
+            _fail(out, f"report.{name}", place, f"{key} {place} is missing")
+        for place, row in table.iterrows():
+            if place not in expected.index:
+                _fail(out, f"report.{name}", str(place), f"unknown {key} {place}")
+                continue
+            for col in ("firms", "served", "share", "travel_mean", "travel_max",
+                        "operators_present"):
+                got, want = float(row[col]), float(expected.at[place, col])
+                if ctx.differ(got, want):
+                    _fail(out, f"report.{name}", f"{place}/{col}", f"{col} {_num(got)} "
+                          f"differs from the recomputed {_num(want)}")
+
+
 def _check_reported(ctx: Context, dataset: Dataset, frames: Mapping[str, pd.DataFrame],
                     summary: Mapping[str, Any]) -> CheckReport:
     given = summary.get("objective")
     report = _run(ctx, frames, summary.get("objective_terms", {}),
                   None if given is None else float(given))
+    if any(name in frames for name in REPORT_TABLES):
+        plan = plan_of(ctx, frames, [])
+        if plan is not None:
+            reports(ctx, dataset, plan, frames, report.violations)
     if report.figures:
         summary_figures(ctx, summary, report.figures, report.violations)
     expected = summary.get("data_hash")
@@ -1011,8 +1067,7 @@ def check_result(result: Result, dataset: Dataset | None = None,
     if result.operators.empty:
         raise ValueError(f"the result has no plan to check (status {result.status})")
     ds = dataset if dataset is not None else _dataset_of(result.summary)
-    frames = {"operators": result.operators, "clusters": result.clusters,
-              "assignments": result.assignments}
+    frames = {name: getattr(result, name) for name in ALL_TABLES}
     return _check_reported(context(ds, result.scenario, tol), ds, frames, result.summary)
 
 
@@ -1020,8 +1075,9 @@ def read_plan(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
     """The decision tables of a result folder, every cell as text (ids keep leading zeros;
     blank stays blank; cells protected against spreadsheet formulas read back exactly)."""
     folder = Path(path)
-    return {name: unprotect_frame(pd.read_csv(folder / file, dtype=str, keep_default_na=False))
-            for name, file in TABLE_FILES.items()}
+    return {name: unprotect_frame(pd.read_csv(folder / t.file, dtype=str, keep_default_na=False))
+            for name, t in ALL_TABLES.items() if name in OUTPUT_TABLES
+            or (folder / t.file).exists()}
 
 
 #: Statuses that come with a plan, and those that come without one (docs/outputs.md).

@@ -25,13 +25,14 @@ from ..model.formulation import ModelInputs
 from ..model.landscape import Landscape
 from ..model.solver import SolveReport
 from .outputs import (
+    ALL_TABLES,
     COST_TERMS,
     DIAGNOSIS_FILE,
     LIST_SEPARATOR,
     OUTPUT_TABLES,
+    REPORT_TABLES,
     SCENARIO_FILE,
     SUMMARY_FILE,
-    TABLE_FILES,
     ResultSummary,
     StatusQuoFigures,
 )
@@ -56,6 +57,9 @@ class Result:
     operators: pd.DataFrame = field(default_factory=pd.DataFrame)
     clusters: pd.DataFrame = field(default_factory=pd.DataFrame)
     assignments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Reports (``REPORT_TABLES``): coverage place by place.
+    coverage_by_municipality: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_region: pd.DataFrame = field(default_factory=pd.DataFrame)
     scenario: Scenario | None = None
     message: str = ""
     #: Why an infeasible scenario cannot be met (klynge_opt.model.diagnosis.Diagnosis), if asked.
@@ -251,6 +255,50 @@ def _assignments(land: Landscape, group_plan: pd.DataFrame, selected: pd.DataFra
 # --------------------------------------------------------------------------- numbers
 
 
+def coverage_by_place(land: Landscape, operators: pd.DataFrame, assignments: pd.DataFrame,
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Firms, served firms, served share, travel and operators present, per municipality and
+    per region (weights of firms, as everywhere)."""
+    ds = land.dataset
+    munis = ds.municipalities.set_index("municipality_id")
+    served = assignments[assignments["operator_id"] != ""]
+    w = served["weight"] * served["share"]
+    kept = operators[operators["kept"].astype(bool)]
+
+    def place(key: pd.Series, firm_key: pd.Series, served_key: pd.Series,
+              op_key: pd.Series) -> pd.DataFrame:
+        firms = ds.firms["weight"].groupby(firm_key.to_numpy()).sum()
+        got = w.groupby(served_key.to_numpy()).sum()
+        minutes = served["minutes"]
+        travel_sum = (minutes * w).groupby(served_key.to_numpy()).sum()
+        out = pd.DataFrame(index=pd.Index(key, name="id"))
+        out["firms"] = firms.reindex(out.index).fillna(0.0).to_numpy(float)
+        out["served"] = got.reindex(out.index).fillna(0.0).to_numpy(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["share"] = np.where(out["firms"] > 0, out["served"] / out["firms"], np.nan)
+            out["travel_mean"] = np.where(out["served"] > 0, travel_sum.reindex(out.index)
+                                          .fillna(0.0) / out["served"], np.nan)
+        out["travel_max"] = minutes.groupby(served_key.to_numpy()).max().reindex(out.index)
+        out["operators_present"] = op_key.value_counts().reindex(out.index).fillna(0) \
+            .astype(float)
+        return out.reset_index(drop=True)
+
+    region_of = munis["region_id"]
+    by_muni = place(ds.municipalities["municipality_id"], ds.firms["municipality_id"],
+                    served["municipality_id"], kept["municipality_id"])
+    by_muni.insert(0, "municipality_id", ds.municipalities["municipality_id"].to_numpy())
+    by_muni.insert(1, "name", ds.municipalities["name"].to_numpy())
+    by_muni.insert(2, "region_id", ds.municipalities["region_id"].to_numpy())
+    by_muni.insert(3, "rural", ds.municipalities["rural"].astype(bool).to_numpy())
+    by_region = place(ds.regions["region_id"], ds.firms["municipality_id"].map(region_of),
+                      served["municipality_id"].map(region_of),
+                      kept["municipality_id"].map(region_of))
+    by_region.insert(0, "region_id", ds.regions["region_id"].to_numpy())
+    by_region.insert(1, "name", ds.regions["name"].to_numpy())
+    return (by_muni[REPORT_TABLES["coverage_by_municipality"].names],
+            by_region[REPORT_TABLES["by_region"].names])
+
+
 def plan_statistics(assignments: pd.DataFrame, land: Landscape) -> dict[str, Any]:
     """Coverage, travel and movement figures of a plan, from its assignments table."""
     rural_of = land.dataset.municipalities.set_index("municipality_id")["rural"]
@@ -405,8 +453,10 @@ def write_result(result: Result, out_dir: str | os.PathLike[str], *,
             (tmp / SCENARIO_FILE).write_text(tomli_w.dumps(result.scenario.to_toml_dict()),
                                              encoding="utf-8")
         if result.has_solution:
-            for name, file in TABLE_FILES.items():
-                csv_text(getattr(result, name), tmp / file)
+            for name, table in ALL_TABLES.items():
+                frame = getattr(result, name)
+                if name in OUTPUT_TABLES or not frame.empty:
+                    csv_text(frame, tmp / table.file)
     return target
 
 
@@ -432,13 +482,14 @@ def read_result(result_dir: str | os.PathLike[str]) -> Result:
     scenario = load_scenario(folder / SCENARIO_FILE) if (folder / SCENARIO_FILE).exists() \
         else None
     tables: dict[str, pd.DataFrame] = {}
-    for name, file in TABLE_FILES.items():
-        if not (folder / file).exists():
+    for name, table in ALL_TABLES.items():
+        if not (folder / table.file).exists():
             tables[name] = pd.DataFrame()
             continue
-        frame = unprotect_frame(pd.read_csv(folder / file, dtype=str, keep_default_na=False))
-        flags = OUTPUT_TABLES[name].of_kind("flag")
-        text = OUTPUT_TABLES[name].of_kind("text")
+        frame = unprotect_frame(pd.read_csv(folder / table.file, dtype=str,
+                                            keep_default_na=False))
+        flags = table.of_kind("flag")
+        text = table.of_kind("text")
         for col in frame.columns:
             if col in flags:
                 frame[col] = frame[col].map(_BOOL).astype(bool)
@@ -446,4 +497,5 @@ def read_result(result_dir: str | os.PathLike[str]) -> Result:
                 frame[col] = pd.to_numeric(frame[col].replace("", np.nan), errors="coerce")
         tables[name] = frame
     return Result(facts.status, summary, tables["operators"], tables["clusters"],
-                  tables["assignments"], scenario=scenario, message=facts.message or "")
+                  tables["assignments"], tables["coverage_by_municipality"],
+                  tables["by_region"], scenario=scenario, message=facts.message or "")
