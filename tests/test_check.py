@@ -609,6 +609,11 @@ def _capacity(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
     return {"capacity": _check(ds, result, t)}
 
 
+def _max_utilisation(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # O3 (capacity 6) serves 2 firms: above 0.25 x 6 = 1.5, within its full capacity.
+    return {"max_utilisation": _check(ds, solved("limits"), policy={"max_utilisation": 0.25})}
+
+
 def _critical_mass(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
     # O3 serves 2 firms, one food and one ict.
     result = solved("limits")
@@ -668,6 +673,7 @@ VIOLATIONS_TESTED: dict[str, Callable[[Dataset, Solved], dict[str, CheckReport]]
     "radius": _radius,
     "assignment": _assignment,
     "capacity": _capacity,
+    "max_utilisation": _max_utilisation,
     "critical_mass": _critical_mass,
     "coverage": _coverage,
     "rural_parity": _rural_parity,

@@ -146,6 +146,8 @@ BINDING: dict[str, tuple[dict[str, Any], Callable[[dict], None] | None]] = {
     "assignment": ({}, None),
     "capacity": (_CHEAP_TRAVEL, None),
     "stronghold_capacity": (_CHEAP_TRAVEL, None),
+    # O1 (10) and O3 (6) at half their capacity take 8 of the 9 firms: O2 must open.
+    "max_utilisation": (_with({"policy": {"max_utilisation": 0.5}}), None),
     "critical_mass": (_with({"policy": {"min_firms_per_node": 4}}), None),
     "coverage": ({"policy": {"coverage": "soft", "coverage_target": 0.9},
                   "costs": {"unserved_penalty_per_firm": 1}}, None),

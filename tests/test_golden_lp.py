@@ -34,7 +34,8 @@ SCENARIOS: dict[str, dict] = {
                         "require_gold": True, "keep": ["O2"]}},
     "soft": {"policy": {"coverage": "soft", "coverage_target": 0.5, "rural_parity": True,
                         "rural_parity_tolerance": 0.1, "close": ["O3"],
-                        "min_cluster_budget": 1e6, "min_knowledge_partners": 1}},
+                        "min_cluster_budget": 1e6, "min_knowledge_partners": 1,
+                        "max_utilisation": 0.9}},
     "pair": {"policy": {"allow_split": True}, "solver": {"linking": "pair"}},
 }
 

@@ -83,6 +83,8 @@ class Policy(_Strict):
     keep_kinds: tuple[str, ...] = ()
     close_kinds: tuple[str, ...] = ()
     annual_budget: float | None = Field(None, ge=0, le=MAX_AMOUNT)
+    #: A kept operator's load at most this share of its capacity: headroom for growth.
+    max_utilisation: float = Field(1.0, gt=0, le=1)
     #: Per-stronghold exceptions to clusters_per_stronghold, e.g. {ict = 2}.
     stronghold_clusters: dict[str, int] = Field(default_factory=dict)
     #: Strongholds dropped from the cluster requirement (no constraint for them).

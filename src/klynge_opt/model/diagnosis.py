@@ -528,6 +528,18 @@ def _lower_critical_mass(a: _Ask) -> list[Suggestion]:
     return out
 
 
+def _raise_max_utilisation(a: _Ask) -> list[Suggestion]:
+    now = a.pol.max_utilisation
+    if now >= 1:
+        return []
+    grid = [round(now + (1 - now) * f / 10, 4) for f in range(1, 11)]
+    best = _smallest_feasible(grid, lambda u: a.works({"policy": {"max_utilisation": u}}))
+    if best is None:
+        return []
+    return [a.attempt(f"raise max_utilisation from {now:g} to {best:g}",
+                      {"policy": {"max_utilisation": best}})]
+
+
 def _lower_regional_presence(a: _Ask) -> list[Suggestion]:
     now = a.pol.min_operators_per_region
     return a.first_verified([(f"lower min_operators_per_region from {now} to {k}",
@@ -594,6 +606,7 @@ REMEDIES: dict[str, Callable[[_Ask], list[Suggestion]]] = {
     "reopen": _reopen,
     "close_kinds": _drop_close_kinds,
     "critical_mass": _lower_critical_mass,
+    "max_utilisation": _raise_max_utilisation,
     "regional_presence": _lower_regional_presence,
     "cluster_mass": _drop_cluster_mass,
     "gold": _drop_gold,

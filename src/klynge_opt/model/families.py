@@ -139,6 +139,17 @@ FAMILIES: tuple[Family, ...] = (
         messages={"capacity": "capacity: operator {key} would need {amount:g} more places"},
         remedies=(*_OPERATOR_LEVERS, "critical_mass")),
     Family(
+        "max_utilisation", "Σ_g q_g x_go <= max_utilisation · cap_o y_o: headroom for growth.",
+        components=("max_utilisation",), policy_keys=("max_utilisation",),
+        checks=("max_utilisation",),
+        relaxations=(_relax("utilisation headroom", "max_utilisation = 1 (full capacity)",
+                            lambda p: p.max_utilisation < 1,
+                            {"policy": {"max_utilisation": 1.0}}),),
+        elastic_weight=1.0,
+        messages={"max_utilisation": "max_utilisation: operator {key} would need {amount:g} "
+                                     "more places within its headroom"},
+        remedies=("max_utilisation", *_OPERATOR_LEVERS)),
+    Family(
         "stronghold_capacity",
         "Valid inequality: Σ_o min(cap_o, Q_s) v_os >= Q_s (hard coverage, all capacitated).",
         components=("stronghold_capacity",), structural=True, implied=True),

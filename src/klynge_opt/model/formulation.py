@@ -57,7 +57,9 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
     # A capacity no plan can use up is no limit. Left as a number, 1e15 or more would also make
     # HiGHS refuse the constraint rows (see solver.solve).
     total = float(ds.firms["weight"].sum())
-    operators.loc[operators["capacity"] >= total, "capacity"] = np.nan
+    # With headroom the usable part is max_utilisation × capacity.
+    usable = operators["capacity"] * pol.max_utilisation
+    operators.loc[usable >= total, "capacity"] = np.nan
 
     clusters = ds.clusters.set_index("cluster_id").rename(columns={"operator_id": "host"})[
         ["host", "budget", "label", "gold_upgrade_cost", "knowledge_partners"]].copy()
@@ -231,6 +233,18 @@ def capacity(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None
     m.capacity = pyo.Constraint(limited, rule=lambda m, o: _served_by(m, o) <= cap[o] * m.y[o])
 
 
+def max_utilisation(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
+    """Σ_g q_g x_go <= max_utilisation · cap_o y_o for operators with a capacity (only when
+    max_utilisation < 1; capacity is then the looser row)."""
+    u = scenario.policy.max_utilisation
+    if u >= 1:
+        return
+    cap = inp.operators["capacity"]
+    limited = [o for o in m.O if not np.isnan(cap[o])]
+    m.max_utilisation = pyo.Constraint(
+        limited, rule=lambda m, o: _served_by(m, o) <= u * cap[o] * m.y[o])
+
+
 def stronghold_capacity(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
     """Valid inequality (hard coverage): Σ_{o} min(cap_o, Q_s) v_os >= Q_s for every stronghold.
 
@@ -381,6 +395,7 @@ BUILDERS: dict[str, Builder] = {
     "serve_needs_operator": serve_needs_operator,
     "assignment": assignment,
     "capacity": capacity,
+    "max_utilisation": max_utilisation,
     "stronghold_capacity": stronghold_capacity,
     "critical_mass": critical_mass,
     "coverage": coverage,

@@ -716,6 +716,18 @@ def capacity(ctx: Context, plan: Plan, out: list[Violation]) -> None:
                   f"{_num(cap[o])}", served - cap[o])
 
 
+def max_utilisation(ctx: Context, plan: Plan, out: list[Violation]) -> None:
+    """**max_utilisation**: Σ weight × share <= max_utilisation × capacity."""
+    u = ctx.pol.max_utilisation
+    if u >= 1:
+        return
+    cap = ctx.ops["capacity"]
+    for o, served in plan.load.items():
+        if pd.notna(cap[o]) and ctx.exceeds(served, u * cap[o]):
+            _fail(out, "max_utilisation", o, f"operator {o} serves {_num(served)} firms, "
+                  f"above {_num(u)} of its capacity {_num(cap[o])}", served - u * cap[o])
+
+
 def critical_mass(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     """**critical mass**: min_firms_per_operator per kept operator, min_firms_per_node per
     kept operator and served stronghold."""
@@ -821,8 +833,8 @@ Rule = Callable[[Context, Plan, list[Violation]], None]
 #: order. The valid inequality ``stronghold_capacity`` is implied by the others and has no rule.
 RULES: dict[str, Rule] = {rule.__name__: rule for rule in (
     one_cluster_per_stronghold, cluster_admissibility, host_retained, serve_needs_operator,
-    radius, assignment, capacity, critical_mass, coverage, rural_parity, regional_presence,
-    operator_count, forced, annual_budget)}
+    radius, assignment, capacity, max_utilisation, critical_mass, coverage, rural_parity,
+    regional_presence, operator_count, forced, annual_budget)}
 
 #: Constraint family -> the violation names its rule can report.
 RULE_VIOLATIONS: dict[str, tuple[str, ...]] = {
@@ -834,6 +846,7 @@ RULE_VIOLATIONS: dict[str, tuple[str, ...]] = {
     "assignment": ("assignment", "assignment.unserved", "assignment.binary",
                    "assignment.group", "firms_complete"),
     "capacity": ("capacity",),
+    "max_utilisation": ("max_utilisation",),
     "critical_mass": ("min_firms_per_operator", "min_firms_per_node"),
     "coverage": ("coverage",),
     "rural_parity": ("rural_parity",),
