@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import klynge_opt
 from klynge_opt.data import generator, geography
 from klynge_opt.data.dataset import empty_table, from_tables
 from klynge_opt.data.generator import (
@@ -303,15 +304,19 @@ def test_synthetic_links_are_the_great_circle_travel_times(
 
 def test_one_great_circle_formula_in_the_package() -> None:
     """Only geography.py computes great-circle distances or converts km to road minutes."""
-    package = Path(geography.__file__).parent
+    package = Path(klynge_opt.__file__).parent
     markers = ("arcsin", "asin(", "radians", "6371", "def haversine", "DETOUR", "SPEED_KMH",
                "def _road_minutes", "def road_minutes")
-    for path in sorted(package.glob("*.py")):
-        if path.name == "geography.py":
+    sources = sorted(package.rglob("*.py"))
+    # Every subpackage, not only data/ where geography lives.
+    assert {p.parent.name for p in sources} >= {"klynge_opt", "data", "model", "results"}
+    for path in sources:
+        if path == Path(geography.__file__):
             continue
         text = path.read_text(encoding="utf-8")
         found = [m for m in markers if m in text]
-        assert not found, f"{path.name} has its own {found}: use klynge_opt.data.geography"
+        rel = path.relative_to(package)
+        assert not found, f"{rel} has its own {found}: use klynge_opt.data.geography"
 
 
 def schema_dtype(col: Column) -> str:
