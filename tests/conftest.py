@@ -76,6 +76,33 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
     }
 
 
+def layered_tables() -> dict[str, pd.DataFrame]:
+    """The tiny landscape with service layers: a kinds table, two municipal business councils
+    (L1 in A1, L2 in B1), the væksthus O3 as the entry point, O1/O2 as cluster organisations,
+    and an out-of-scope GTS institute G1 (annual cost 5000).
+
+    Guidance demand (growth firms): F01 (A1 food), F04 (B1 ict), F08 (A2 ict): 3 firms, all
+    within O3's reach. Cluster demand (members): F01-F07, weight 8.
+    """
+    t = tiny_tables()
+    t["kinds"] = pd.DataFrame({
+        "kind": ["local_service", "vaeksthus", "cluster_organisation", "gts_institute"],
+        "layer": ["local_service", "entry_point", "cluster", "other"],
+        "in_scope": [True, True, True, False],
+        "description": ["Municipal business council", "Regional growth house",
+                        "Cluster organisation", "GTS institute (state level)"]})
+    extra = pd.DataFrame({
+        "operator_id": ["L1", "L2", "G1"], "name": ["Council A1", "Council B1", "GTS South"],
+        "municipality_id": ["0101", "0201", "0202"],
+        "kind": ["local_service", "local_service", "gts_institute"],
+        "annual_cost": [200.0, 300.0, 5000.0], "capacity": [None, None, None],
+        "closure_cost": [0.0, 0.0, 0.0]})
+    t["operators"] = pd.concat([t["operators"], extra], ignore_index=True)
+    t["operator_strongholds"] = pd.concat([t["operator_strongholds"], pd.DataFrame(
+        {"operator_id": ["G1"], "stronghold_id": ["food"]})], ignore_index=True)
+    return t
+
+
 @pytest.fixture
 def tiny() -> dict[str, pd.DataFrame]:
     return tiny_tables()

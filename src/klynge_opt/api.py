@@ -29,7 +29,9 @@ from .results.check import check_plan
 from .results.outputs import ResultSummary, Secondary
 from .results.result import (
     Result,
+    annual_cost,
     coverage_by_place,
+    effect_figures,
     extract,
     plan_statistics,
     status_quo,
@@ -253,7 +255,7 @@ def _evaluate_status_quo(land, scenario: Scenario, base: dict, timings: dict[str
     """The scenario's landscape (its overrides applied) evaluated as it stands: no optimisation,
     so no constraint is imposed; the plan is its own reference."""
     t = time.perf_counter()
-    assignments = status_quo_plan(land)
+    assignments = status_quo_plan(land, scenario)
     operators, clusters = status_quo_result_tables(land, assignments)
     terms = status_quo_terms(land, scenario, assignments)
     timings.update(build=0.0, solve=0.0, extract=time.perf_counter() - t,
@@ -268,9 +270,10 @@ def _evaluate_status_quo(land, scenario: Scenario, base: dict, timings: dict[str
         "counts": {"operators_before": len(operators), "operators_after": len(operators),
                    "clusters_before": len(clusters), "clusters_after": len(clusters)},
         **plan_statistics(assignments, land),
+        "effect": effect_figures(assignments, land, scenario, annual_cost(operators, clusters)),
         "status_quo": {**status_quo(land, scenario),
                        "baseline": "overridden" if overridden else "today"},
-        "savings": {"total": 0.0, "share": 0.0},
+        "savings": {"total": 0.0, "share": 0.0, "in_scope_share": 0.0},
     }
     by_muni, by_region = coverage_by_place(land, operators, assignments)
     return Result("evaluated", clean_json(summary), operators, clusters, assignments, by_muni,

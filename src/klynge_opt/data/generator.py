@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .dataset import empty_table
+from .loading import default_column
 from .geography import haversine_km, road_minutes
 from .schema import TABLE_BY_NAME
 
@@ -125,9 +126,13 @@ _CHUNK_CELLS = 4_000_000
 
 
 def _frame(table: str, data: Mapping[str, Any]) -> pd.DataFrame:
-    """A DataFrame with exactly the schema's columns in schema order and contract dtypes."""
+    """A DataFrame with exactly the schema's columns in schema order and contract dtypes;
+    optional columns the generator does not produce take their defaults."""
     spec = TABLE_BY_NAME[table]
     names = spec.column_names
+    rows = len(next(iter(data.values())))
+    data = {**{c.name: default_column(c, rows) for c in spec.columns
+               if not c.required and c.name not in data}, **data}
     if set(data) != set(names):
         raise AssertionError(f"{table}: columns {sorted(data)} != schema {sorted(names)}")
     out: dict[str, pd.Series] = {}
@@ -510,6 +515,7 @@ def synthetic_tables(
                                                  is_host)
 
     return {
+        "kinds": empty_table("kinds"),
         "regions": regions_df,
         "municipalities": mun,
         "strongholds": strongholds_df,

@@ -31,8 +31,10 @@ def validate_against(dataset: Dataset, scenario: Scenario, source: str,
     added = [n.operator_id for n in ov.add_operators]
     known_ops = operators | set(added)
     problems: list[Problem] = list(earlier or [])
+    clusters = set(dataset.clusters["cluster_id"])
     choices = {"operator id": known_ops, "stronghold id": strongholds,
-               "municipality id": municipalities, "operator kind": kinds}
+               "municipality id": municipalities, "operator kind": kinds,
+               "cluster id": clusters}
 
     def bad(key: str, value: str, what: str) -> None:
         pool = next((ids for name, ids in choices.items() if what.startswith(name)), set())
@@ -50,6 +52,10 @@ def validate_against(dataset: Dataset, scenario: Scenario, source: str,
         for kind in getattr(pol, key):
             if kind not in kinds | {n.kind for n in ov.add_operators}:
                 bad(f"policy.{key}", kind, f"operator kind (known: {', '.join(sorted(kinds))})")
+    for key in ("keep_clusters", "close_clusters"):
+        for c in getattr(pol, key):
+            if c not in clusters:
+                bad(f"policy.{key}", c, "cluster id")
     for s in pol.stronghold_clusters:
         if s not in strongholds:
             bad("policy.stronghold_clusters", s, "stronghold id")

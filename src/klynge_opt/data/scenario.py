@@ -62,8 +62,21 @@ class Costs(_Strict):
         description="DKK per unserved firm (x stronghold weight), soft coverage.")
 
 
+class LayerPolicy(_Strict):
+    """Rules of one service layer other than guidance (``[policy.local]``, ``[policy.cluster]``);
+    used only with a kinds table."""
+
+    #: Farthest a firm may be from the operator (local) or the cluster's host (cluster).
+    max_travel_minutes: float | None = Field(None, gt=0)
+    #: ``soft``: a firm the layer cannot serve is unserved and penalised; ``hard``: every firm
+    #: of the layer's demand must be served.
+    coverage: Literal["hard", "soft"] = "soft"
+
+
 class Policy(_Strict):
     clusters_per_stronghold: int = Field(1, ge=0)
+    #: ``exactly`` n_s clusters per stronghold, or ``at_least`` n_s.
+    cluster_rule: Literal["exactly", "at_least"] = "exactly"
     min_firms_per_operator: float = Field(0.0, ge=0)
     min_firms_per_node: float = Field(0.0, ge=0)
     min_cluster_budget: float = Field(0.0, ge=0, le=MAX_AMOUNT)
@@ -89,6 +102,18 @@ class Policy(_Strict):
     stronghold_clusters: dict[str, int] = Field(default_factory=dict)
     #: Strongholds dropped from the cluster requirement (no constraint for them).
     exempt_strongholds: tuple[str, ...] = ()
+    #: Clusters forced selected / not selected, by id.
+    keep_clusters: tuple[str, ...] = ()
+    close_clusters: tuple[str, ...] = ()
+    #: The service layers (only with a kinds table; docs/model.md, Service layers).
+    #: Who needs specialised guidance: growth firms, or every firm.
+    guidance_service: Literal["growth", "all"] = "growth"
+    #: Who gets cluster service: firms with a current membership, or every firm.
+    cluster_service: Literal["members", "all"] = "members"
+    #: Critical mass of a selected cluster: members (weighted) it serves.
+    min_members_per_cluster: float = Field(0.0, ge=0)
+    local: LayerPolicy = LayerPolicy()
+    cluster: LayerPolicy = LayerPolicy()
 
     @model_validator(mode="after")
     def _non_negative_requirements(self) -> Policy:
@@ -105,6 +130,10 @@ class Policy(_Strict):
         both = sorted(set(self.keep) & set(self.close))
         if both:
             raise ValueError(f"operators both in keep and close: {', '.join(both)}")
+        both = sorted(set(self.keep_clusters) & set(self.close_clusters))
+        if both:
+            raise ValueError(f"clusters both in keep_clusters and close_clusters: "
+                             f"{', '.join(both)}")
         return self
 
 
@@ -160,6 +189,22 @@ class Overrides(_Strict):
         return not self.operators and not self.add_operators
 
 
+class ServiceRates(_Strict):
+    """Estimated extra jobs per served firm, by service (docs/scenarios.md, [effect])."""
+
+    local: float = Field(0.1, ge=0, le=1e6)
+    guidance: float = Field(1.0, ge=0, le=1e6)
+    cluster: float = Field(0.5, ge=0, le=1e6)
+
+
+class Effect(_Strict):
+    """Common effect measurement: an estimate of the jobs a plan's services create."""
+
+    jobs_per_served_firm: ServiceRates = ServiceRates()
+    #: A growth firm served counts this many times.
+    growth_firm_factor: float = Field(2.0, ge=0, le=1e6)
+
+
 class Objective(_Strict):
     #: ``fewest_changes``: among plans within ``tolerance`` of the optimal cost, the one that
     #: closes fewest operators, then moves fewest firms (lexicographic re-optimisation).
@@ -185,6 +230,7 @@ class Scenario(_Strict):
     policy: Policy = Policy()
     overrides: Overrides = Overrides()
     objective: Objective = Objective()
+    effect: Effect = Effect()
     solver: SolverOptions = SolverOptions()
     #: The file the scenario was read from, for messages; not part of its meaning.
     _source: str | None = PrivateAttr(default=None)

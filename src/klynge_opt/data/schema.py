@@ -13,6 +13,9 @@ Kind = Literal["id", "text", "number", "integer", "bool", "choice"]
 
 LABELS: tuple[str, ...] = ("none", "bronze", "silver", "gold")
 LINK_MODES: tuple[str, ...] = ("road", "bridge", "ferry")
+#: The three service layers of the 2017 paper, and ``other`` (today's rule: competence decides).
+LAYERS: tuple[str, ...] = ("local_service", "entry_point", "cluster", "other")
+ROLES: tuple[str, ...] = ("primary", "secondary")
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,23 @@ def _money(name: str, required: bool = False, default: object = None, doc: str =
 
 TABLES: tuple[Table, ...] = (
     Table(
+        "kinds",
+        (
+            _id("kind"),
+            Column("layer", "choice", required=True, choices=LAYERS,
+                   doc="The service the operators of this kind give: local business service, "
+                       "specialised guidance (entry point), cluster development, or other."),
+            Column("in_scope", "bool", default=True,
+                   doc="Decided by the reform; false: always open, serves nobody in the "
+                       "model, its cost reported as the term outside_scope."),
+            Column("description", "text", default=""),
+        ),
+        key=("kind",),
+        optional=True,
+        doc="Operator kinds and their service layer. With this table the model serves three "
+            "kinds of demand, each by its own layer (docs/model.md, Service layers).",
+    ),
+    Table(
         "regions",
         (_id("region_id"), Column("name", "text", required=True)),
         key=("region_id",),
@@ -140,8 +160,9 @@ TABLES: tuple[Table, ...] = (
             _id("operator_id"),
             Column("name", "text", required=True),
             _id("municipality_id", references="municipalities.municipality_id"),
-            Column("kind", "text", default="",
-                   doc="Free text, e.g. cluster organisation, science park, GTS, væksthus."),
+            Column("kind", "text", default="", references="kinds.kind",
+                   doc="Free text, e.g. cluster organisation, science park, GTS, væksthus; "
+                       "with a kinds table, one of its kinds."),
             _money("annual_cost", required=True, doc="Operating cost, DKK per year."),
             Column("capacity", "number", minimum=0.0, count=True,
                    doc="Most member firms (weighted) it can serve; blank = unlimited."),
@@ -172,6 +193,14 @@ TABLES: tuple[Table, ...] = (
                    doc="One-off cost to reach the gold label, DKK; blank = cannot reach gold."),
             Column("knowledge_partners", "integer", default=0, minimum=0,
                    doc="Universities and knowledge institutions in the cluster."),
+            _money("annual_cost", default=0.0,
+                   doc="Operating cost of the cluster itself, DKK per year, paid while it is "
+                       "selected (term cluster_operating)."),
+            Column("capacity", "number", minimum=0.0, count=True,
+                   doc="Most member firms (weighted) its cluster service can take; "
+                       "blank = unlimited (with a kinds table)."),
+            _money("merge_cost", default=0.0,
+                   doc="One-off cost of merging this cluster into another, DKK (term merger)."),
         ),
         key=("cluster_id",),
     ),
@@ -180,6 +209,9 @@ TABLES: tuple[Table, ...] = (
         (
             _id("cluster_id", references="clusters.cluster_id"),
             _id("stronghold_id", references="strongholds.stronghold_id"),
+            Column("role", "choice", default="primary", choices=ROLES,
+                   doc="primary: the cluster's own stronghold; secondary: one it also serves "
+                       "(counts towards a requirement only with count_secondary)."),
         ),
         key=("cluster_id", "stronghold_id"),
         doc="The strongholds a cluster covers (one or several related ones).",

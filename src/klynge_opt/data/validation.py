@@ -74,7 +74,9 @@ def _references(name: str, tables: Mapping[str, pd.DataFrame],
         if not col.references:
             continue
         target_table, target_col = col.references.split(".")
-        if target_table not in tables:
+        if target_table not in tables or (TABLE_BY_NAME[target_table].optional
+                                          and tables[target_table].empty):
+            # An optional table without rows counts as absent (kinds: no service layers).
             continue
         known = pd.Index(tables[target_table][target_col].dropna().unique())
         values = frame[col.name]

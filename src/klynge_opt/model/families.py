@@ -82,7 +82,8 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "one_cluster_per_stronghold", "Σ_{c covers s} z_c = n_s for every stronghold s.",
         components=("one_cluster_per_stronghold",),
-        policy_keys=("clusters_per_stronghold", "stronghold_clusters", "exempt_strongholds"),
+        policy_keys=("clusters_per_stronghold", "stronghold_clusters", "exempt_strongholds",
+                     "cluster_rule"),
         checks=("one_cluster_per_stronghold",),
         relaxations=(Relaxation(
             "one cluster per stronghold", "no cluster requirement for any stronghold (all exempt)",
@@ -239,6 +240,79 @@ FAMILIES: tuple[Family, ...] = (
         elastic_weight=1e-6,
         messages={"annual_budget": "annual_budget: {dkk} more needed per year"},
         remedies=("annual_budget",)),
+)
+
+# The service layers (a kinds table; docs/model.md, Service layers). Without one, none of
+# these creates a row.
+FAMILIES += (
+    Family(
+        "forced_clusters", "z_c = 1 for c in keep_clusters; z_c = 0 for c in close_clusters.",
+        components=("keep_clusters", "close_clusters"),
+        policy_keys=("keep_clusters", "close_clusters"), checks=("keep_clusters",
+                                                                "close_clusters"),
+        relaxations=(_relax("forced clusters", "keep_clusters and close_clusters emptied",
+                            lambda p: bool(p.keep_clusters or p.close_clusters),
+                            {"policy": {"keep_clusters": [], "close_clusters": []}}),),
+        elastic_weight=1.0,
+        messages={"keep_clusters": "keep_clusters: cluster {key} cannot be selected",
+                  "close_clusters": "close_clusters: cluster {key} cannot be left out"},
+        remedies=("forced_clusters",)),
+    Family(
+        "outside_scope", "y_o = 1 for operators of a kind with in_scope = false.",
+        form="fixing", structural=True, checks=("outside_scope",)),
+    Family(
+        "local_service", "Σ_o xl_go (+ ul_g) = 1 per municipality; xl_go <= y_o.",
+        components=("local_assignment", "local_needs_operator"), structural=True,
+        checks=("local_service", "local_service.unserved", "local_service.operator"),
+        elastic_weight=1.0,
+        messages={"local_assignment": "local service: {firms:g} firms unserved in {place}"},
+        remedies=("local_radius", "soft_coverage")),
+    Family(
+        "local_radius", "Pairs (g, o) of local service farther than local.max_travel_minutes "
+                        "are not in E^L.", form="index",
+        policy_keys=("local",), checks=("local_radius",),
+        relaxations=(_relax("local travel-time radius", "no maximum travel time to local "
+                                                        "service (local.max_travel_minutes "
+                                                        "removed)",
+                            lambda p: p.local.max_travel_minutes is not None,
+                            {"policy": {"local": {"max_travel_minutes": None}}}),),
+        remedies=("local_radius",)),
+    Family(
+        "cluster_service", "Σ_c w_gc (+ uc_g) = 1 per member group; w_gc <= z_c.",
+        components=("cluster_assignment", "cluster_needs_selection"), structural=True,
+        policy_keys=("cluster_service",),
+        checks=("cluster_service", "cluster_service.unserved", "cluster_service.cluster"),
+        elastic_weight=1.0,
+        messages={"cluster_assignment": "cluster service: {firms:g} members unserved in "
+                                        "{place}, stronghold {stronghold}"},
+        remedies=("cluster_radius", "soft_coverage", "exempt")),
+    Family(
+        "cluster_radius", "Pairs (g, c) farther from the cluster's host than "
+                          "cluster.max_travel_minutes are not in E^C.", form="index",
+        policy_keys=("cluster",), checks=("cluster_radius",),
+        relaxations=(_relax("cluster travel-time radius", "clusters national again "
+                                                          "(cluster.max_travel_minutes removed)",
+                            lambda p: p.cluster.max_travel_minutes is not None,
+                            {"policy": {"cluster": {"max_travel_minutes": None}}}),),
+        remedies=("cluster_radius",)),
+    Family(
+        "cluster_capacity", "Σ_g q_g w_gc <= max_utilisation · cap_c z_c.",
+        components=("cluster_capacity",), structural=True, checks=("cluster_capacity",),
+        elastic_weight=1.0,
+        messages={"cluster_capacity": "cluster_capacity: cluster {key} would need {amount:g} "
+                                      "more places"},
+        remedies=("max_utilisation", "exempt")),
+    Family(
+        "min_members_per_cluster", "Σ_g q_g w_gc >= min_members_per_cluster · z_c.",
+        components=("min_members_per_cluster",), policy_keys=("min_members_per_cluster",),
+        checks=("min_members_per_cluster",),
+        relaxations=(_relax("cluster members critical mass", "min_members_per_cluster = 0",
+                            lambda p: p.min_members_per_cluster > 0,
+                            {"policy": {"min_members_per_cluster": 0}}),),
+        elastic_weight=1.0,
+        messages={"min_members_per_cluster": "min_members_per_cluster: cluster {key} short "
+                                             "by {amount:g} members"},
+        remedies=("cluster_members",)),
 )
 
 BY_NAME: Mapping[str, Family] = {f.name: f for f in FAMILIES}

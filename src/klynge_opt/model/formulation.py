@@ -7,8 +7,9 @@ Index sets come from the landscape graph; no variable exists for an ineligible p
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ import pyomo.environ as pyo
 
 from ..data.overrides import forced_operators, required_clusters
 from ..data.scenario import Scenario
+from . import services
 from .families import FAMILIES
 from .landscape import Landscape
 
@@ -24,17 +26,20 @@ from .landscape import Landscape
 class ModelInputs:
     """Everything the model reads, as plain tables indexed by id."""
 
-    #: index operator_id: annual_cost, capacity (NaN = unlimited), closure_cost, region_id.
+    #: index operator_id: annual_cost, capacity (NaN = unlimited), closure_cost, region_id,
+    #: layer, in_scope (out-of-scope operators stay open and serve nobody).
     operators: pd.DataFrame
     #: index cluster_id: host, budget, label, gold_upgrade_cost, knowledge_partners,
-    #: admissible (bool), upgrade_cost (paid if selected under require_gold).
+    #: admissible (bool), upgrade_cost (paid if selected under require_gold), annual_cost,
+    #: capacity (NaN = unlimited), merge_cost.
     clusters: pd.DataFrame
     #: (cluster_id, stronghold_id) pairs: what each cluster covers.
     covers: pd.DataFrame
     #: (operator_id, stronghold_id) pairs: competences, the index of v.
     competence: pd.DataFrame
-    #: index group_id: municipality_id, stronghold_id, weight (q_g), rural, region_id,
-    #: penalty_weight (stronghold weight).
+    #: index group_id (guidance demand): municipality_id, stronghold_id, weight (q_g), rural,
+    #: region_id, penalty_weight (stronghold weight), effect (weight with growth firms
+    #: counted growth_firm_factor times).
     groups: pd.DataFrame
     #: group_id, operator_id, minutes (t_go), disrupted (d_go: firms of g with a current
     #: membership none of which is hosted by o): the index of x.
@@ -45,6 +50,17 @@ class ModelInputs:
     #: Operators forced open / closed (policy keep/close by id and by kind).
     keep: tuple[str, ...] = ()
     close: tuple[str, ...] = ()
+    #: Clusters forced selected / not selected (policy keep_clusters / close_clusters).
+    keep_clusters: tuple[str, ...] = ()
+    close_clusters: tuple[str, ...] = ()
+    #: Service layers (a kinds table): local and cluster demand groups and their pairs
+    #: (``services.ServiceGroups.groups`` columns; local pairs group_id, operator_id, minutes;
+    #: cluster pairs group_id, cluster_id, minutes, moved). Empty without layers.
+    layered: bool = False
+    local_groups: pd.DataFrame = field(default_factory=pd.DataFrame)
+    local_pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cluster_groups: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cluster_pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
@@ -54,6 +70,7 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
     operators = ds.operators.set_index("operator_id")[
         ["annual_cost", "capacity", "closure_cost", "municipality_id"]].copy()
     operators["region_id"] = operators["municipality_id"].map(munis["region_id"])
+    operators = operators.join(services.operator_layers(ds))
     # A capacity no plan can use up is no limit. Left as a number, 1e15 or more would also make
     # HiGHS refuse the constraint rows (see solver.solve).
     total = float(ds.firms["weight"].sum())
@@ -62,7 +79,8 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
     operators.loc[usable >= total, "capacity"] = np.nan
 
     clusters = ds.clusters.set_index("cluster_id").rename(columns={"operator_id": "host"})[
-        ["host", "budget", "label", "gold_upgrade_cost", "knowledge_partners"]].copy()
+        ["host", "budget", "label", "gold_upgrade_cost", "knowledge_partners", "annual_cost",
+         "capacity", "merge_cost"]].copy()
     admissible = (clusters["budget"] >= pol.min_cluster_budget) & (
         clusters["knowledge_partners"] >= pol.min_knowledge_partners)
     is_gold = clusters["label"] == "gold"
@@ -74,25 +92,52 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
     clusters["admissible"] = admissible
     clusters["upgrade_cost"] = upgrade
 
-    groups = land.groups.set_index("group_id")[
-        ["municipality_id", "stronghold_id", "weight", "rural", "region_id"]].copy()
+    guidance = services.guidance_groups(land, pol, scenario.effect)
+    layered = services.is_layered(ds)
+    if layered:
+        groups = guidance.groups[["municipality_id", "stronghold_id", "weight", "rural",
+                                  "region_id", "effect"]].copy()
+    else:
+        # Without layers: exactly the landscape's groups, as before service layers.
+        groups = land.groups.set_index("group_id")[
+            ["municipality_id", "stronghold_id", "weight", "rural", "region_id"]].copy()
+        groups["effect"] = guidance.groups["effect"].reindex(groups.index)
     groups["penalty_weight"] = groups["stronghold_id"].map(
         ds.strongholds.set_index("stronghold_id")["weight"])
 
     pairs = land.eligible_pairs(pol.max_travel_minutes)
-    pairs = pairs.merge(_disruption(land), on=["group_id", "operator_id"], how="left")
-    member_weight = _member_weight(land)
-    # astype(float): mapping an empty column keeps its text dtype under pandas 3.
-    pairs["disrupted"] = pairs["group_id"].map(member_weight).astype(float).fillna(0.0) - \
-        pairs["kept_weight"].astype(float).fillna(0.0)
-    pairs = pairs.drop(columns="kept_weight")
+    competence = land.competence
+    if layered:
+        givers = operators.index[operators["layer"].isin(services.GUIDANCE_LAYERS)
+                                 & operators["in_scope"]]
+        pairs = pairs[pairs["operator_id"].isin(givers) & pairs["group_id"].isin(groups.index)]
+        competence = competence[competence["operator_id"].isin(givers)].reset_index(drop=True)
+        pairs = pairs.reset_index(drop=True).assign(disrupted=0.0)
+    else:
+        pairs = pairs.merge(_disruption(land), on=["group_id", "operator_id"], how="left")
+        member_weight = _member_weight(land)
+        # astype(float): mapping an empty column keeps its text dtype under pandas 3.
+        pairs["disrupted"] = pairs["group_id"].map(member_weight).astype(float).fillna(0.0) - \
+            pairs["kept_weight"].astype(float).fillna(0.0)
+        pairs = pairs.drop(columns="kept_weight")
 
     keep, close = forced_operators(ds, pol)
-    return ModelInputs(operators, clusters, ds.cluster_strongholds[["cluster_id",
-                                                                     "stronghold_id"]],
-                       land.competence, groups, pairs, required_clusters(ds, pol),
-                       tuple(ds.regions["region_id"]), tuple(sorted(keep)),
-                       tuple(sorted(close)))
+    inputs = ModelInputs(operators, clusters, ds.cluster_strongholds[["cluster_id",
+                                                                       "stronghold_id"]],
+                         competence, groups, pairs, required_clusters(ds, pol),
+                         tuple(ds.regions["region_id"]), tuple(sorted(keep)),
+                         tuple(sorted(close)), tuple(sorted(pol.keep_clusters)),
+                         tuple(sorted(pol.close_clusters)))
+    if not layered:
+        return inputs
+    local = services.local_groups(land, pol, scenario.effect).groups
+    local_ops = operators.index[(operators["layer"] == "local_service") & operators["in_scope"]]
+    member = services.cluster_groups(land, pol, scenario.effect).groups
+    return dataclasses.replace(
+        inputs, layered=True, local_groups=local,
+        local_pairs=services.local_pairs(land, local, local_ops, pol.local.max_travel_minutes),
+        cluster_groups=member,
+        cluster_pairs=services.cluster_pairs(land, member, pol.cluster.max_travel_minutes))
 
 
 def _member_weight(land: Landscape) -> pd.Series:
@@ -151,16 +196,49 @@ def add_variables(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) ->
     m._pairs_of_operator = inp.pairs.groupby("operator_id", sort=False)["group_id"].agg(list)
     m._q = inp.groups["weight"].to_dict()
     m._stronghold_of = inp.groups["stronghold_id"].to_dict()
+    m._in_scope = [o for o in m.O if inp.operators.at[o, "in_scope"]]
+    if inp.layered:
+        add_layer_variables(m, inp, scenario)
+
+
+def add_layer_variables(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
+    """Local service xl[g,o] (u^L_g) and cluster service w[g,c] (u^C_g), with a kinds table."""
+    pol = scenario.policy
+    domain = pyo.UnitInterval if pol.allow_split else pyo.Binary
+    lp, cp = inp.local_pairs, inp.cluster_pairs
+    m.GL = pyo.Set(initialize=list(inp.local_groups.index), ordered=True)
+    m.EL = pyo.Set(initialize=list(zip(lp["group_id"], lp["operator_id"], strict=True)),
+                   dimen=2, ordered=True)
+    m.GC = pyo.Set(initialize=list(inp.cluster_groups.index), ordered=True)
+    m.EC = pyo.Set(initialize=list(zip(cp["group_id"], cp["cluster_id"], strict=True)),
+                   dimen=2, ordered=True)
+    m.xl = pyo.Var(m.EL, domain=domain)
+    m.w = pyo.Var(m.EC, domain=domain)
+    if pol.local.coverage == "soft":
+        m.ul = pyo.Var(m.GL, domain=pyo.UnitInterval)
+    if pol.cluster.coverage == "soft":
+        m.uc = pyo.Var(m.GC, domain=pyo.UnitInterval)
+    m._local_of_group = lp.groupby("group_id", sort=False)["operator_id"].agg(list)
+    m._local_of_operator = lp.groupby("operator_id", sort=False)["group_id"].agg(list)
+    m._ql = inp.local_groups["weight"].to_dict()
+    m._cluster_of_group = cp.groupby("group_id", sort=False)["cluster_id"].agg(list)
+    m._members_of_cluster = cp.groupby("cluster_id", sort=False)["group_id"].agg(list)
+    m._qc = inp.cluster_groups["weight"].to_dict()
+    m._hosted_by = inp.clusters.groupby("host", sort=False).groups
 
 
 def one_cluster_per_stronghold(m: pyo.ConcreteModel, inp: ModelInputs,
                                scenario: Scenario) -> None:
-    """Σ_{c covers s} z_c = n_s for every stronghold s with a requirement."""
+    """Σ_{c covers s} z_c = n_s (cluster_rule = "at_least": >= n_s) for every stronghold s
+    with a requirement."""
     by_s = inp.covers.groupby("stronghold_id")["cluster_id"].agg(list)
     required = {s: n for s, n in inp.required_clusters.items() if n is not None}
 
+    at_least = scenario.policy.cluster_rule == "at_least"
+
     def rule(m: pyo.ConcreteModel, s: str) -> object:
-        return sum(m.z[c] for c in by_s.get(s, [])) == required[s]
+        selected = sum(m.z[c] for c in by_s.get(s, []))
+        return selected >= required[s] if at_least else selected == required[s]
 
     m.one_cluster_per_stronghold = pyo.Constraint(sorted(required), rule=rule)
 
@@ -173,9 +251,13 @@ def cluster_admissibility(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scen
 
 
 def host_retained(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
-    """z_c <= y_h(c); z_c <= v_h(c),s for every stronghold s the cluster covers."""
+    """z_c <= y_h(c); without service layers also z_c <= v_h(c),s for every stronghold s the
+    cluster covers."""
     host = inp.clusters["host"]
     m.host_retained = pyo.Constraint(m.C, rule=lambda m, c: m.z[c] <= m.y[host[c]])
+    if inp.layered:
+        # The cluster service is the cluster's own: its host gives no guidance for it.
+        return
     idx = [(c, s) for c, s in inp.covers.itertuples(index=False, name=None)]
     m.host_serves = pyo.Constraint(idx, rule=lambda m, c, s: m.z[c] <= m.v[host[c], s])
 
@@ -222,14 +304,22 @@ def assignment(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> No
 
 
 def _served_by(m: pyo.ConcreteModel, o: str, stronghold: str | None = None) -> object:
-    return sum(m._q[g] * m.x[g, o] for g in m._pairs_of_operator.get(o, [])
-               if stronghold is None or m._stronghold_of[g] == stronghold)
+    """Firms operator o serves (of one stronghold: guidance only). With service layers an
+    operator's load is the service of its layer: local assignments, guidance assignments, or
+    the members assigned to the clusters it hosts."""
+    terms = [m._q[g] * m.x[g, o] for g in m._pairs_of_operator.get(o, [])
+             if stronghold is None or m._stronghold_of[g] == stronghold]
+    if stronghold is None and hasattr(m, "xl"):
+        terms += [m._ql[g] * m.xl[g, o] for g in m._local_of_operator.get(o, [])]
+        terms += [m._qc[g] * m.w[g, c] for c in m._hosted_by.get(o, [])
+                  for g in m._members_of_cluster.get(c, [])]
+    return sum(terms)
 
 
 def capacity(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
     """Σ_g q_g x_go <= cap_o y_o for operators with a capacity."""
     cap = inp.operators["capacity"]
-    limited = [o for o in m.O if not np.isnan(cap[o])]
+    limited = [o for o in m._in_scope if not np.isnan(cap[o])]
     m.capacity = pyo.Constraint(limited, rule=lambda m, o: _served_by(m, o) <= cap[o] * m.y[o])
 
 
@@ -240,7 +330,7 @@ def max_utilisation(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) 
     if u >= 1:
         return
     cap = inp.operators["capacity"]
-    limited = [o for o in m.O if not np.isnan(cap[o])]
+    limited = [o for o in m._in_scope if not np.isnan(cap[o])]
     m.max_utilisation = pyo.Constraint(
         limited, rule=lambda m, o: _served_by(m, o) <= u * cap[o] * m.y[o])
 
@@ -267,7 +357,7 @@ def critical_mass(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) ->
     pol = scenario.policy
     if pol.min_firms_per_operator > 0:
         m.min_firms_per_operator = pyo.Constraint(
-            m.O, rule=lambda m, o: _served_by(m, o) >= pol.min_firms_per_operator * m.y[o])
+            m._in_scope, rule=lambda m, o: _served_by(m, o) >= pol.min_firms_per_operator * m.y[o])
     if pol.min_firms_per_node > 0:
         m.min_firms_per_node = pyo.Constraint(
             m.K, rule=lambda m, o, s: _served_by(m, o, s) >= pol.min_firms_per_node * m.v[o, s])
@@ -309,7 +399,7 @@ def regional_presence(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario
     k = scenario.policy.min_operators_per_region
     if k <= 0:
         return
-    by_region = inp.operators.groupby("region_id").groups
+    by_region = inp.operators[inp.operators["in_scope"]].groupby("region_id").groups
 
     def rule(m: pyo.ConcreteModel, r: str) -> object:
         ops = list(by_region.get(r, []))
@@ -321,9 +411,9 @@ def regional_presence(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario
 
 
 def operator_count(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
-    """min_operators <= Σ_o y_o <= max_operators."""
+    """min_operators <= Σ_o y_o <= max_operators (in-scope operators)."""
     pol = scenario.policy
-    total = sum(m.y[o] for o in m.O)
+    total = sum(m.y[o] for o in m._in_scope)
     if pol.min_operators > 0:
         m.min_operators = pyo.Constraint(expr=total >= pol.min_operators)
     if pol.max_operators is not None:
@@ -337,12 +427,86 @@ def forced(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
 
 
 def annual_budget(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
-    """Σ_o a_o y_o <= annual_budget."""
+    """Σ_o a_o y_o + Σ_c a_c z_c <= annual_budget (in-scope operators, selected clusters)."""
     budget = scenario.policy.annual_budget
     if budget is None:
         return
     a = inp.operators["annual_cost"]
-    m.annual_budget = pyo.Constraint(expr=sum(a[o] * m.y[o] for o in m.O) <= budget)
+    a_c = inp.clusters["annual_cost"]
+    m.annual_budget = pyo.Constraint(expr=sum(a[o] * m.y[o] for o in m._in_scope) + sum(
+        a_c[c] * m.z[c] for c in m.C if a_c[c] > 0) <= budget)
+
+
+def forced_clusters(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
+    """z_c = 1 for c in keep_clusters; z_c = 0 for c in close_clusters."""
+    if inp.keep_clusters:
+        m.keep_clusters = pyo.Constraint(list(inp.keep_clusters), rule=lambda m, c: m.z[c] == 1)
+    if inp.close_clusters:
+        m.close_clusters = pyo.Constraint(list(inp.close_clusters),
+                                          rule=lambda m, c: m.z[c] == 0)
+
+
+def outside_scope(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
+    """y_o = 1 for operators of a kind with in_scope = false: not a decision of the reform."""
+    for o in inp.operators.index[~inp.operators["in_scope"].to_numpy(bool)]:
+        m.y[o].fix(1)
+
+
+def local_service(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
+    """Σ_o xl_go (+ ul_g) = 1 for every local group; xl_go <= y_o."""
+    if not inp.layered:
+        return
+    soft = hasattr(m, "ul")
+
+    def rule(m: pyo.ConcreteModel, g: str) -> object:
+        served = sum(m.xl[g, o] for o in m._local_of_group.get(g, []))
+        if soft:
+            return served + m.ul[g] == 1
+        return pyo.Constraint.Infeasible if isinstance(served, int) else served == 1
+
+    m.local_assignment = pyo.Constraint(m.GL, rule=rule)
+    m.local_needs_operator = pyo.Constraint(m.EL, rule=lambda m, g, o: m.xl[g, o] <= m.y[o])
+
+
+def cluster_service(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
+    """Σ_c w_gc (+ uc_g) = 1 for every cluster group; w_gc <= z_c."""
+    if not inp.layered:
+        return
+    soft = hasattr(m, "uc")
+
+    def rule(m: pyo.ConcreteModel, g: str) -> object:
+        served = sum(m.w[g, c] for c in m._cluster_of_group.get(g, []))
+        if soft:
+            return served + m.uc[g] == 1
+        return pyo.Constraint.Infeasible if isinstance(served, int) else served == 1
+
+    m.cluster_assignment = pyo.Constraint(m.GC, rule=rule)
+    m.cluster_needs_selection = pyo.Constraint(m.EC, rule=lambda m, g, c: m.w[g, c] <= m.z[c])
+
+
+def _members(m: pyo.ConcreteModel, c: str) -> object:
+    return sum(m._qc[g] * m.w[g, c] for g in m._members_of_cluster.get(c, []))
+
+
+def cluster_capacity(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
+    """Σ_g q_g w_gc <= cap_c z_c for clusters with a capacity (max_utilisation · cap_c when
+    headroom is asked for)."""
+    if not inp.layered:
+        return
+    cap = inp.clusters["capacity"] * scenario.policy.max_utilisation
+    total = float(inp.cluster_groups["weight"].sum())
+    limited = [c for c in m.C if not np.isnan(cap[c]) and cap[c] < total]
+    m.cluster_capacity = pyo.Constraint(
+        limited, rule=lambda m, c: _members(m, c) <= float(cap[c]) * m.z[c])
+
+
+def min_members_per_cluster(m: pyo.ConcreteModel, inp: ModelInputs,
+                            scenario: Scenario) -> None:
+    """Σ_g q_g w_gc >= min_members_per_cluster · z_c: a selected cluster's critical mass."""
+    k = scenario.policy.min_members_per_cluster
+    if not inp.layered or k <= 0:
+        return
+    m.min_members_per_cluster = pyo.Constraint(m.C, rule=lambda m, c: _members(m, c) >= k * m.z[c])
 
 
 def objective(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
@@ -357,31 +521,66 @@ def objective(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> Non
         pairs["minutes"].to_numpy(float)
     disruption_coef = cost.disruption_cost_per_firm * pairs["disrupted"].to_numpy(float)
 
+    h = cost.horizon_years
     m.cost_operating = pyo.Expression(
-        expr=cost.horizon_years * sum(ops.at[o, "annual_cost"] * m.y[o] for o in m.O))
+        expr=h * sum(ops.at[o, "annual_cost"] * m.y[o] for o in m._in_scope))
     m.cost_service = pyo.Expression(
-        expr=sum(float(c) * m.x[k] for k, c in zip(keys, service_coef, strict=True) if c))
+        expr=sum(float(c) * m.x[k] for k, c in zip(keys, service_coef, strict=True) if c)
+        + _local_travel(m, inp, scenario))
     m.cost_closure = pyo.Expression(
         expr=sum(ops.at[o, "closure_cost"] * (1 - m.y[o]) for o in m.O))
     upgrade = inp.clusters["upgrade_cost"]
     m.cost_upgrade = pyo.Expression(
         expr=sum(upgrade[c] * m.z[c] for c in m.C if upgrade[c] > 0))
     m.cost_disruption = pyo.Expression(
-        expr=sum(float(c) * m.x[k] for k, c in zip(keys, disruption_coef, strict=True) if c))
+        expr=sum(float(c) * m.x[k] for k, c in zip(keys, disruption_coef, strict=True) if c)
+        + _cluster_moves(m, inp, scenario))
+    pen = cost.unserved_penalty_per_firm
+    unserved = []
     if scenario.policy.coverage == "soft":
-        pen = cost.unserved_penalty_per_firm
         w = inp.groups["penalty_weight"]
-        m.cost_unserved_penalty = pyo.Expression(
-            expr=sum(pen * w[g] * q[g] * m.u[g] for g in m.G))
-    else:
-        m.cost_unserved_penalty = pyo.Expression(expr=0.0)
+        unserved = [pen * w[g] * q[g] * m.u[g] for g in m.G]
+    for var, groups in (("ul", inp.local_groups), ("uc", inp.cluster_groups)):
+        if hasattr(m, var):
+            u = getattr(m, var)
+            unserved += [pen * groups.at[g, "penalty"] * u[g] for g in groups.index]
+    m.cost_unserved_penalty = pyo.Expression(expr=sum(unserved) if unserved else 0.0)
+    a_c = inp.clusters["annual_cost"]
+    m.cost_cluster_operating = pyo.Expression(
+        expr=h * sum(a_c[c] * m.z[c] for c in m.C if a_c[c] > 0))
+    m.cost_outside_scope = pyo.Expression(expr=h * float(
+        ops.loc[~ops["in_scope"].to_numpy(bool), "annual_cost"].sum()))
     # HiGHS sees thousands of DKK: in DKK the coefficients reach 1e8-1e9, far beyond what its
     # 1e-7 dual feasibility tolerance handles well (it warns and slows down).
     m.objective_scale = OBJECTIVE_SCALE
     m.cost = pyo.Objective(
         expr=(m.cost_operating + m.cost_service + m.cost_closure + m.cost_upgrade
-              + m.cost_disruption + m.cost_unserved_penalty) / OBJECTIVE_SCALE,
+              + m.cost_disruption + m.cost_unserved_penalty + m.cost_cluster_operating
+              + m.cost_outside_scope) / OBJECTIVE_SCALE,
         sense=pyo.minimize)
+
+
+def _local_travel(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> object:
+    """Travel cost of local service (clusters are national: their members do not commute)."""
+    if not inp.layered:
+        return 0
+    cost = scenario.costs
+    lp = inp.local_pairs
+    coef = cost.horizon_years * cost.cost_per_firm_minute * lp["group_id"].map(
+        inp.local_groups["weight"]).to_numpy(float) * lp["minutes"].to_numpy(float)
+    return sum(float(c) * m.xl[g, o] for g, o, c in zip(lp["group_id"], lp["operator_id"], coef,
+                                                        strict=True) if c)
+
+
+def _cluster_moves(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> object:
+    """Disruption with service layers: members assigned to a cluster none of whose current
+    clusters it is."""
+    if not inp.layered:
+        return 0
+    cp = inp.cluster_pairs[inp.cluster_pairs["moved"].astype(bool)]
+    d = scenario.costs.disruption_cost_per_firm
+    return sum(d * m._qc[g] * m.w[g, c] for g, c in zip(cp["group_id"], cp["cluster_id"],
+                                                        strict=True))
 
 
 OBJECTIVE_SCALE = 1e3
@@ -404,4 +603,10 @@ BUILDERS: dict[str, Builder] = {
     "operator_count": operator_count,
     "forced": forced,
     "annual_budget": annual_budget,
+    "forced_clusters": forced_clusters,
+    "outside_scope": outside_scope,
+    "local_service": local_service,
+    "cluster_service": cluster_service,
+    "cluster_capacity": cluster_capacity,
+    "min_members_per_cluster": min_members_per_cluster,
 }

@@ -126,6 +126,22 @@ class Landscape:
                                    "minutes": "nearest_minutes"})
 
 
+def _competence(ds: Dataset) -> pd.DataFrame:
+    """operator_strongholds, plus: with a kinds table, an ``entry_point`` operator without rows
+    there is competent in every stronghold (an entry point guides any firm)."""
+    if ds.kinds.empty:
+        return ds.operator_strongholds
+    entry = ds.kinds.loc[ds.kinds["layer"] == "entry_point", "kind"]
+    ops = ds.operators.loc[ds.operators["kind"].isin(entry)
+                           & ~ds.operators["operator_id"].isin(ds.operator_strongholds[
+                               "operator_id"]), "operator_id"]
+    every = pd.DataFrame({"operator_id": np.repeat(ops.to_numpy(), len(ds.strongholds)),
+                          "stronghold_id": np.tile(ds.strongholds["stronghold_id"].to_numpy(),
+                                                   len(ops))})
+    return pd.concat([ds.operator_strongholds[["operator_id", "stronghold_id"]], every],
+                     ignore_index=True)
+
+
 def build_landscape(dataset: Dataset) -> Landscape:
     ds = dataset
     g = nx.DiGraph()
@@ -160,7 +176,7 @@ def build_landscape(dataset: Dataset) -> Landscape:
               "located_in")
     add_edges("group", "municipality", groups, "group_id", "municipality_id", "located_in")
     add_edges("group", "stronghold", groups, "group_id", "stronghold_id", "part_of")
-    add_edges("operator", "stronghold", ds.operator_strongholds, "operator_id", "stronghold_id",
+    add_edges("operator", "stronghold", _competence(ds), "operator_id", "stronghold_id",
               "competent_in")
     add_edges("operator", "cluster", ds.clusters, "operator_id", "cluster_id", "hosts")
     add_edges("cluster", "stronghold", ds.cluster_strongholds, "cluster_id", "stronghold_id",

@@ -76,7 +76,15 @@ from ..data import dataset as dataset_api
 from ..data.dataset import Dataset
 from ..data.geography import TravelTimes, travel_times
 from ..data.overrides import apply_overrides, forced_operators, required_clusters
-from ..data.scenario import PROVEN_GAP, Costs, Policy, Scenario, input_hash, load_scenario
+from ..data.scenario import (
+    PROVEN_GAP,
+    Costs,
+    Effect,
+    Policy,
+    Scenario,
+    input_hash,
+    load_scenario,
+)
 from ..fsio import clean_json
 from .outputs import (
     ALL_TABLES,
@@ -205,6 +213,12 @@ class Context:
     keep: frozenset[str]
     close: frozenset[str]
     times: TravelTimes
+    effect: Effect = field(default_factory=Effect)
+    #: Service layers (a kinds table). ``firms`` is then the guidance demand; ``demand`` has
+    #: every firm with growth, employees, effect weight, its current clusters (``current``)
+    #: and whether it needs local / guidance / cluster service.
+    layered: bool = False
+    demand: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def scale(self, a: float, b: float) -> float:
         return self.tol * max(abs(a), abs(b), 1.0)
@@ -242,7 +256,53 @@ def _operators(ds: Dataset) -> pd.DataFrame:
     ops["region_id"] = ops["municipality_id"].map(
         ds.municipalities.set_index("municipality_id")["region_id"])
     ops["kind"] = _text(ops["kind"])
+    if ds.kinds.empty:
+        ops["layer"], ops["in_scope"] = "", True
+    else:
+        kinds = ds.kinds.set_index("kind")
+        ops["layer"] = ops["kind"].map(kinds["layer"])
+        ops["in_scope"] = ops["kind"].map(kinds["in_scope"]).astype(bool)
     return ops
+
+
+_GUIDES = ("entry_point", "other")
+
+
+def _demand(ds: Dataset, scenario: Scenario) -> pd.DataFrame:
+    """Every firm: raw data, effect weight, current clusters and the services it needs."""
+    pol = scenario.policy
+    firms = _firms(ds)
+    info = ds.firms.set_index("firm_id")
+    firms["growth"] = info["growth"].astype(bool)
+    firms["employees"] = info["employees"].astype(float).fillna(0.0)
+    firms["effect"] = firms["weight"] * np.where(firms["growth"],
+                                                 scenario.effect.growth_firm_factor, 1.0)
+    current = ds.memberships.groupby("firm_id")["cluster_id"].agg(frozenset)
+    firms["current"] = [current.get(f, frozenset()) for f in firms.index]
+    layered = not ds.kinds.empty
+    n = len(firms)
+    firms["local"] = np.full(n, layered)
+    if not layered:
+        firms["guidance"], firms["cluster"] = np.ones(n, bool), np.zeros(n, bool)
+    else:
+        firms["guidance"] = (pol.guidance_service == "all") | firms["growth"]
+        firms["cluster"] = (pol.cluster_service == "all") | firms["member"]
+    return firms
+
+
+def _competence(ds: Dataset, ops: pd.DataFrame) -> frozenset[tuple[str, str]]:
+    """Competences; with service layers an entry point without rows guides every stronghold
+    and only in-scope guidance-layer operators guide at all."""
+    rows = ds.operator_strongholds
+    pairs = set(zip(rows["operator_id"], rows["stronghold_id"], strict=True))
+    if ds.kinds.empty:
+        return frozenset(pairs)
+    listed = set(rows["operator_id"])
+    for o in ops.index[(ops["layer"] == "entry_point").to_numpy()]:
+        if o not in listed:
+            pairs |= {(o, s) for s in ds.strongholds["stronghold_id"]}
+    guides = set(ops.index[ops["layer"].isin(_GUIDES).to_numpy() & ops["in_scope"].to_numpy()])
+    return frozenset((o, s) for o, s in pairs if o in guides)
 
 
 def _clusters(ds: Dataset, pol: Policy) -> pd.DataFrame:
@@ -264,19 +324,20 @@ def context(dataset: Dataset, scenario: Scenario, tol: float) -> Context:
     pol = scenario.policy
     keep, close = forced_operators(ds, pol)
     today = ds.memberships.merge(ds.clusters[["cluster_id", "operator_id"]], on="cluster_id")
-    competent = ds.operator_strongholds
+    ops = _operators(ds)
+    demand = _demand(ds, scenario)
     return Context(
         pol=pol, costs=scenario.costs, tol=tol,
-        ops=_operators(ds), clusters=_clusters(ds, pol), firms=_firms(ds),
+        ops=ops, clusters=_clusters(ds, pol), firms=demand[demand["guidance"]],
         strongholds=tuple(ds.strongholds["stronghold_id"]),
         regions=tuple(ds.regions["region_id"]),
         covers={c: tuple(sorted(g)) for c, g in
                 ds.cluster_strongholds.groupby("cluster_id")["stronghold_id"]},
-        competence=frozenset(zip(competent["operator_id"], competent["stronghold_id"],
-                                 strict=True)),
+        competence=_competence(ds, ops),
         familiar=frozenset(zip(today["firm_id"], today["operator_id"], strict=True)),
         required=required_clusters(ds, pol), keep=frozenset(keep), close=frozenset(close),
-        times=travel_times(ds))
+        times=travel_times(ds), effect=scenario.effect, layered=not ds.kinds.empty,
+        demand=demand)
 
 
 # --------------------------------------------------------------------------- the plan
@@ -297,8 +358,12 @@ class Plan:
     selected: pd.Series
     #: Operator -> the strongholds its ``serves`` cell lists.
     serves: Mapping[str, tuple[str, ...]]
-    #: Weighted firms served per operator (Σ weight × share).
+    #: Weighted firms served per operator (Σ weight × share), over every service (a cluster
+    #: row counts for the cluster's host).
     load: pd.Series
+    #: Rows of the local and cluster services (service layers), typed like ``rows``.
+    local_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cluster_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def kept_ids(self) -> pd.Index:
@@ -368,12 +433,12 @@ def _unique_rows(name: str, table: pd.DataFrame, key: str, known: pd.Index,
 def _assignment_rows(ctx: Context, table: pd.DataFrame, out: list[Violation]) -> pd.DataFrame:
     """Assignment rows of known firms with the raw firm data and recomputed travel times
     and disruption beside the reported ones."""
-    unknown = ~table["firm_id"].isin(ctx.firms.index)
+    unknown = ~table["firm_id"].isin(ctx.demand.index)
     for row in table[unknown].itertuples():
         _fail(out, "assignments_table", row.firm_id or f"row {row.Index + 1}",
               f"firm {row.firm_id!r} is not in the data set")
     rows = table[~unknown].copy()
-    firm = ctx.firms.loc[rows["firm_id"]]
+    firm = ctx.demand.loc[rows["firm_id"]]
     for col in ("municipality_id", "stronghold_id", "rural", "penalty_weight", "member"):
         rows[f"{col}_raw"] = firm[col].to_numpy()
     rows["weight_raw"] = firm["weight"].to_numpy(float)
@@ -383,6 +448,13 @@ def _assignment_rows(ctx: Context, table: pd.DataFrame, out: list[Violation]) ->
         _fail(out, "assignments_table", f"{row.firm_id}/{row.operator_id}",
               f"operator {row.operator_id} is not in the data set")
     rows["minutes_raw"] = _minutes(ctx, rows)
+    if ctx.layered:
+        # Only a change of cluster disrupts (the cluster service's rows).
+        current = ctx.demand["current"].reindex(rows["firm_id"]).to_numpy()
+        rows["disrupted"] = [s == "cluster" and c != "" and c not in cur for s, c, cur in zip(
+            rows["service"], rows["cluster_id"], current, strict=True)]
+        rows["disrupted"] = rows["disrupted"].astype(bool)
+        return rows
     familiar = np.fromiter(((f, o) in ctx.familiar for f, o in
                             zip(rows["firm_id"], rows["operator_id"], strict=True)),
                            dtype=bool, count=len(rows))
@@ -412,13 +484,19 @@ def plan_of(ctx: Context, frames: Mapping[str, pd.DataFrame],
     clusters = _unique_rows("clusters", typed["clusters"], "cluster_id", ctx.clusters.index,
                             out)
     rows = _assignment_rows(ctx, typed["assignments"], out)
+    services = ("local", "guidance", "cluster") if ctx.layered else ("guidance",)
+    for row in rows[~rows["service"].isin(services)].itertuples():
+        _fail(out, "assignments_table", f"{row.firm_id}/{row.service}",
+              f"service is {row.service!r}, expected one of {', '.join(services)}")
     on = rows[rows["served"]]
     return Plan(
-        operators=operators, clusters=clusters, rows=rows,
+        operators=operators, clusters=clusters, rows=rows[rows["service"] == "guidance"],
         kept=operators["kept"].reindex(ctx.ops.index, fill_value=False).astype(bool),
         selected=clusters["selected"].reindex(ctx.clusters.index, fill_value=False).astype(bool),
         serves={o: _items(s) for o, s in operators["serves"].items()},
-        load=(on["weight_raw"] * on["share"]).groupby(on["operator_id"]).sum())
+        load=(on["weight_raw"] * on["share"]).groupby(on["operator_id"]).sum(),
+        local_rows=rows[rows["service"] == "local"],
+        cluster_rows=rows[rows["service"] == "cluster"])
 
 
 def _served_weight(ctx: Context, plan: Plan) -> pd.Series:
@@ -473,8 +551,12 @@ def operators_table(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     """``operators_table``: columns agree with the data, the scenario and the plan."""
     raw, table = ctx.ops, plan.operators
     check = _Columns(ctx, "operators", table, out)
-    for col in ("name", "kind", "municipality_id", "region_id"):
+    for col in ("name", "kind", "municipality_id", "region_id", "layer"):
         check.text(col, raw[col])
+    wrong = table["in_scope"] != raw["in_scope"].reindex(table.index)
+    for key in table.index[wrong.to_numpy()]:
+        _fail(out, "operators_table", key, f"in_scope is {bool(table.at[key, 'in_scope'])}, "
+              f"expected {bool(raw.at[key, 'in_scope'])}")
     for col in ("annual_cost", "capacity"):
         check.numbers(col, raw[col])
     forced = pd.Series("", index=raw.index, dtype=object)
@@ -496,9 +578,16 @@ def clusters_table(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     for col in ("name", "label"):
         check.text(col, raw[col])
     check.text("host_operator_id", raw["operator_id"])
-    for col in ("budget", "knowledge_partners"):
+    for col in ("budget", "knowledge_partners", "annual_cost", "capacity"):
         check.numbers(col, raw[col])
     check.lists("strongholds", ctx.covers)
+    forced = pd.Series("", index=raw.index, dtype=object)
+    forced[raw.index.isin(list(ctx.pol.keep_clusters))] = "keep"
+    forced[raw.index.isin(list(ctx.pol.close_clusters))] = "close"
+    check.text("forced", forced)
+    on = plan.cluster_rows[plan.cluster_rows["served"]]
+    check.numbers("members_served", (on["weight_raw"] * on["share"]).groupby(
+        on["cluster_id"]).sum().reindex(raw.index, fill_value=0.0))
     wrong = table["admissible"] != raw["admissible"].reindex(table.index)
     for key in table.index[wrong.to_numpy()]:
         _fail(out, "clusters_table", key, f"admissible is {bool(table.at[key, 'admissible'])}"
@@ -512,7 +601,7 @@ def clusters_table(ctx: Context, plan: Plan, out: list[Violation]) -> None:
 def assignments_table(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     """``assignments_table``: firm columns, one row per (firm, operator), ``moved``, blank
     travel and cluster for unserved shares, and ``cluster_id`` as recomputed."""
-    rows = plan.rows
+    rows = pd.concat([plan.local_rows, plan.rows, plan.cluster_rows])
     for col in ("municipality_id", "stronghold_id"):
         for row in rows[rows[col] != rows[f"{col}_raw"]].itertuples():
             _fail(out, "assignments_table", row.firm_id, f"{col} is {getattr(row, col)!r}, "
@@ -520,10 +609,10 @@ def assignments_table(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     for row in rows[ctx.differ_array(rows["weight"], rows["weight_raw"])].itertuples():
         _fail(out, "assignments_table", row.firm_id,
               f"weight is {_num(row.weight)}, expected {_num(row.weight_raw)}")
-    pair = rows[["firm_id", "operator_id"]]
-    for f, o in sorted(set(map(tuple, pair[pair.duplicated()].to_numpy()))):
-        _fail(out, "assignments_table", f"{f}/{o}", "more than one row for this firm and "
-              f"operator {o or '(unserved)'}")
+    pair = rows[["firm_id", "service", "operator_id", "cluster_id"]]
+    for f, s, o, _c in sorted(set(map(tuple, pair[pair.duplicated()].to_numpy()))):
+        _fail(out, "assignments_table", f"{f}/{o}", f"more than one {s} row for this firm "
+              f"and operator {o or '(unserved)'}")
     for row in rows[rows["moved"] != rows["disrupted"]].itertuples():
         _fail(out, "assignments_table", f"{row.firm_id}/{row.operator_id}",
               f"moved is {row.moved}, expected {row.disrupted}")
@@ -532,7 +621,14 @@ def assignments_table(ctx: Context, plan: Plan, out: list[Violation]) -> None:
         _fail(out, "assignments_table", row.firm_id, "unserved share with travel minutes")
     for row in rows[unserved & (rows["cluster_id"] != "")].itertuples():
         _fail(out, "assignments_table", row.firm_id, "unserved share with a cluster")
-    _assigned_clusters(ctx, plan, out)
+    if not ctx.layered:
+        _assigned_clusters(ctx, plan, out)
+        return
+    # With service layers a cluster is named only by the cluster service's rows.
+    other = pd.concat([plan.local_rows, plan.rows])
+    for row in other[other["cluster_id"] != ""].itertuples():
+        _fail(out, "assignments_table", f"{row.firm_id}/{row.operator_id}",
+              f"a {row.service} row names cluster {row.cluster_id!r}")
 
 
 def _assigned_clusters(ctx: Context, plan: Plan, out: list[Violation]) -> None:
@@ -591,11 +687,11 @@ def _inadmissible_reason(ctx: Context, c: str) -> str:
 
 
 def host_retained(ctx: Context, plan: Plan, out: list[Violation]) -> None:
-    """**host_retained**: a selected cluster's host is kept; **host_serves**: and serves every
-    stronghold the cluster covers."""
+    """**host_retained**: a selected cluster's host is kept; **host_serves**: and, without
+    service layers, serves every stronghold the cluster covers."""
     for c in plan.selected_ids:
         host = ctx.clusters.at[c, "operator_id"]
-        for s in ctx.covers.get(c, ()):
+        for s in () if ctx.layered else ctx.covers.get(c, ()):
             if s not in plan.serves.get(host, ()):
                 _fail(out, "host_serves", f"{c}/{s}", f"host {host} of selected cluster {c} "
                       f"does not serve stronghold {s}")
@@ -711,7 +807,7 @@ def capacity(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     """**capacity**: Σ weight × share <= capacity for operators with a capacity."""
     cap = ctx.ops["capacity"]
     for o, served in plan.load.items():
-        if pd.notna(cap[o]) and ctx.exceeds(served, cap[o]):
+        if ctx.ops.at[o, "in_scope"] and pd.notna(cap[o]) and ctx.exceeds(served, cap[o]):
             _fail(out, "capacity", o, f"operator {o} serves {_num(served)} firms, capacity "
                   f"{_num(cap[o])}", served - cap[o])
 
@@ -723,7 +819,7 @@ def max_utilisation(ctx: Context, plan: Plan, out: list[Violation]) -> None:
         return
     cap = ctx.ops["capacity"]
     for o, served in plan.load.items():
-        if pd.notna(cap[o]) and ctx.exceeds(served, u * cap[o]):
+        if ctx.ops.at[o, "in_scope"] and pd.notna(cap[o]) and ctx.exceeds(served, u * cap[o]):
             _fail(out, "max_utilisation", o, f"operator {o} serves {_num(served)} firms, "
                   f"above {_num(u)} of its capacity {_num(cap[o])}", served - u * cap[o])
 
@@ -733,7 +829,7 @@ def critical_mass(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     kept operator and served stronghold."""
     need_op = ctx.pol.min_firms_per_operator
     if need_op > 0:
-        for o in plan.kept_ids:
+        for o in plan.kept_ids[ctx.ops.loc[plan.kept_ids, "in_scope"].to_numpy(bool)]:
             served = float(plan.load.get(o, 0.0))
             if ctx.exceeds(need_op, served):
                 _fail(out, "min_firms_per_operator", o, f"kept operator {o} serves "
@@ -786,7 +882,7 @@ def regional_presence(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     k = ctx.pol.min_operators_per_region
     if k <= 0:
         return
-    per_region = plan.kept.groupby(ctx.ops["region_id"]).sum()
+    per_region = (plan.kept & ctx.ops["in_scope"]).groupby(ctx.ops["region_id"]).sum()
     for r in ctx.regions:
         have = int(per_region.get(r, 0))
         if have < k:
@@ -797,7 +893,7 @@ def regional_presence(ctx: Context, plan: Plan, out: list[Violation]) -> None:
 def operator_count(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     """**operator_count**: min_operators <= kept operators <= max_operators."""
     pol = ctx.pol
-    n = int(plan.kept.sum())
+    n = int((plan.kept & ctx.ops["in_scope"]).sum())
     if n < pol.min_operators:
         _fail(out, "min_operators", "plan", f"{n} operators kept, minimum "
               f"{pol.min_operators}", pol.min_operators - n)
@@ -817,14 +913,171 @@ def forced(ctx: Context, plan: Plan, out: list[Violation]) -> None:
 
 
 def annual_budget(ctx: Context, plan: Plan, out: list[Violation]) -> None:
-    """**annual_budget**: Σ annual_cost of kept operators <= annual_budget."""
+    """**annual_budget**: Σ annual_cost of kept in-scope operators and selected clusters
+    <= annual_budget."""
     budget = ctx.pol.annual_budget
     if budget is None:
         return
-    spent = float(ctx.ops.loc[plan.kept.to_numpy(bool), "annual_cost"].sum())
+    spent = _annual_cost(ctx, plan)
     if ctx.exceeds(spent, budget):
         _fail(out, "annual_budget", "plan", f"annual cost {_num(spent)} exceeds the "
               f"budget {_num(budget)}", spent - budget)
+
+
+def _annual_cost(ctx: Context, plan: Plan) -> float:
+    """DKK per year of in-scope operators kept and clusters selected."""
+    kept = plan.kept.to_numpy(bool) & ctx.ops["in_scope"].to_numpy(bool)
+    return float(ctx.ops.loc[kept, "annual_cost"].sum()) + float(
+        ctx.clusters.loc[plan.selected.to_numpy(bool), "annual_cost"].sum())
+
+
+def forced_clusters(ctx: Context, plan: Plan, out: list[Violation]) -> None:
+    """**forced_clusters**: clusters in keep_clusters selected, in close_clusters not."""
+    for c in sorted(ctx.pol.keep_clusters):
+        if not plan.selected.get(c, False):
+            _fail(out, "keep_clusters", c, f"cluster {c} must be selected but is not")
+    for c in sorted(ctx.pol.close_clusters):
+        if plan.selected.get(c, False):
+            _fail(out, "close_clusters", c, f"cluster {c} must not be selected but is")
+
+
+def outside_scope(ctx: Context, plan: Plan, out: list[Violation]) -> None:
+    """**outside_scope**: an operator of a kind with in_scope = false stays open."""
+    for o in ctx.ops.index[~ctx.ops["in_scope"].to_numpy(bool)]:
+        if not plan.kept[o]:
+            _fail(out, "outside_scope", o, f"operator {o} is outside the reform's scope "
+                  f"(kind {ctx.ops.at[o, 'kind']}) but is closed")
+
+
+def _layer_shares(ctx: Context, rows: pd.DataFrame, need: pd.Series, name: str,
+                  hard: bool, out: list[Violation]) -> None:
+    """Shares of one service: every firm that needs it has rows summing to 1, no other firm
+    has any; hard coverage leaves none unserved; without allow_split none is split."""
+    for f in sorted(set(need.index[need.to_numpy(bool)]) - set(rows["firm_id"])):
+        _fail(out, name, f, f"firm {f} needs {name.split('_')[0]} service but has no row")
+    for f in sorted(set(rows["firm_id"]) - set(need.index[need.to_numpy(bool)])):
+        _fail(out, name, f, f"firm {f} does not need {name.split('_')[0]} service but has "
+              "a row")
+    share = rows["share"]
+    bad = share.isna() | (share < -ctx.tol) | (share > 1 + ctx.tol)
+    for row in rows[bad].itertuples():
+        _fail(out, name, f"{row.firm_id}/{row.operator_id}", f"share {_num(row.share)} "
+              "outside [0, 1]", row.share)
+    for f, t in share.fillna(0.0).groupby(rows["firm_id"]).sum().items():
+        if ctx.differ(float(t), 1.0):
+            _fail(out, name, f, f"shares of firm {f} sum to {_num(t)}, not 1", t - 1)
+    if hard:
+        for row in rows[(rows["operator_id"] == "") & (rows["share"] > ctx.tol)].itertuples():
+            _fail(out, f"{name}.unserved", row.firm_id, f"firm {row.firm_id} has an unserved "
+                  f"share {_num(row.share)} under hard coverage", row.share)
+    if not ctx.pol.allow_split:
+        fractional = (share > ctx.tol) & (share < 1 - ctx.tol)
+        split = rows.groupby("firm_id").size() > 1
+        for f in sorted(set(rows.loc[fractional, "firm_id"]) | set(split.index[split])):
+            _fail(out, name, f, f"firm {f} is split although allow_split is false")
+
+
+def _layer_radius(ctx: Context, rows: pd.DataFrame, limit: float | None, name: str,
+                  out: list[Violation]) -> None:
+    served = rows[rows["served"]]
+    if limit is not None:
+        for row in served[served["minutes_raw"] > limit].itertuples():
+            if ctx.exceeds(row.minutes_raw, limit):
+                _fail(out, name, f"{row.firm_id}/{row.operator_id}",
+                      f"travel {_num(row.minutes_raw)} min exceeds {_num(limit)}",
+                      row.minutes_raw - limit)
+    for row in served[ctx.differ_array(served["minutes"], served["minutes_raw"])] \
+            .itertuples():
+        _fail(out, name, f"{row.firm_id}/{row.operator_id}", f"reported minutes "
+              f"{_num(row.minutes)} differ from the travel time {_num(row.minutes_raw)}",
+              row.minutes - row.minutes_raw)
+
+
+def local_service(ctx: Context, plan: Plan, out: list[Violation]) -> None:
+    """**local_service**: every firm's local rows sum to 1, each served share by a kept,
+    in-scope operator of layer local_service (``local_service.operator``)."""
+    if not ctx.layered:
+        return
+    rows = plan.local_rows
+    _layer_shares(ctx, rows, ctx.demand["local"], "local_service",
+                  ctx.pol.local.coverage == "hard", out)
+    for row in rows[rows["served"]].itertuples():
+        o = row.operator_id
+        info = ctx.ops.loc[o]
+        if not plan.kept[o] or info["layer"] != "local_service" or not info["in_scope"]:
+            _fail(out, "local_service.operator", f"{row.firm_id}/{o}", f"operator {o} "
+                  f"(layer {info['layer']}, {'kept' if plan.kept[o] else 'closed'}) cannot "
+                  "give local service", row.share)
+
+
+def local_radius(ctx: Context, plan: Plan, out: list[Violation]) -> None:
+    """**local_radius**: local travel within local.max_travel_minutes, minutes as recomputed."""
+    if ctx.layered:
+        _layer_radius(ctx, plan.local_rows, ctx.pol.local.max_travel_minutes,
+                      "local_radius", out)
+
+
+def cluster_service(ctx: Context, plan: Plan, out: list[Violation]) -> None:
+    """**cluster_service**: every firm that needs it has cluster rows summing to 1, each served
+    share in a selected cluster covering the firm's stronghold, with the cluster's host as
+    operator (``cluster_service.cluster``)."""
+    if not ctx.layered:
+        return
+    rows = plan.cluster_rows
+    _layer_shares(ctx, rows, ctx.demand["cluster"], "cluster_service",
+                  ctx.pol.cluster.coverage == "hard", out)
+    for row in rows[rows["operator_id"] != ""].itertuples():
+        c, where = row.cluster_id, f"{row.firm_id}/{row.cluster_id}"
+        if c not in ctx.clusters.index:
+            _fail(out, "cluster_service.cluster", where, f"unknown cluster {c!r}", row.share)
+            continue
+        host = ctx.clusters.at[c, "operator_id"]
+        if not plan.selected[c]:
+            _fail(out, "cluster_service.cluster", where, f"cluster {c} is not selected",
+                  row.share)
+        if row.stronghold_id_raw not in ctx.covers.get(c, ()):
+            _fail(out, "cluster_service.cluster", where, f"cluster {c} does not cover "
+                  f"stronghold {row.stronghold_id_raw}", row.share)
+        if row.operator_id != host:
+            _fail(out, "cluster_service.cluster", where, f"operator is {row.operator_id}, the "
+                  f"cluster's host is {host}", row.share)
+
+
+def cluster_radius(ctx: Context, plan: Plan, out: list[Violation]) -> None:
+    """**cluster_radius**: travel to the cluster's host within cluster.max_travel_minutes."""
+    if ctx.layered:
+        _layer_radius(ctx, plan.cluster_rows, ctx.pol.cluster.max_travel_minutes,
+                      "cluster_radius", out)
+
+
+def _members(plan: Plan) -> pd.Series:
+    on = plan.cluster_rows[plan.cluster_rows["served"]]
+    return (on["weight_raw"] * on["share"]).groupby(on["cluster_id"]).sum()
+
+
+def cluster_capacity(ctx: Context, plan: Plan, out: list[Violation]) -> None:
+    """**cluster_capacity**: members served <= max_utilisation × capacity of the cluster."""
+    if not ctx.layered:
+        return
+    u = ctx.pol.max_utilisation
+    cap = ctx.clusters["capacity"]
+    for c, members in _members(plan).items():
+        if c in cap.index and pd.notna(cap[c]) and ctx.exceeds(members, u * cap[c]):
+            _fail(out, "cluster_capacity", c, f"cluster {c} serves {_num(members)} members, "
+                  f"capacity {_num(cap[c])} × {_num(u)}", members - u * cap[c])
+
+
+def min_members_per_cluster(ctx: Context, plan: Plan, out: list[Violation]) -> None:
+    """**min_members_per_cluster**: a selected cluster serves at least that many members."""
+    need = ctx.pol.min_members_per_cluster
+    if not ctx.layered or need <= 0:
+        return
+    members = _members(plan)
+    for c in plan.selected_ids:
+        got = float(members.get(c, 0.0))
+        if ctx.exceeds(need, got):
+            _fail(out, "min_members_per_cluster", c, f"selected cluster {c} serves "
+                  f"{_num(got)} members, minimum {_num(need)}", need - got)
 
 
 Rule = Callable[[Context, Plan, list[Violation]], None]
@@ -834,7 +1087,9 @@ Rule = Callable[[Context, Plan, list[Violation]], None]
 RULES: dict[str, Rule] = {rule.__name__: rule for rule in (
     one_cluster_per_stronghold, cluster_admissibility, host_retained, serve_needs_operator,
     radius, assignment, capacity, max_utilisation, critical_mass, coverage, rural_parity,
-    regional_presence, operator_count, forced, annual_budget)}
+    regional_presence, operator_count, forced, annual_budget, forced_clusters, outside_scope,
+    local_service, local_radius, cluster_service, cluster_radius, cluster_capacity,
+    min_members_per_cluster)}
 
 #: Constraint family -> the violation names its rule can report.
 RULE_VIOLATIONS: dict[str, tuple[str, ...]] = {
@@ -854,6 +1109,15 @@ RULE_VIOLATIONS: dict[str, tuple[str, ...]] = {
     "operator_count": ("min_operators", "max_operators"),
     "forced": ("keep", "close"),
     "annual_budget": ("annual_budget",),
+    "forced_clusters": ("keep_clusters", "close_clusters"),
+    "outside_scope": ("outside_scope",),
+    "local_service": ("local_service", "local_service.unserved", "local_service.operator"),
+    "local_radius": ("local_radius",),
+    "cluster_service": ("cluster_service", "cluster_service.unserved",
+                        "cluster_service.cluster"),
+    "cluster_radius": ("cluster_radius",),
+    "cluster_capacity": ("cluster_capacity",),
+    "min_members_per_cluster": ("min_members_per_cluster",),
 }
 
 #: The consistency checks of the reported tables, run before the rules.
@@ -877,15 +1141,42 @@ def cost_terms(ctx: Context, plan: Plan) -> dict[str, float]:
         unserved_penalty = c.unserved_penalty_per_firm * float(
             (firms["penalty_weight"] * firms["weight"] * unserved).sum())
     upgraded = _upgraded(ctx, plan.selected).to_numpy(bool)
+    in_scope = ctx.ops["in_scope"].to_numpy(bool)
+    local = plan.local_rows[plan.local_rows["served"]]
+    members = plan.cluster_rows[plan.cluster_rows["served"]]
+    moved = members[members["disrupted"].to_numpy(bool)]
+    h = c.horizon_years
     return {
-        "operating": c.horizon_years * float(ctx.ops.loc[keep_mask, "annual_cost"].sum()),
-        "service": c.horizon_years * c.cost_per_firm_minute * float(
-            (served_weight * on["minutes_raw"]).sum()),
+        "operating": h * float(ctx.ops.loc[keep_mask & in_scope, "annual_cost"].sum()),
+        "service": h * c.cost_per_firm_minute * float(
+            (served_weight * on["minutes_raw"]).sum()
+            + (local["weight_raw"] * local["share"] * local["minutes_raw"]).sum()),
         "closure": float(ctx.ops.loc[~keep_mask, "closure_cost"].sum()),
         "upgrade": float(ctx.clusters.loc[upgraded, "gold_upgrade_cost"].fillna(0.0).sum()),
-        "disruption": c.disruption_cost_per_firm * float(served_weight[on["disrupted"]].sum()),
-        "unserved_penalty": unserved_penalty,
+        "disruption": c.disruption_cost_per_firm * float(
+            served_weight[on["disrupted"]].sum() + (moved["weight_raw"] * moved["share"]).sum()),
+        "unserved_penalty": unserved_penalty + _layer_penalty(ctx, plan),
+        "cluster_operating": h * float(ctx.clusters.loc[plan.selected.to_numpy(bool),
+                                                        "annual_cost"].sum()),
+        "outside_scope": h * float(ctx.ops.loc[~in_scope, "annual_cost"].sum()),
     }
+
+
+def _layer_penalty(ctx: Context, plan: Plan) -> float:
+    """Penalty for the unserved shares of local and cluster service (soft layers)."""
+    total = 0.0
+    for rows, layer, need in ((plan.local_rows, ctx.pol.local, "local"),
+                              (plan.cluster_rows, ctx.pol.cluster, "cluster")):
+        if not ctx.layered or layer.coverage != "soft":
+            continue
+        firms = ctx.demand[ctx.demand[need].to_numpy(bool)]
+        on = rows[rows["served"]]
+        got = (on["weight_raw"] * on["share"]).groupby(on["firm_id"]).sum().reindex(
+            firms.index, fill_value=0.0)
+        unserved = (1.0 - got / firms["weight"]).clip(lower=0.0)
+        total += ctx.costs.unserved_penalty_per_firm * float(
+            (firms["penalty_weight"] * firms["weight"] * unserved).sum())
+    return total
 
 
 def objective_terms(ctx: Context, terms: Mapping[str, float], reported: Mapping[str, float],
@@ -920,17 +1211,70 @@ def figures(ctx: Context, plan: Plan) -> dict[str, Any]:
 
     on = plan.served_rows
     w = on["weight_raw"] * on["share"]
+    coverage = {"all": share(np.ones(len(weight), dtype=bool)),
+                "rural": share(rural), "urban": share(~rural)}
+    members = plan.cluster_rows[plan.cluster_rows["served"]]
+    moved = members[members["disrupted"].to_numpy(bool)]
+    by_service = {"guidance": coverage if len(ctx.firms) else None}
+    for name, rows in (("local", plan.local_rows), ("cluster", plan.cluster_rows)):
+        by_service[name] = _service_coverage(ctx, rows, name) if ctx.layered else None
     return {
-        "coverage": {"all": share(np.ones(len(weight), dtype=bool)),
-                     "rural": share(rural), "urban": share(~rural)},
+        "coverage": coverage,
         "travel_minutes": {
             "mean": float((w * on["minutes_raw"]).sum() / w.sum()) if w.sum() else None,
             "max": float(on["minutes_raw"].max()) if len(on) else None},
-        "firms_moved": float(w[on["disrupted"]].sum()),
+        "firms_moved": float(w[on["disrupted"]].sum()
+                             + (moved["weight_raw"] * moved["share"]).sum()),
         "counts": {"operators_before": len(ctx.ops), "operators_after": int(plan.kept.sum()),
                    "clusters_before": len(ctx.clusters),
                    "clusters_after": int(plan.selected.sum())},
+        "coverage_by_service": {s: by_service[s] for s in ("local", "guidance", "cluster")},
+        "effect": effect(ctx, plan),
     }
+
+
+def _service_coverage(ctx: Context, rows: pd.DataFrame, need: str) -> dict[str, Any] | None:
+    """Served share of one service's demand, all / rural / urban, firm by firm."""
+    firms = ctx.demand[ctx.demand[need].to_numpy(bool)]
+    if firms.empty:
+        return None
+    on = rows[rows["served"]]
+    got = (on["weight_raw"] * on["share"]).groupby(on["firm_id"]).sum().reindex(
+        firms.index, fill_value=0.0)
+    rural = firms["rural"].to_numpy(bool)
+
+    def share(mask: np.ndarray) -> float | None:
+        total = float(firms["weight"][mask].sum())
+        return float(got[mask].sum()) / total if total else None
+
+    return {"all": share(np.ones(len(firms), bool)), "rural": share(rural),
+            "urban": share(~rural)}
+
+
+def effect(ctx: Context, plan: Plan) -> dict[str, Any]:
+    """The effect figures (docs/outputs.md, ``effect``), firm by firm from the raw data."""
+    rates = ctx.effect.jobs_per_served_firm
+    per: dict[str, pd.DataFrame] = {"local": plan.local_rows, "guidance": plan.rows,
+                                    "cluster": plan.cluster_rows}
+    firms, growth, employees = {}, {}, {}
+    jobs = 0.0
+    reached = pd.Series(dtype=float)
+    for name, rows in per.items():
+        on = rows[rows["served"]]
+        w = on["weight_raw"] * on["share"]
+        info = ctx.demand.loc[on["firm_id"]]
+        firms[name] = float(w.sum())
+        growth[name] = float(w[info["growth"].to_numpy(bool)].sum())
+        employees[name] = float((w * info["employees"].to_numpy(float)).sum())
+        jobs += getattr(rates, name) * float((w * info["effect"].to_numpy(float)
+                                              / info["weight"].to_numpy(float)).sum())
+        reached = pd.concat([reached, w.groupby(on["firm_id"]).sum()])
+    served = float(reached.groupby(level=0).max().sum()) if len(reached) else 0.0
+    annual = _annual_cost(ctx, plan)
+    return {"firms_served": firms, "growth_firms_served": growth,
+            "employees_served": employees, "jobs": jobs, "annual_cost": annual,
+            "cost_per_served_firm": annual / served if served > 0 else None,
+            "cost_per_job": annual / jobs if jobs > 0 else None}
 
 
 def summary_figures(ctx: Context, summary: Mapping[str, Any], recomputed: Mapping[str, Any],

@@ -26,7 +26,9 @@ SCENARIO_FILE = "scenario.toml"
 LIST_SEPARATOR = ";"
 #: The objective's terms, in the order they are reported (docs/model.md).
 COST_TERMS: tuple[str, ...] = ("operating", "service", "closure", "upgrade", "disruption",
-                               "unserved_penalty")
+                               "unserved_penalty", "cluster_operating", "outside_scope")
+#: The services of docs/model.md (Service layers); without a kinds table only guidance.
+SERVICES: tuple[str, ...] = ("local", "guidance", "cluster")
 
 
 @dataclass(frozen=True)
@@ -52,14 +54,15 @@ def _table(name: str, spec: str) -> OutputTable:
 
 
 OUTPUT_TABLES: dict[str, OutputTable] = {t.name: t for t in (
-    _table("operators", "operator_id:t name:t kind:t municipality_id:t region_id:t kept:f "
-                        "forced:t hosts:t serves:t firms_served:n capacity:n utilisation:n "
-                        "annual_cost:n closure_cost_paid:n"),
+    _table("operators", "operator_id:t name:t kind:t layer:t in_scope:f municipality_id:t "
+                        "region_id:t kept:f forced:t hosts:t serves:t firms_served:n "
+                        "capacity:n utilisation:n annual_cost:n closure_cost_paid:n"),
     _table("clusters", "cluster_id:t name:t host_operator_id:t strongholds:t selected:f "
-                       "admissible:f label:t label_after:t upgrade_cost_paid:n budget:n "
-                       "knowledge_partners:n"),
-    _table("assignments", "firm_id:t municipality_id:t stronghold_id:t weight:n share:n "
-                          "operator_id:t cluster_id:t minutes:n moved:f"),
+                       "forced:t admissible:f label:t label_after:t upgrade_cost_paid:n "
+                       "budget:n knowledge_partners:n annual_cost:n capacity:n "
+                       "members_served:n"),
+    _table("assignments", "firm_id:t service:t municipality_id:t stronghold_id:t weight:n "
+                          "share:n operator_id:t cluster_id:t minutes:n moved:f"),
 )}
 TABLE_FILES: dict[str, str] = {name: t.file for name, t in OUTPUT_TABLES.items()}
 
@@ -183,6 +186,8 @@ class CostTerms(SummaryPart):
     upgrade: float
     disruption: float
     unserved_penalty: float
+    cluster_operating: float
+    outside_scope: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +207,40 @@ class Coverage(SummaryPart):
     all: float | None
     rural: float | None
     urban: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceCoverage(SummaryPart):
+    """``coverage_by_service``: coverage of each service's demand (None for a service no firm
+    needs: without a kinds table only guidance)."""
+
+    local: Coverage | None
+    guidance: Coverage | None
+    cluster: Coverage | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceFirms(SummaryPart):
+    """Weighted firms per service."""
+
+    local: float
+    guidance: float
+    cluster: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class EffectFigures(SummaryPart):
+    """``effect``: common effect measurement, estimates from the scenario's ``[effect]``
+    rates (docs/scenarios.md). ``annual_cost``: in-scope operators kept plus selected
+    clusters, DKK per year; the cost ratios are None when nothing is served."""
+
+    firms_served: ServiceFirms
+    growth_firms_served: ServiceFirms
+    employees_served: ServiceFirms
+    jobs: float
+    annual_cost: float
+    cost_per_served_firm: float | None
+    cost_per_job: float | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,6 +276,8 @@ class StatusQuoFigures(SummaryPart):
     coverage_within_radius: Coverage | None = None
     travel_minutes: TravelMinutes
     firms_moved: float
+    coverage_by_service: ServiceCoverage
+    effect: EffectFigures
     #: ``today`` (the data before the scenario's overrides) or ``overridden``.
     baseline: str = "today"
 
@@ -248,6 +289,9 @@ class Savings(SummaryPart):
 
     total: float
     share: float | None
+    #: Savings as a share of the status quo without the outside_scope term (what the reform
+    #: decides); equal to ``share`` without out-of-scope operators.
+    in_scope_share: float | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,6 +302,8 @@ class CheckFigures(SummaryPart):
     travel_minutes: TravelMinutes
     firms_moved: float
     counts: Counts
+    coverage_by_service: ServiceCoverage
+    effect: EffectFigures
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -319,6 +365,8 @@ class ResultSummary(SummaryPart):
     coverage: Coverage | None = field(default=None, metadata=_IF_SET)
     travel_minutes: TravelMinutes | None = field(default=None, metadata=_IF_SET)
     firms_moved: float | None = field(default=None, metadata=_IF_SET)
+    coverage_by_service: ServiceCoverage | None = field(default=None, metadata=_IF_SET)
+    effect: EffectFigures | None = field(default=None, metadata=_IF_SET)
     status_quo: StatusQuoFigures | None = field(default=None, metadata=_IF_SET)
     savings: Savings | None = field(default=None, metadata=_IF_SET)
     check: CheckVerdict | None = field(default=None, metadata=_IF_SET)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,8 @@ from ..cells import unprotect_frame
 from ..data.scenario import Scenario
 from ..fsio import clean_json, csv_text, guard_target, staged_dir
 from ..model.formulation import ModelInputs
+from ..data.dataset import Dataset
+from ..model import services
 from ..model.landscape import Landscape
 from ..model.solver import SolveReport
 from .outputs import (
@@ -32,6 +34,7 @@ from .outputs import (
     OUTPUT_TABLES,
     REPORT_TABLES,
     SCENARIO_FILE,
+    SERVICES,
     SUMMARY_FILE,
     ResultSummary,
     StatusQuoFigures,
@@ -119,43 +122,69 @@ def extract(m: pyo.ConcreteModel, land: Landscape, inp: ModelInputs, scenario: S
     y = _values(m.y).fillna(0.0).round().astype(bool)
     z = _values(m.z).fillna(0.0).round().astype(bool)
     v = _values(m.v)
-    x = _values(m.x)
+    split = scenario.policy.allow_split
 
-    on = x[x > ROUND].clip(upper=1.0)
-    served = pd.DataFrame({"group_id": [k[0] for k in on.index],
-                           "operator_id": [k[1] for k in on.index],
-                           "share": on.to_numpy(dtype=float)})
-    # Shares of a binary assignment are exactly 1; continuous ones are kept as solved.
-    if not scenario.policy.allow_split:
-        served["share"] = 1.0
-    groups = land.groups.set_index("group_id")
-    served["weight"] = served["group_id"].map(groups["weight"]).astype(float) * \
-        served["share"].astype(float)
-
+    served = _group_plan(m.x, "operator_id", split)
+    unserved = _unserved(m, "u")
     active = v[v > 0.5].index.to_frame(index=False, name=["operator_id", "stronghold_id"])
     forced = pd.Series(np.select([ds.operators["operator_id"].isin(inp.keep),
                                   ds.operators["operator_id"].isin(inp.close)],
                                  ["keep", "close"], ""), index=ds.operators["operator_id"])
     selected = ds.clusters["cluster_id"].map(z).fillna(False).astype(bool)
-    unserved = pd.DataFrame({"group_id": pd.Series(dtype=object),
-                             "operator_id": pd.Series(dtype=object),
-                             "share": pd.Series(dtype=float)})
-    if hasattr(m, "u"):
-        u = _values(m.u)
-        u = u[u > ROUND].clip(upper=1.0)
-        unserved = pd.DataFrame({"group_id": u.index, "operator_id": "", "share": u.to_numpy()})
-    assignments = _assignments(land, pd.concat([served[["group_id", "operator_id", "share"]],
-                                                unserved], ignore_index=True),
-                               ds.clusters[selected.to_numpy()])
+    plan = pd.concat([served[["group_id", "operator_id", "share"]], unserved],
+                     ignore_index=True)
+    if inp.layered:
+        pol, effect = scenario.policy, scenario.effect
+        host = ds.clusters.set_index("cluster_id")["operator_id"]
+        local = pd.concat([_group_plan(m.xl, "operator_id", split), _unserved(m, "ul")],
+                          ignore_index=True)
+        member = pd.concat([_group_plan(m.w, "cluster_id", split), _unserved(m, "uc")],
+                           ignore_index=True)
+        member["operator_id"] = member["cluster_id"].map(host).fillna("")
+        assignments = layered_assignments(land, {
+            "local": (services.local_groups(land, pol, effect).firm_group, local),
+            "guidance": (services.guidance_groups(land, pol, effect).firm_group, plan),
+            "cluster": (services.cluster_groups(land, pol, effect).firm_group, member)})
+    else:
+        assignments = _assignments(land, plan, ds.clusters[selected.to_numpy()])
     decisions = Decisions(
         kept=ds.operators["operator_id"].map(y).fillna(False).astype(bool).to_numpy(),
         forced=forced.to_numpy(), serves=active, selected=selected.to_numpy(),
         admissible=ds.clusters["cluster_id"].map(inp.clusters["admissible"]).astype(bool)
         .to_numpy(),
         upgrade_cost=ds.clusters["cluster_id"].map(inp.clusters["upgrade_cost"]).fillna(0.0)
-        .to_numpy(float), require_gold=scenario.policy.require_gold)
+        .to_numpy(float), require_gold=scenario.policy.require_gold,
+        cluster_forced=_cluster_forced(ds, scenario))
     ops, cl = plan_tables(land, decisions, assignments)
     return ops, cl, assignments
+
+
+def _group_plan(var: pyo.Var, provider: str, split: bool) -> pd.DataFrame:
+    """(group_id, provider, share) of a group's positive assignments."""
+    values = _values(var)
+    on = values[values > ROUND].clip(upper=1.0)
+    # Shares of a binary assignment are exactly 1; continuous ones are kept as solved.
+    return pd.DataFrame({"group_id": [k[0] for k in on.index],
+                         provider: [k[1] for k in on.index],
+                         "share": on.to_numpy(dtype=float) if split else 1.0})
+
+
+def _unserved(m: pyo.ConcreteModel, name: str) -> pd.DataFrame:
+    """(group_id, operator_id "", share) of the unserved shares (soft coverage)."""
+    if not hasattr(m, name):
+        return pd.DataFrame({"group_id": pd.Series(dtype=object),
+                             "operator_id": pd.Series(dtype=object),
+                             "share": pd.Series(dtype=float)})
+    u = _values(getattr(m, name))
+    u = u[u > ROUND].clip(upper=1.0)
+    return pd.DataFrame({"group_id": list(u.index), "operator_id": "", "share": u.to_numpy()})
+
+
+def _cluster_forced(ds: Dataset, scenario: Scenario) -> np.ndarray:
+    pol = scenario.policy
+    ids = ds.clusters["cluster_id"]
+    return np.select([ids.isin(pol.keep_clusters), ids.isin(pol.close_clusters)],
+                     ["keep", "close"], "")
 
 
 @dataclass(frozen=True)
@@ -172,6 +201,8 @@ class Decisions:
     #: Under require_gold a selected cluster below gold is upgraded and pays this.
     upgrade_cost: np.ndarray
     require_gold: bool = False
+    #: "keep", "close" or "" per cluster (keep_clusters / close_clusters).
+    cluster_forced: np.ndarray | None = None
 
 
 def plan_tables(land: Landscape, d: Decisions, assignments: pd.DataFrame,
@@ -180,6 +211,9 @@ def plan_tables(land: Landscape, d: Decisions, assignments: pd.DataFrame,
     ds = land.dataset
     ops = ds.operators[["operator_id", "name", "kind", "municipality_id", "annual_cost",
                         "capacity", "closure_cost"]].copy()
+    layers = services.operator_layers(ds)
+    ops["layer"] = ops["operator_id"].map(layers["layer"]).to_numpy()
+    ops["in_scope"] = ops["operator_id"].map(layers["in_scope"]).astype(bool).to_numpy()
     ops["region_id"] = ops["municipality_id"].map(
         ds.municipalities.set_index("municipality_id")["region_id"])
     ops["kept"] = d.kept
@@ -200,7 +234,13 @@ def plan_tables(land: Landscape, d: Decisions, assignments: pd.DataFrame,
     covers = ds.cluster_strongholds.groupby("cluster_id")["stronghold_id"].agg(_join)
     cl["strongholds"] = cl["cluster_id"].map(covers).fillna("")
     cl["selected"] = d.selected
+    cl["forced"] = "" if d.cluster_forced is None else d.cluster_forced
     cl["admissible"] = d.admissible
+    members = assignments[(assignments["service"] == "cluster")
+                          & (assignments["cluster_id"] != "")]
+    cl["members_served"] = cl["cluster_id"].map(
+        (members["weight"] * members["share"]).groupby(members["cluster_id"]).sum()
+    ).astype(float).fillna(0.0)
     upgraded = cl["selected"] & d.require_gold & (cl["label"] != "gold")
     cl["label_after"] = np.where(upgraded, "gold", cl["label"])
     cl["upgrade_cost_paid"] = np.where(upgraded, d.upgrade_cost, 0.0)
@@ -248,8 +288,53 @@ def _assignments(land: Landscape, group_plan: pd.DataFrame, selected: pd.DataFra
                                                            strict=True)),
                         dtype=bool, count=len(rows))
     rows["moved"] = member & ~known & has_op.to_numpy()
+    rows["service"] = "guidance"
     return rows[ASSIGNMENT_COLUMNS].sort_values(
         ["firm_id", "operator_id"], ignore_index=True)
+
+
+def layered_assignments(land: Landscape, plans: Mapping[str, tuple[pd.Series, pd.DataFrame]],
+                        ) -> pd.DataFrame:
+    """Assignment rows of every service: per service, each firm of its demand (``firm_group``
+    not NaN) with the group plan's operator (and, for the cluster service, cluster) and
+    share. ``moved``: a member assigned to a cluster none of whose current clusters it is."""
+    ds = land.dataset
+    op_muni = ds.operators.set_index("operator_id")["municipality_id"]
+    current = services.current_clusters(ds)
+    frames = []
+    for service, (firm_group, plan) in plans.items():
+        needs = firm_group.notna().to_numpy()
+        firms = ds.firms.loc[needs, ["firm_id", "municipality_id", "stronghold_id", "weight"]]
+        firms = firms.assign(group_id=firm_group[needs].to_numpy(),
+                             current=current[needs].to_numpy())
+        if "cluster_id" not in plan:
+            plan = plan.assign(cluster_id="")
+        rows = firms.merge(plan[["group_id", "operator_id", "cluster_id", "share"]],
+                           on="group_id", how="left")
+        rows["operator_id"] = rows["operator_id"].fillna("")
+        rows["cluster_id"] = rows["cluster_id"].fillna("")
+        rows["share"] = rows["share"].fillna(0.0)
+        rows["service"] = service
+        rows["minutes"] = _minutes(land, rows["municipality_id"],
+                                   rows["operator_id"].map(op_muni))
+        rows["moved"] = [c != "" and c not in cur for c, cur in zip(
+            rows["cluster_id"], rows["current"], strict=True)]
+        frames.append(rows[ASSIGNMENT_COLUMNS])
+    out = pd.concat(frames, ignore_index=True)
+    out["moved"] = out["moved"].astype(bool)
+    return out.sort_values(["firm_id", "service", "operator_id", "cluster_id"],
+                           ignore_index=True)
+
+
+def _minutes(land: Landscape, firm_muni: pd.Series, op_muni: pd.Series) -> np.ndarray:
+    """Travel minutes from each firm's municipality to its operator's (NaN without one)."""
+    minutes = np.full(len(firm_muni), np.nan)
+    has = op_muni.notna().to_numpy()
+    if has.any():
+        i = land.times.position(firm_muni[has])
+        j = land.times.position(op_muni[has])
+        minutes[has] = land.times.minutes[i, j]
+    return minutes
 
 
 # --------------------------------------------------------------------------- numbers
@@ -258,16 +343,19 @@ def _assignments(land: Landscape, group_plan: pd.DataFrame, selected: pd.DataFra
 def coverage_by_place(land: Landscape, operators: pd.DataFrame, assignments: pd.DataFrame,
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Firms, served firms, served share, travel and operators present, per municipality and
-    per region (weights of firms, as everywhere)."""
+    per region, for the guidance service (every firm's service without a kinds table;
+    weights of firms, as everywhere)."""
     ds = land.dataset
     munis = ds.municipalities.set_index("municipality_id")
-    served = assignments[assignments["operator_id"] != ""]
+    rows = assignments[assignments["service"] == "guidance"]
+    demand = rows.drop_duplicates("firm_id")
+    served = rows[rows["operator_id"] != ""]
     w = served["weight"] * served["share"]
     kept = operators[operators["kept"].astype(bool)]
 
     def place(key: pd.Series, firm_key: pd.Series, served_key: pd.Series,
               op_key: pd.Series) -> pd.DataFrame:
-        firms = ds.firms["weight"].groupby(firm_key.to_numpy()).sum()
+        firms = demand["weight"].groupby(firm_key.to_numpy()).sum()
         got = w.groupby(served_key.to_numpy()).sum()
         minutes = served["minutes"]
         travel_sum = (minutes * w).groupby(served_key.to_numpy()).sum()
@@ -284,13 +372,13 @@ def coverage_by_place(land: Landscape, operators: pd.DataFrame, assignments: pd.
         return out.reset_index(drop=True)
 
     region_of = munis["region_id"]
-    by_muni = place(ds.municipalities["municipality_id"], ds.firms["municipality_id"],
+    by_muni = place(ds.municipalities["municipality_id"], demand["municipality_id"],
                     served["municipality_id"], kept["municipality_id"])
     by_muni.insert(0, "municipality_id", ds.municipalities["municipality_id"].to_numpy())
     by_muni.insert(1, "name", ds.municipalities["name"].to_numpy())
     by_muni.insert(2, "region_id", ds.municipalities["region_id"].to_numpy())
     by_muni.insert(3, "rural", ds.municipalities["rural"].astype(bool).to_numpy())
-    by_region = place(ds.regions["region_id"], ds.firms["municipality_id"].map(region_of),
+    by_region = place(ds.regions["region_id"], demand["municipality_id"].map(region_of),
                       served["municipality_id"].map(region_of),
                       kept["municipality_id"].map(region_of))
     by_region.insert(0, "region_id", ds.regions["region_id"].to_numpy())
@@ -299,40 +387,131 @@ def coverage_by_place(land: Landscape, operators: pd.DataFrame, assignments: pd.
             by_region[REPORT_TABLES["by_region"].names])
 
 
-def plan_statistics(assignments: pd.DataFrame, land: Landscape) -> dict[str, Any]:
-    """Coverage, travel and movement figures of a plan, from its assignments table."""
-    rural_of = land.dataset.municipalities.set_index("municipality_id")["rural"]
-    a = assignments
-    served = a[a["operator_id"] != ""]
+def _coverage(rows: pd.DataFrame, rural_of: pd.Series) -> dict[str, float | None]:
+    """Served share of one service's demand (the firms with rows), all / rural / urban."""
+    demand = rows.drop_duplicates("firm_id")
+    served = rows[rows["operator_id"] != ""]
     w_served = served["weight"] * served["share"]
-    total = float(land.dataset.firms["weight"].sum())
+    firm_rural = demand["municipality_id"].map(rural_of).astype(bool)
+    served_rural = served["municipality_id"].map(rural_of).astype(bool)
 
     def share(mask_all: pd.Series, mask_served: pd.Series) -> float | None:
-        denominator = float(land.dataset.firms.loc[mask_all, "weight"].sum())
+        denominator = float(demand.loc[mask_all, "weight"].sum())
         if denominator == 0:
             return None
         return float(w_served[mask_served].sum()) / denominator
 
-    firm_rural = land.dataset.firms["municipality_id"].map(rural_of).astype(bool)
-    served_rural = served["municipality_id"].map(rural_of).astype(bool)
+    return {"all": share(firm_rural | ~firm_rural, served_rural | ~served_rural),
+            "rural": share(firm_rural, served_rural), "urban": share(~firm_rural, ~served_rural)}
+
+
+def plan_statistics(assignments: pd.DataFrame, land: Landscape) -> dict[str, Any]:
+    """Coverage, travel and movement figures of a plan, from its assignments table. The
+    headline ``coverage`` and travel are the guidance service's (every firm's service without
+    a kinds table); ``coverage_by_service`` gives each service's."""
+    rural_of = land.dataset.municipalities.set_index("municipality_id")["rural"]
+    a = assignments
+    guidance = a[a["service"] == "guidance"]
+    served = guidance[guidance["operator_id"] != ""]
+    w_served = served["weight"] * served["share"]
     minutes = served["minutes"]
+    moved = a[a["moved"].astype(bool)]
     return {
-        "coverage": {
-            "all": float(w_served.sum()) / total if total else None,
-            "rural": share(firm_rural, served_rural),
-            "urban": share(~firm_rural, ~served_rural),
-        },
+        "coverage": _coverage(guidance, rural_of),
         "travel_minutes": {
             "mean": float((minutes * w_served).sum() / w_served.sum()) if len(served) else None,
             "max": float(minutes.max()) if len(served) else None,
         },
-        "firms_moved": float((served["weight"] * served["share"])[served["moved"]].sum()),
+        "firms_moved": float((moved["weight"] * moved["share"]).sum()),
+        "coverage_by_service": {s: _coverage(a[a["service"] == s], rural_of)
+                                if (a["service"] == s).any() else None for s in SERVICES},
     }
 
 
-def status_quo_plan(land: Landscape) -> pd.DataFrame:
-    """Today's assignments: each firm served by the nearest host of its current clusters (in
-    that cluster), or, without a membership, by the nearest competent operator."""
+def effect_figures(assignments: pd.DataFrame, land: Landscape, scenario: Scenario,
+                   annual_cost: float) -> dict[str, Any]:
+    """Common effect measurement of a plan: firms, growth firms and employees served per
+    service and the estimated jobs (``[effect]``), with cost per served firm and per job."""
+    ds = land.dataset
+    info = ds.firms.set_index("firm_id")[["growth", "employees"]]
+    a = assignments[assignments["operator_id"] != ""]
+    served = a["weight"] * a["share"]
+    growth = a["firm_id"].map(info["growth"]).astype(bool)
+    employees = a["firm_id"].map(info["employees"]).astype(float).fillna(0.0)
+    eff = scenario.effect
+    factor = np.where(growth, eff.growth_firm_factor, 1.0)
+    rates = eff.jobs_per_served_firm
+    per = {s: a["service"] == s for s in SERVICES}
+    jobs = sum(getattr(rates, s) * float((served * factor)[mask].sum())
+               for s, mask in per.items())
+    # A firm served by several services counts once (its largest served weight).
+    reached = float(served.groupby(a["firm_id"]).max().sum()) if len(a) else 0.0
+    return {
+        "firms_served": {s: float(served[mask].sum()) for s, mask in per.items()},
+        "growth_firms_served": {s: float(served[mask & growth].sum()) for s, mask in per.items()},
+        "employees_served": {s: float((served * employees)[mask].sum())
+                             for s, mask in per.items()},
+        "jobs": float(jobs),
+        "annual_cost": float(annual_cost),
+        "cost_per_served_firm": annual_cost / reached if reached > 0 else None,
+        "cost_per_job": annual_cost / jobs if jobs > 0 else None,
+    }
+
+
+def annual_cost(operators: pd.DataFrame, clusters: pd.DataFrame) -> float:
+    """DKK per year of what the reform decides: in-scope operators kept, clusters selected."""
+    ops = operators[operators["kept"].astype(bool) & operators["in_scope"].astype(bool)]
+    cl = clusters[clusters["selected"].astype(bool)]
+    return float(ops["annual_cost"].sum()) + float(cl["annual_cost"].fillna(0.0).sum())
+
+
+def status_quo_plan(land: Landscape, scenario: Scenario) -> pd.DataFrame:
+    """Today's assignments. Without a kinds table: each firm served by the nearest host of its
+    current clusters (in that cluster), or, without a membership, by the nearest competent
+    operator. With one, per service: local by the nearest local operator, guidance by the
+    nearest competent entry point (or other in-scope operator), cluster by the nearest of
+    the firm's current clusters (a firm without one unserved)."""
+    ds = land.dataset
+    if not services.is_layered(ds):
+        return _legacy_status_quo_plan(land)
+    pol, effect = scenario.policy, scenario.effect
+    layers = services.operator_layers(ds)
+    in_scope = layers.index[layers["in_scope"].to_numpy(bool)]
+    local_ops = in_scope[layers.loc[in_scope, "layer"] == "local_service"]
+    givers = in_scope[layers.loc[in_scope, "layer"].isin(services.GUIDANCE_LAYERS)]
+    firms = ds.firms[["firm_id", "municipality_id", "stronghold_id"]].assign(
+        row=np.arange(len(ds.firms)))
+
+    def nearest(cand: pd.DataFrame) -> pd.DataFrame:
+        """One row per firm: the candidate with the fewest minutes (ties by id)."""
+        op_muni = ds.operators.set_index("operator_id")["municipality_id"]
+        cand = cand.assign(minutes=_minutes(land, cand["municipality_id"],
+                                            cand["operator_id"].map(op_muni)))
+        return cand.sort_values(["row", "minutes", "operator_id", "cluster_id"]) \
+            .drop_duplicates("row")
+
+    local = nearest(firms.merge(pd.DataFrame({"operator_id": local_ops}), how="cross")
+                    .assign(cluster_id=""))
+    comp = land.competence[land.competence["operator_id"].isin(givers)]
+    guidance = nearest(firms.merge(comp, on="stronghold_id").assign(cluster_id=""))
+    hosts = ds.memberships.merge(ds.clusters[["cluster_id", "operator_id"]], on="cluster_id")
+    cluster = nearest(firms.merge(hosts[["firm_id", "operator_id", "cluster_id"]],
+                                  on="firm_id"))
+
+    def plan(rows: pd.DataFrame, groups: services.ServiceGroups) -> tuple[pd.Series,
+                                                                         pd.DataFrame]:
+        # Each firm its own group: the status quo is not aggregated.
+        firm_group = pd.Series(np.where(groups.firm_group.notna(), np.arange(len(ds.firms)),
+                                        np.nan))
+        return firm_group, rows.assign(group_id=rows["row"].astype(float), share=1.0)
+
+    return layered_assignments(land, {
+        "local": plan(local, services.local_groups(land, pol, effect)),
+        "guidance": plan(guidance, services.guidance_groups(land, pol, effect)),
+        "cluster": plan(cluster, services.cluster_groups(land, pol, effect))})
+
+
+def _legacy_status_quo_plan(land: Landscape) -> pd.DataFrame:
     ds = land.dataset
     times = land.times
     op_muni = ds.operators.set_index("operator_id")["municipality_id"]
@@ -346,16 +525,24 @@ def status_quo_plan(land: Landscape) -> pd.DataFrame:
                                     times.position(cand["operator_id"].map(op_muni))]
     best = cand.sort_values(["firm_id", "minutes", "operator_id", "cluster_id"]) \
         .drop_duplicates("firm_id")
-    return best.assign(share=1.0, moved=False)[ASSIGNMENT_COLUMNS].reset_index(drop=True)
+    return best.assign(share=1.0, moved=False, service="guidance")[ASSIGNMENT_COLUMNS] \
+        .reset_index(drop=True)
 
 
 def status_quo_terms(land: Landscape, scenario: Scenario, assignments: pd.DataFrame,
                      ) -> dict[str, float]:
     cost = scenario.costs
-    return {"operating": cost.horizon_years * float(land.dataset.operators["annual_cost"].sum()),
-            "service": cost.horizon_years * cost.cost_per_firm_minute * float(
-                (assignments["weight"] * assignments["share"] * assignments["minutes"]).sum()),
-            "closure": 0.0, "upgrade": 0.0, "disruption": 0.0, "unserved_penalty": 0.0}
+    h = cost.horizon_years
+    ops = land.dataset.operators
+    in_scope = ops["operator_id"].map(services.operator_layers(land.dataset)["in_scope"]) \
+        .astype(bool)
+    travel = assignments[assignments["service"] != "cluster"]
+    return {"operating": h * float(ops.loc[in_scope, "annual_cost"].sum()),
+            "service": h * cost.cost_per_firm_minute * float(
+                (travel["weight"] * travel["share"] * travel["minutes"]).sum()),
+            "closure": 0.0, "upgrade": 0.0, "disruption": 0.0, "unserved_penalty": 0.0,
+            "cluster_operating": h * float(land.dataset.clusters["annual_cost"].sum()),
+            "outside_scope": h * float(ops.loc[~in_scope, "annual_cost"].sum())}
 
 
 def status_quo(land: Landscape, scenario: Scenario) -> dict[str, Any]:
@@ -364,20 +551,23 @@ def status_quo(land: Landscape, scenario: Scenario) -> dict[str, Any]:
     Every operator stays and every cluster runs (see :func:`status_quo_plan`). Capacities and
     policies are not enforced: the status quo is a reference point, not a feasible plan.
     """
-    plan = status_quo_plan(land)
+    plan = status_quo_plan(land, scenario)
     terms = status_quo_terms(land, scenario, plan)
     figures = plan_statistics(plan, land)
     radius = scenario.policy.max_travel_minutes
     within = None
     if radius is not None:
         # The scenario's yardstick: a firm farther than the radius counts as not served.
-        far = plan["minutes"] > radius
+        far = (plan["minutes"] > radius) & (plan["service"] == "guidance")
         near = plan.assign(operator_id=plan["operator_id"].where(~far, ""))
         within = plan_statistics(near, land)["coverage"]
+    ops, cl = status_quo_result_tables(land, plan)
     return {"objective": sum(terms.values()), "objective_terms": terms,
             "operators": len(land.dataset.operators), "clusters": len(land.dataset.clusters),
             "coverage": figures["coverage"], "coverage_within_radius": within,
             "travel_minutes": figures["travel_minutes"], "firms_moved": figures["firms_moved"],
+            "coverage_by_service": figures["coverage_by_service"],
+            "effect": effect_figures(plan, land, scenario, annual_cost(ops, cl)),
             "baseline": scenario.baseline}
 
 
@@ -398,8 +588,9 @@ def summarise(report: SolveReport, m: pyo.ConcreteModel, land: Landscape, scenar
     terms = {t: float(pyo.value(getattr(m, f"cost_{t}"))) for t in COST_TERMS}
     objective = sum(terms.values())
     stats = plan_statistics(assignments, land)
-    today = StatusQuoFigures.from_dict(baseline).objective
-    savings = today - objective
+    today = StatusQuoFigures.from_dict(baseline)
+    savings = today.objective - objective
+    in_scope_today = today.objective - today.objective_terms.outside_scope
     return {
         "status": report.status,
         "proven_optimal": report.status == "optimal",
@@ -416,10 +607,17 @@ def summarise(report: SolveReport, m: pyo.ConcreteModel, land: Landscape, scenar
             "clusters_after": int(clusters["selected"].sum()),
         },
         **stats,
+        "effect": effect_figures(assignments, land, scenario, annual_cost(operators, clusters)),
         "status_quo": baseline,
-        "savings": {"total": savings,
-                    "share": savings / today if today else None},
+        "savings": savings_figures(today.objective, objective, in_scope_today),
     }
+
+
+def savings_figures(today: float, plan: float, in_scope_today: float) -> dict[str, Any]:
+    """Savings against the status quo, as a share of it and of its in-scope part."""
+    saved = today - plan
+    return {"total": saved, "share": saved / today if today else None,
+            "in_scope_share": saved / in_scope_today if in_scope_today else None}
 
 
 # --------------------------------------------------------------------------- files

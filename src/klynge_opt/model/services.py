@@ -1,0 +1,177 @@
+"""The service layers (``docs/model.md``, Service layers): who needs which service and who can
+give it.
+
+Without a ``kinds`` table there is one service, guidance, given by every operator to every firm
+(the model before service layers, unchanged). With it, three kinds of demand are served apart,
+because a municipal business council, a væksthus and a cluster do different jobs:
+
+========  ===================================  =========================================
+service   demand                               given by
+========  ===================================  =========================================
+local     every firm                           open operators of layer ``local_service``
+guidance  growth firms (or every firm)         open in-scope ``entry_point``/``other`` ops
+cluster   members of a cluster (or every firm) selected clusters covering the stronghold
+========  ===================================  =========================================
+
+Demand is aggregated into groups as for guidance: local by municipality; cluster by
+municipality, stronghold and the firms' current clusters (so that whether a firm changes
+cluster is known per group, exactly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..data.dataset import Dataset
+from ..data.scenario import Effect, Policy
+from .landscape import GROUP_SEPARATOR, Landscape, group_id
+
+SERVICES: tuple[str, ...] = ("local", "guidance", "cluster")
+#: Operator layers that give guidance (``other`` keeps the competence rule of today's model).
+GUIDANCE_LAYERS: tuple[str, ...] = ("entry_point", "other")
+
+
+def is_layered(ds: Dataset) -> bool:
+    """Service layers are on when the data set has a kinds table with rows."""
+    return not ds.kinds.empty
+
+
+def operator_layers(ds: Dataset) -> pd.DataFrame:
+    """Per operator id: ``layer`` and ``in_scope`` (without kinds: blank and in scope)."""
+    ops = ds.operators.set_index("operator_id")
+    if not is_layered(ds):
+        return pd.DataFrame({"layer": "", "in_scope": True}, index=ops.index)
+    kinds = ds.kinds.set_index("kind")
+    return pd.DataFrame({"layer": ops["kind"].map(kinds["layer"]).astype(object),
+                         "in_scope": ops["kind"].map(kinds["in_scope"]).astype(bool)},
+                        index=ops.index)
+
+
+def firm_demand(ds: Dataset, pol: Policy) -> pd.DataFrame:
+    """Per firm (aligned with ``ds.firms``): whether it needs each service."""
+    n = len(ds.firms)
+    if not is_layered(ds):
+        return pd.DataFrame({"local": np.zeros(n, bool), "guidance": np.ones(n, bool),
+                             "cluster": np.zeros(n, bool)})
+    growth = ds.firms["growth"].astype(bool).to_numpy()
+    member = ds.firms["firm_id"].isin(ds.memberships["firm_id"]).to_numpy()
+    return pd.DataFrame({
+        "local": np.ones(n, bool),
+        "guidance": growth if pol.guidance_service == "growth" else np.ones(n, bool),
+        "cluster": member if pol.cluster_service == "members" else np.ones(n, bool)})
+
+
+def effect_weight(ds: Dataset, effect: Effect) -> pd.Series:
+    """Per firm: weight × growth_firm_factor for growth firms, weight otherwise."""
+    growth = ds.firms["growth"].astype(bool).to_numpy()
+    return ds.firms["weight"] * np.where(growth, effect.growth_firm_factor, 1.0)
+
+
+@dataclass(frozen=True)
+class ServiceGroups:
+    """One service's demand groups and the firms in them."""
+
+    #: index group_id: municipality_id, stronghold_id ("" for local), weight (q_g),
+    #: effect (effect weight), penalty (Σ weight × stronghold weight), rural, region_id,
+    #: and for the cluster service ``current`` (the tuple of the firms' current clusters).
+    groups: pd.DataFrame
+    #: Per firm of ``ds.firms``: its group, or NaN when it does not need the service.
+    firm_group: pd.Series
+
+
+def _firm_table(land: Landscape, effect: Effect) -> pd.DataFrame:
+    ds = land.dataset
+    munis = ds.municipalities.set_index("municipality_id")
+    strength = ds.strongholds.set_index("stronghold_id")["weight"]
+    return pd.DataFrame({
+        "municipality_id": ds.firms["municipality_id"], "stronghold_id": ds.firms["stronghold_id"],
+        "weight": ds.firms["weight"].astype(float), "effect": effect_weight(ds, effect),
+        "penalty": ds.firms["weight"] * ds.firms["stronghold_id"].map(strength).astype(float),
+        "rural": ds.firms["municipality_id"].map(munis["rural"]).astype(bool),
+        "region_id": ds.firms["municipality_id"].map(munis["region_id"])})
+
+
+def _groups(firms: pd.DataFrame, gid: pd.Series, mask: np.ndarray,
+            extra: dict[str, str] | None = None) -> ServiceGroups:
+    sub = firms[mask].assign(group_id=gid[mask].to_numpy())
+    agg = {"municipality_id": ("municipality_id", "first"),
+           "stronghold_id": ("stronghold_id", "first"), "weight": ("weight", "sum"),
+           "effect": ("effect", "sum"), "penalty": ("penalty", "sum"),
+           "rural": ("rural", "first"), "region_id": ("region_id", "first"),
+           **{k: (v, "first") for k, v in (extra or {}).items()}}
+    groups = sub.groupby("group_id", sort=True).agg(**agg)
+    return ServiceGroups(groups, gid.where(mask))
+
+
+def guidance_groups(land: Landscape, pol: Policy, effect: Effect) -> ServiceGroups:
+    """Guidance demand by (municipality, stronghold): the landscape's groups, restricted to the
+    firms that need guidance."""
+    firms = _firm_table(land, effect)
+    mask = firm_demand(land.dataset, pol)["guidance"].to_numpy()
+    return _groups(firms, land.firm_group.reset_index(drop=True), mask)
+
+
+def local_groups(land: Landscape, pol: Policy, effect: Effect) -> ServiceGroups:
+    """Local demand by municipality."""
+    firms = _firm_table(land, effect).assign(stronghold_id="")
+    mask = firm_demand(land.dataset, pol)["local"].to_numpy()
+    return _groups(firms, firms["municipality_id"].astype(str), mask)
+
+
+def current_clusters(ds: Dataset) -> pd.Series:
+    """Per firm (aligned with ``ds.firms``): the sorted tuple of its current clusters."""
+    per_firm = ds.memberships.groupby("firm_id")["cluster_id"].agg(lambda c: tuple(sorted(c)))
+    return ds.firms["firm_id"].map(per_firm).apply(
+        lambda c: c if isinstance(c, tuple) else ()).reset_index(drop=True)
+
+
+def cluster_groups(land: Landscape, pol: Policy, effect: Effect) -> ServiceGroups:
+    """Cluster demand by (municipality, stronghold, current clusters)."""
+    ds = land.dataset
+    firms = _firm_table(land, effect)
+    firms["current"] = current_clusters(ds)
+    signature = firms["current"].map(lambda c: "\x1f".join(c))
+    code = pd.Series(pd.factorize(signature, sort=True)[0], index=firms.index)
+    gid = group_id(firms["municipality_id"], firms["stronghold_id"]) + GROUP_SEPARATOR + \
+        code.astype(str)
+    mask = firm_demand(ds, pol)["cluster"].to_numpy()
+    return _groups(firms, gid, mask, {"current": "current"})
+
+
+def local_pairs(land: Landscape, groups: pd.DataFrame, providers: pd.Index,
+                max_minutes: float | None) -> pd.DataFrame:
+    """(group, operator, minutes) for every local group and local operator within reach."""
+    ops = land.dataset.operators.set_index("operator_id").loc[providers, "municipality_id"]
+    pairs = pd.DataFrame({"group_id": np.repeat(groups.index.to_numpy(), len(ops)),
+                          "operator_id": np.tile(ops.index.to_numpy(), len(groups))})
+    i = land.times.position(np.repeat(groups["municipality_id"].to_numpy(), len(ops)))
+    j = land.times.position(np.tile(ops.to_numpy(), len(groups)))
+    pairs["minutes"] = land.times.minutes[i, j] if len(pairs) else np.zeros(0)
+    if max_minutes is not None:
+        pairs = pairs[pairs["minutes"] <= max_minutes + 1e-9]
+    return pairs.sort_values(["group_id", "operator_id"], ignore_index=True)
+
+
+def cluster_pairs(land: Landscape, groups: pd.DataFrame, max_minutes: float | None,
+                  ) -> pd.DataFrame:
+    """(group, cluster, minutes to the host, moved) for every cluster covering the group's
+    stronghold; ``moved``: the cluster is none of the group's current clusters."""
+    ds = land.dataset
+    host_muni = ds.clusters.set_index("cluster_id")["operator_id"].map(
+        ds.operators.set_index("operator_id")["municipality_id"])
+    g = groups.reset_index()[["group_id", "municipality_id", "stronghold_id", "current"]]
+    pairs = g.merge(ds.cluster_strongholds[["cluster_id", "stronghold_id"]], on="stronghold_id")
+    if pairs.empty:
+        return pd.DataFrame({"group_id": [], "cluster_id": [], "minutes": [], "moved": []})
+    i = land.times.position(pairs["municipality_id"])
+    j = land.times.position(pairs["cluster_id"].map(host_muni))
+    pairs["minutes"] = land.times.minutes[i, j]
+    pairs["moved"] = [c not in cur for c, cur in zip(pairs["cluster_id"], pairs["current"],
+                                                      strict=True)]
+    if max_minutes is not None:
+        pairs = pairs[pairs["minutes"] <= max_minutes + 1e-9]
+    return pairs[["group_id", "cluster_id", "minutes", "moved"]].sort_values(
+        ["group_id", "cluster_id"], ignore_index=True)
