@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from conftest import tiny_tables
+from conftest import layered_tables, tiny_tables
 from klynge_opt.api import solve
 from klynge_opt.data import dataset as dataset_api
 from klynge_opt.data.dataset import Dataset, from_tables
@@ -136,7 +136,8 @@ def test_hand_computed_objective(tiny_ds: Dataset, solved: Callable[[str], Resul
     assert report.ok
     assert report.objective_terms == {"operating": 12_500.0, "service": 170_000.0,
                                       "closure": 50.0, "upgrade": 0.0, "disruption": 10_000.0,
-                                      "unserved_penalty": 0.0}
+                                      "unserved_penalty": 0.0, "cluster_operating": 0.0,
+                                      "outside_scope": 0.0}
     assert report.objective == 192_550.0
     assert report.figures["firms_moved"] == 2.0
 
@@ -664,6 +665,128 @@ def _annual_budget(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
     return {"annual_budget": _check(ds, solved("limits"), policy={"annual_budget": 3000})}
 
 
+# Service layers: the layered tiny landscape (conftest.layered_tables) solved under the
+# defaults keeps every operator and selects C1 (food: F01, F03, F05, F07) and C2 (ict: F02,
+# F04, F06); local service by L1 (A1, A2, island) and L2 (B1, B2); guidance by O3.
+
+
+@cache
+def _layered() -> tuple[Dataset, Result]:
+    ds = from_tables(layered_tables())
+    result = solve(ds, Scenario(name="layered"))
+    assert result.status == "optimal" and result.summary["check"]["ok"]
+    return ds, result
+
+
+def _layer_row(t: dict[str, pd.DataFrame], firm: str, service: str, **values: Any) -> None:
+    a = t["assignments"]
+    mask = (a["firm_id"] == firm) & (a["service"] == service)
+    assert mask.sum() == 1
+    for col, value in values.items():
+        a.loc[mask, col] = value
+
+
+def _drop_row(t: dict[str, pd.DataFrame], firm: str, service: str) -> None:
+    a = t["assignments"]
+    t["assignments"] = a[~((a["firm_id"] == firm) & (a["service"] == service))]
+
+
+def _refresh_layers(ds: Dataset, t: dict[str, pd.DataFrame]) -> None:
+    _refresh(ds, t)
+    a = t["assignments"]
+    members = a[(a["service"] == "cluster") & (a["cluster_id"] != "")]
+    load = (members["weight"] * members["share"]).groupby(members["cluster_id"]).sum()
+    t["clusters"]["members_served"] = t["clusters"]["cluster_id"].map(load).fillna(0.0)
+
+
+def _unserve(t: dict[str, pd.DataFrame], firm: str, service: str) -> None:
+    _layer_row(t, firm, service, operator_id="", cluster_id="", minutes=float("nan"),
+               moved=False)
+
+
+def _forced_clusters(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
+    # C3 is not selected, C1 is.
+    ds, result = _layered()
+    keep, close = tables(result), tables(result)
+    _set(keep, "clusters", "C3", forced="keep")
+    _set(close, "clusters", "C1", forced="close")
+    return {"keep_clusters": _check(ds, result, keep, policy={"keep_clusters": ["C3"]}),
+            "close_clusters": _check(ds, result, close, policy={"close_clusters": ["C1"]})}
+
+
+def _outside_scope(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
+    # The out-of-scope GTS institute G1 (closure cost 0) closed.
+    ds, result = _layered()
+    t = tables(result)
+    _set(t, "operators", "G1", kept=False)
+    return {"outside_scope": _check(ds, result, t)}
+
+
+def _local_service(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
+    ds, result = _layered()
+    missing = tables(result)  # F02 has no local row
+    _drop_row(missing, "F02", "local")
+    _refresh_layers(ds, missing)
+    unserved = tables(result)  # F02's local service unserved under hard local coverage
+    _unserve(unserved, "F02", "local")
+    _refresh_layers(ds, unserved)
+    wrong = tables(result)  # F02 (A1) gets local service from the væksthus O3 (B2): 90 min
+    _layer_row(wrong, "F02", "local", operator_id="O3", minutes=90.0)
+    _refresh_layers(ds, wrong)
+    return {"local_service": _check(ds, result, missing),
+            "local_service.unserved": _check(ds, result, unserved,
+                                             policy={"local": {"coverage": "hard"}}),
+            "local_service.operator": _check(ds, result, wrong)}
+
+
+def _local_radius(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
+    # The island firm F07 is 90 minutes from L1.
+    ds, result = _layered()
+    return {"local_radius": _check(ds, result, policy={"local": {"max_travel_minutes": 80}})}
+
+
+def _cluster_service(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
+    ds, result = _layered()
+    missing = tables(result)  # the member F01 has no cluster row
+    _drop_row(missing, "F01", "cluster")
+    _refresh_layers(ds, missing)
+    unserved = tables(result)  # F01 without a cluster under hard cluster coverage
+    _unserve(unserved, "F01", "cluster")
+    _refresh_layers(ds, unserved)
+    wrong = tables(result)  # the food firm F05 (B1) in the ICT cluster C2 (host O2, B1)
+    _layer_row(wrong, "F05", "cluster", operator_id="O2", cluster_id="C2", minutes=10.0)
+    _refresh_layers(ds, wrong)
+    return {"cluster_service": _check(ds, result, missing),
+            "cluster_service.unserved": _check(ds, result, unserved,
+                                               policy={"cluster": {"coverage": "hard"}}),
+            "cluster_service.cluster": _check(ds, result, wrong)}
+
+
+def _cluster_radius(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
+    # The island firm F07 is 90 minutes from C1's host O1.
+    ds, result = _layered()
+    return {"cluster_radius": _check(ds, result,
+                                     policy={"cluster": {"max_travel_minutes": 80}})}
+
+
+def _cluster_capacity(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
+    # C1 serves 5 members (F03 weighs 2); with a capacity of 4 it is over.
+    _, result = _layered()
+    t = layered_tables()
+    t["clusters"]["capacity"] = [4.0, None, None]
+    small = from_tables(t)
+    plan = tables(result)
+    _set(plan, "clusters", "C1", capacity=4.0)
+    return {"cluster_capacity": _check(small, result, plan)}
+
+
+def _min_members_per_cluster(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
+    # C2 serves 3 members.
+    ds, result = _layered()
+    return {"min_members_per_cluster": _check(ds, result,
+                                              policy={"min_members_per_cluster": 4})}
+
+
 #: Constraint family -> plans breaking its rule, by violation name (check.RULE_VIOLATIONS).
 VIOLATIONS_TESTED: dict[str, Callable[[Dataset, Solved], dict[str, CheckReport]]] = {
     "one_cluster_per_stronghold": _one_cluster_per_stronghold,
@@ -681,6 +804,14 @@ VIOLATIONS_TESTED: dict[str, Callable[[Dataset, Solved], dict[str, CheckReport]]
     "operator_count": _operator_count,
     "forced": _forced,
     "annual_budget": _annual_budget,
+    "forced_clusters": _forced_clusters,
+    "outside_scope": _outside_scope,
+    "local_service": _local_service,
+    "local_radius": _local_radius,
+    "cluster_service": _cluster_service,
+    "cluster_radius": _cluster_radius,
+    "cluster_capacity": _cluster_capacity,
+    "min_members_per_cluster": _min_members_per_cluster,
 }
 
 

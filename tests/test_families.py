@@ -18,7 +18,7 @@ import pyomo.environ as pyo
 import pytest
 
 import test_check
-from conftest import ROOT, tiny_tables
+from conftest import ROOT, layered_tables, tiny_tables
 from klynge_opt.data.dataset import from_tables
 from klynge_opt.data.scenario import Scenario
 from klynge_opt.model import diagnosis
@@ -135,6 +135,17 @@ def _o3_unlimited(tables: dict) -> None:
     tables["operators"].loc[2, "capacity"] = 20.0
 
 
+def _layers(tables: dict) -> None:
+    """The tiny landscape with service layers (conftest.layered_tables)."""
+    tables.clear()
+    tables.update(layered_tables())
+
+
+def _c1_capacity(tables: dict) -> None:
+    _layers(tables)
+    tables["clusters"]["capacity"] = [4.0, None, None]  # C1 would serve 5 members
+
+
 #: Per family: a scenario (and data edit) on the tiny landscape under which it binds.
 BINDING: dict[str, tuple[dict[str, Any], Callable[[dict], None] | None]] = {
     "one_cluster_per_stronghold": (_with({"policy": {"clusters_per_stronghold": 2}}), None),
@@ -158,6 +169,19 @@ BINDING: dict[str, tuple[dict[str, Any], Callable[[dict], None] | None]] = {
     "operator_count": ({"policy": {"max_operators": 2}}, None),
     "forced": (_with({"policy": {"keep": ["O2"]}}), None),
     "annual_budget": ({"policy": {"annual_budget": 2500}}, None),
+    # C3 alone must then serve both strongholds' members: O3's capacity (6) leaves members
+    # without a cluster.
+    "forced_clusters": ({"policy": {"keep_clusters": ["C3"]}}, _layers),
+    # Unfixed, the out-of-scope G1 (5000 a year, nothing to serve) would close.
+    "outside_scope": ({}, _layers),
+    "local_service": ({}, _layers),
+    # The island is 90 minutes from L1.
+    "local_radius": ({"policy": {"local": {"max_travel_minutes": 60}}}, _layers),
+    "cluster_service": ({}, _layers),
+    "cluster_radius": ({"policy": {"cluster": {"max_travel_minutes": 60}}}, _layers),
+    "cluster_capacity": ({}, _c1_capacity),
+    # C2 can have 3 members at most, C3 alone at most 3 within O3's capacity: infeasible.
+    "min_members_per_cluster": ({"policy": {"min_members_per_cluster": 4}}, _layers),
 }
 
 
@@ -185,9 +209,10 @@ def test_family_binds(name):
         for c in present:
             getattr(m2, c).deactivate()
         if family.form == "fixing":
-            assert any(m2.z[c].fixed for c in m2.C), f"{name}: nothing fixed"
-            for c in m2.C:
-                m2.z[c].unfix()
+            fixed = [v for v in (*m2.z.values(), *m2.y.values()) if v.fixed]
+            assert fixed, f"{name}: nothing fixed"
+            for v in fixed:
+                v.unfix()
         without = _solve(m2, sc)
     assert without is not None, f"{name}: removing it made the scenario infeasible"
     if family.implied:

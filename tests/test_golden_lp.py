@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import tiny_tables
+from conftest import layered_tables, tiny_tables
 from klynge_opt.api import open_session
 from klynge_opt.data.dataset import from_tables
 from klynge_opt.data.scenario import Scenario
@@ -37,13 +37,22 @@ SCENARIOS: dict[str, dict] = {
                         "min_cluster_budget": 1e6, "min_knowledge_partners": 1,
                         "max_utilisation": 0.9}},
     "pair": {"policy": {"allow_split": True}, "solver": {"linking": "pair"}},
+    # On the layered tiny landscape (conftest.layered_tables, C1's capacity 4).
+    "layered": {"policy": {"keep_clusters": ["C1"], "close_clusters": ["C3"],
+                           "cluster_rule": "at_least", "min_members_per_cluster": 1,
+                           "local": {"coverage": "hard", "max_travel_minutes": 100},
+                           "cluster": {"max_travel_minutes": 100}}},
 }
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
 def _write(name: str, path: Path) -> None:
-    tables = tiny_tables()
+    if name == "layered":
+        tables = layered_tables()
+        tables["clusters"]["capacity"] = [4.0, None, None]
+    else:
+        tables = tiny_tables()
     tables["operators"].loc[0, "capacity"] = 4.0  # binding, so capacity rows exist
     session = open_session(from_tables(tables), Scenario(name=name).with_updates(
         SCENARIOS[name]))

@@ -24,8 +24,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from .dataset import empty_table
-from .loading import default_column
 from .geography import haversine_km, road_minutes
+from .loading import default_column
 from .schema import TABLE_BY_NAME
 
 __all__ = [

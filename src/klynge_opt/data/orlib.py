@@ -489,6 +489,7 @@ def _assemble(
         for op in operators
     ]
     rows: dict[str, Sequence[Mapping[str, Any]]] = {
+        "kinds": [],
         "regions": [{"region_id": REGION_ID, "name": "OR-Library"}],
         "municipalities": municipalities,
         "strongholds": [

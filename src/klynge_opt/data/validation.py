@@ -161,6 +161,12 @@ def _landscape(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSo
     # Plausible but suspicious: warnings. A row without its id was reported as an error already.
     no_comp = ~tables["operators"]["operator_id"].isin(competence["operator_id"]) & \
         tables["operators"]["operator_id"].notna()
+    kinds = tables.get("kinds")
+    if kinds is not None and not kinds.empty:
+        # With service layers only guidance follows competences; an entry point without
+        # rows guides every stronghold.
+        guides = kinds.loc[kinds["layer"] == "other", "kind"]
+        no_comp &= tables["operators"]["kind"].isin(guides)
     _listed(no_comp.to_numpy(), tables["operators"], "operator_id", sources["operators"],
             "operator has no competence (no row in operator_strongholds) and can serve no firm",
             problems, severity="warning")

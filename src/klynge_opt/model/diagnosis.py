@@ -303,7 +303,10 @@ def _elasticise(m: pyo.ConcreteModel, total_firms: float) -> dict[str, tuple[Any
     {component: (keys, (plus, minus) slack vars)}. Shares are scaled to firms."""
     slacks: dict[str, tuple[Any, Any]] = {}
     penalty = []
-    soft = hasattr(m, "u")
+    # Where an unserved share u already lets firms go unserved, the assignment row need not
+    # bend: the coverage target (or nothing) is what binds.
+    soft = {name for name, u in (("assignment", "u"), ("local_assignment", "ul"),
+                                 ("cluster_assignment", "uc")) if hasattr(m, u)}
     for family in FAMILIES:
         if family.implied:
             for name in family.components:  # derived from rows that may now bend
@@ -316,8 +319,8 @@ def _elasticise(m: pyo.ConcreteModel, total_firms: float) -> dict[str, tuple[Any
             penalty += _elastic_admission(m, weight, slacks)
             continue
         for name in family.components:
-            if name == "assignment" and soft:
-                continue  # u already lets firms go unserved; the coverage target is what binds
+            if name in soft:
+                continue
             comp = getattr(m, name, None)
             if comp is None or not isinstance(comp, pyo.Constraint) or not comp.active:
                 continue
@@ -358,8 +361,10 @@ def _elastic_admission(m: pyo.ConcreteModel, weight: float,
 def _describe(name: str, key: Any, amount: float, land: Landscape, inp: ModelInputs) -> str:
     """The family's message for one elastic slack (``Family.messages``)."""
     fields: dict[str, Any] = {"key": key, "amount": amount, "dkk": _dkk(amount)}
-    if key in inp.groups.index:
-        g = inp.groups.loc[key]
+    groups = {"local_assignment": inp.local_groups,
+              "cluster_assignment": inp.cluster_groups}.get(name, inp.groups)
+    if key in groups.index:
+        g = groups.loc[key]
         m = g["municipality_id"]
         fields.update(firms=amount * g["weight"], stronghold=g["stronghold_id"],
                       place=f"{_names(land, 'municipality').get(m, m)} ({m})")
@@ -597,6 +602,35 @@ def _drop_rural_parity(a: _Ask) -> list[Suggestion]:
     return [a.attempt("drop rural_parity", {"policy": {"rural_parity": False}})]
 
 
+def _drop_forced_clusters(a: _Ask) -> list[Suggestion]:
+    if not (a.pol.keep_clusters or a.pol.close_clusters):
+        return []
+    return [a.attempt("drop keep_clusters and close_clusters",
+                      {"policy": {"keep_clusters": [], "close_clusters": []}})]
+
+
+def _layer_radius(layer: str) -> Callable[[_Ask], list[Suggestion]]:
+    def remedy(a: _Ask) -> list[Suggestion]:
+        now = getattr(a.pol, layer).max_travel_minutes
+        if now is None:
+            return []
+        return [a.attempt(f"remove {layer}.max_travel_minutes ({now:g})",
+                          {"policy": {layer: {"max_travel_minutes": None}}})]
+    return remedy
+
+
+def _lower_cluster_members(a: _Ask) -> list[Suggestion]:
+    now = a.pol.min_members_per_cluster
+    if now <= 0:
+        return []
+    grid = [round(now * f / 10, 6) for f in range(10)]
+    best = _largest_feasible(grid, lambda v: a.works({"policy": {"min_members_per_cluster": v}}))
+    if best is None:
+        return []
+    return [a.attempt(f"lower min_members_per_cluster from {now:g} to {best:g}",
+                      {"policy": {"min_members_per_cluster": best}})]
+
+
 #: The changes the diagnosis can suggest, by the name ``Family.remedies`` uses, in the order
 #: they are tried and reported.
 REMEDIES: dict[str, Callable[[_Ask], list[Suggestion]]] = {
@@ -614,6 +648,10 @@ REMEDIES: dict[str, Callable[[_Ask], list[Suggestion]]] = {
     "annual_budget": _raise_budget,
     "coverage_target": _lower_coverage_target,
     "rural_parity": _drop_rural_parity,
+    "forced_clusters": _drop_forced_clusters,
+    "local_radius": _layer_radius("local"),
+    "cluster_radius": _layer_radius("cluster"),
+    "cluster_members": _lower_cluster_members,
 }
 
 

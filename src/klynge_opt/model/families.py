@@ -265,7 +265,8 @@ FAMILIES += (
         components=("local_assignment", "local_needs_operator"), structural=True,
         checks=("local_service", "local_service.unserved", "local_service.operator"),
         elastic_weight=1.0,
-        messages={"local_assignment": "local service: {firms:g} firms unserved in {place}"},
+        messages={"local_assignment": "local service: {firms:g} firms unserved in {place}",
+                  "local_needs_operator": "local service: {key} served by a closed operator"},
         remedies=("local_radius", "soft_coverage")),
     Family(
         "local_radius", "Pairs (g, o) of local service farther than local.max_travel_minutes "
@@ -284,7 +285,9 @@ FAMILIES += (
         checks=("cluster_service", "cluster_service.unserved", "cluster_service.cluster"),
         elastic_weight=1.0,
         messages={"cluster_assignment": "cluster service: {firms:g} members unserved in "
-                                        "{place}, stronghold {stronghold}"},
+                                        "{place}, stronghold {stronghold}",
+                  "cluster_needs_selection": "cluster service: {key} assigned to a cluster "
+                                             "not selected"},
         remedies=("cluster_radius", "soft_coverage", "exempt")),
     Family(
         "cluster_radius", "Pairs (g, c) farther from the cluster's host than "

@@ -548,8 +548,11 @@ def objective(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> Non
     a_c = inp.clusters["annual_cost"]
     m.cost_cluster_operating = pyo.Expression(
         expr=h * sum(a_c[c] * m.z[c] for c in m.C if a_c[c] > 0))
-    m.cost_outside_scope = pyo.Expression(expr=h * float(
-        ops.loc[~ops["in_scope"].to_numpy(bool), "annual_cost"].sum()))
+    # y_o is fixed at 1 for these (outside_scope): the term is a constant, kept as a sum of
+    # y so that the family's fixing is what keeps them open.
+    out = [o for o in m.O if not ops.at[o, "in_scope"]]
+    m.cost_outside_scope = pyo.Expression(
+        expr=h * sum(ops.at[o, "annual_cost"] * m.y[o] for o in out) if out else 0.0)
     # HiGHS sees thousands of DKK: in DKK the coefficients reach 1e8-1e9, far beyond what its
     # 1e-7 dual feasibility tolerance handles well (it warns and slows down).
     m.objective_scale = OBJECTIVE_SCALE

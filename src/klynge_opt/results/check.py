@@ -654,14 +654,16 @@ def _assigned_clusters(ctx: Context, plan: Plan, out: list[Violation]) -> None:
 
 
 def one_cluster_per_stronghold(ctx: Context, plan: Plan, out: list[Violation]) -> None:
-    """**one_cluster_per_stronghold**: selected clusters covering s == n_s."""
+    """**one_cluster_per_stronghold**: selected clusters covering s == n_s (>= n_s under
+    cluster_rule = "at_least")."""
     per_stronghold = dict.fromkeys(ctx.strongholds, 0)
     for c in plan.selected_ids:
         for s in ctx.covers.get(c, ()):
             per_stronghold[s] = per_stronghold.get(s, 0) + 1
+    at_least = ctx.pol.cluster_rule == "at_least"
     for s, n in per_stronghold.items():
         need = ctx.required.get(s)
-        if need is not None and n != need:
+        if need is not None and (n < need if at_least else n != need):
             _fail(out, "one_cluster_per_stronghold", s, f"{n} selected clusters cover "
                   f"stronghold {s}, required {need}", n - need)
 
@@ -1347,10 +1349,11 @@ def _place_expected(ctx: Context, plan: Plan, place_of: pd.Series) -> pd.DataFra
         "served": w.groupby(key).sum(),
         "travel_max": on["minutes_raw"].groupby(key).max()})
     expected["travel_mean"] = (on["minutes_raw"] * w).groupby(key).sum() / expected["served"]
+    # Every place, also one without firms (it may still have operators).
+    expected = expected.reindex(place_of.unique())
     present = ctx.ops.loc[plan.kept_ids, "municipality_id"].map(place_of).value_counts()
     expected["operators_present"] = present
-    expected = expected.reindex(place_of.unique()).fillna(
-        {"firms": 0.0, "served": 0.0, "operators_present": 0.0})
+    expected = expected.fillna({"firms": 0.0, "served": 0.0, "operators_present": 0.0})
     # A place without firms has no share (blank), one whose firms are all unserved has 0.
     expected["share"] = (expected["served"] / expected["firms"]).where(expected["firms"] > 0)
     return expected

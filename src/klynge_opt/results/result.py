@@ -19,11 +19,11 @@ import pyomo.environ as pyo
 import tomli_w
 
 from ..cells import unprotect_frame
+from ..data.dataset import Dataset
 from ..data.scenario import Scenario
 from ..fsio import clean_json, csv_text, guard_target, staged_dir
-from ..model.formulation import ModelInputs
-from ..data.dataset import Dataset
 from ..model import services
+from ..model.formulation import ModelInputs
 from ..model.landscape import Landscape
 from ..model.solver import SolveReport
 from .outputs import (
@@ -444,8 +444,9 @@ def effect_figures(assignments: pd.DataFrame, land: Landscape, scenario: Scenari
     per = {s: a["service"] == s for s in SERVICES}
     jobs = sum(getattr(rates, s) * float((served * factor)[mask].sum())
                for s, mask in per.items())
-    # A firm served by several services counts once (its largest served weight).
-    reached = float(served.groupby(a["firm_id"]).max().sum()) if len(a) else 0.0
+    # A firm served by several services counts once (its best-served service's weight).
+    per_service = served.groupby([a["firm_id"], a["service"]]).sum()
+    reached = float(per_service.groupby(level=0).max().sum()) if len(a) else 0.0
     return {
         "firms_served": {s: float(served[mask].sum()) for s, mask in per.items()},
         "growth_firms_served": {s: float(served[mask & growth].sum()) for s, mask in per.items()},
@@ -589,7 +590,7 @@ def summarise(report: SolveReport, m: pyo.ConcreteModel, land: Landscape, scenar
     objective = sum(terms.values())
     stats = plan_statistics(assignments, land)
     today = StatusQuoFigures.from_dict(baseline)
-    savings = today.objective - objective
+    today.objective - objective
     in_scope_today = today.objective - today.objective_terms.outside_scope
     return {
         "status": report.status,

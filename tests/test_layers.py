@@ -1,0 +1,145 @@
+"""Service layers (docs/model.md, Service layers) on the layered tiny landscape, by hand.
+
+conftest.layered_tables: councils L1 (A1) and L2 (B1) give local service, the væksthus O3 (B2)
+guidance, O1/O2/O3 host the clusters C1 (food), C2 (ict), C3 (food and ict); the GTS institute
+G1 (5000 a year) is out of scope. Defaults: 5 years, 100 DKK per firm-minute, 5000 DKK per
+moved member.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from conftest import layered_tables, tiny_tables
+from klynge_opt.api import solve
+from klynge_opt.data.dataset import from_tables
+from klynge_opt.data.scenario import Scenario
+from klynge_opt.problems import InputError
+from klynge_opt.results.check import check_result
+
+
+@pytest.fixture(scope="module")
+def layered():
+    ds = from_tables(layered_tables())
+    return ds, solve(ds, Scenario(name="layered", solver={"mip_gap": 0.0}))
+
+
+def test_hand_computed_layered_optimum(layered):
+    _ds, result = layered
+    assert result.status == "optimal" and result.summary["check"]["ok"]
+    # C3 alone would load O3 (capacity 6) with 3 guidance firms and 8 members: C1 + C2, and
+    # the C3 members F05 (food) and F06 (ict) move.
+    selected = set(result.clusters.loc[result.clusters["selected"], "cluster_id"])
+    assert selected == {"C1", "C2"}
+    terms = result.objective_terms
+    # In-scope operators, all kept: (1000 + 1500 + 800 + 200 + 300) x 5.
+    assert terms["operating"] == pytest.approx(19_000)
+    # Local travel 10+10+2x20+10+10+30+90+20 = 220 firm-minutes, guidance to O3 90+30+70 = 190:
+    # 410 x 100 x 5. Cluster members do not commute.
+    assert terms["service"] == pytest.approx(205_000)
+    assert terms["disruption"] == pytest.approx(10_000)
+    assert terms["outside_scope"] == pytest.approx(25_000)
+    assert terms["cluster_operating"] == 0 and terms["unserved_penalty"] == 0
+    assert result.objective == pytest.approx(259_000)
+
+
+def test_every_service_has_its_own_rows(layered):
+    _, result = layered
+    a = result.assignments
+    per_service = a.groupby("service")["firm_id"].agg(lambda f: set(f))
+    firms = {f"F{i:02d}" for i in range(1, 9)}
+    assert per_service["local"] == firms
+    assert per_service["guidance"] == {"F01", "F04", "F08"}  # the growth firms
+    assert per_service["cluster"] == firms - {"F08"}  # the members
+    local = a[a["service"] == "local"].set_index("firm_id")["operator_id"]
+    assert set(local) == {"L1", "L2"}
+    assert set(a.loc[a["service"] == "guidance", "operator_id"]) == {"O3"}
+    cluster = a[a["service"] == "cluster"].set_index("firm_id")
+    assert set(cluster.loc[cluster["moved"]].index) == {"F05", "F06"}
+    ops = result.operators.set_index("operator_id")
+    # A cluster organisation's load is its clusters' members: O1 hosts C1 (F03 weighs 2).
+    assert ops.at["O1", "firms_served"] == 5 and ops.at["O2", "firms_served"] == 3
+    assert ops.at["G1", "kept"] and not ops.at["G1", "in_scope"]
+    assert ops.at["G1", "firms_served"] == 0
+
+
+def test_status_quo_and_savings_split(layered):
+    _, result = layered
+    sq = result.summary["status_quo"]
+    # Today: the same operators and travel, no moves, every cluster (annual cost 0).
+    assert sq["objective"] == pytest.approx(249_000)
+    assert sq["objective_terms"]["outside_scope"] == pytest.approx(25_000)
+    savings = result.summary["savings"]
+    assert savings["total"] == pytest.approx(-10_000)
+    assert savings["share"] == pytest.approx(-10_000 / 249_000)
+    assert savings["in_scope_share"] == pytest.approx(-10_000 / 224_000)
+
+
+def test_effect_figures_by_hand(layered):
+    ds, result = layered
+    effect = result.summary["effect"]
+    assert effect["firms_served"] == {"local": 9.0, "guidance": 3.0, "cluster": 8.0}
+    # Growth firms count twice: local 12 x 0.1 + guidance 6 x 1.0 + cluster 10 x 0.5.
+    assert effect["jobs"] == pytest.approx(12.2)
+    assert effect["annual_cost"] == pytest.approx(3800)
+    assert effect["cost_per_served_firm"] == pytest.approx(3800 / 9)
+    assert effect["cost_per_job"] == pytest.approx(3800 / 12.2)
+    assert check_result(result, dataset=ds).ok
+    doubled = result.scenario.with_updates({"effect": {"growth_firm_factor": 1.0}})
+    again = solve(ds, doubled)
+    assert again.summary["effect"]["jobs"] == pytest.approx(0.9 + 3.0 + 4.0)
+
+
+def test_cluster_annual_cost_and_forced_clusters():
+    t = layered_tables()
+    # C3 costs nothing a year, C1 and C2 400 each: C3 alone still overloads O3, so C1 + C2
+    # stay and pay 800 x 5 = 4000; forcing C3 in and C1 out leaves members unserved.
+    t["clusters"]["annual_cost"] = [400.0, 400.0, 0.0]
+    ds = from_tables(t)
+    result = solve(ds, Scenario(name="costly"))
+    assert result.objective_terms["cluster_operating"] == pytest.approx(4000)
+    assert result.summary["status_quo"]["objective_terms"]["cluster_operating"] == \
+        pytest.approx(4000)
+    forced = solve(ds, Scenario(name="forced", policy={"keep_clusters": ["C3"],
+                                                       "close_clusters": ["C1"]}))
+    assert forced.status == "optimal" and forced.summary["check"]["ok"]
+    cl = forced.clusters.set_index("cluster_id")
+    assert cl.at["C3", "selected"] and not cl.at["C1", "selected"]
+    assert cl.at["C3", "forced"] == "keep" and cl.at["C1", "forced"] == "close"
+
+
+def test_at_least_rule_allows_more_clusters():
+    # Under "exactly" C3 (food and ict) cannot join C1 + C2; under "at_least" keeping C3 is
+    # allowed beside them.
+    ds = from_tables(layered_tables())
+    exact = solve(ds, Scenario(name="x", policy={"keep_clusters": ["C1", "C2", "C3"]}))
+    assert exact.status == "infeasible"
+    loose = solve(ds, Scenario(name="y", policy={"keep_clusters": ["C1", "C2", "C3"],
+                                                 "cluster_rule": "at_least"}))
+    assert loose.status == "optimal" and loose.summary["check"]["ok"]
+
+
+def test_without_kinds_the_model_is_unchanged():
+    plain = solve(from_tables(tiny_tables()), Scenario(name="plain"))
+    # The layers' keys change nothing without a kinds table.
+    keyed = solve(from_tables(tiny_tables()), Scenario(name="keyed", policy={
+        "guidance_service": "growth", "cluster_service": "all", "min_members_per_cluster": 3,
+        "local": {"coverage": "hard", "max_travel_minutes": 1},
+        "cluster": {"max_travel_minutes": 1}}))
+    assert plain.objective == keyed.objective == pytest.approx(160_500)
+    assert set(plain.assignments["service"]) == {"guidance"}
+    # An empty kinds table is no kinds table.
+    t = tiny_tables()
+    t["kinds"] = pd.DataFrame({"kind": [], "layer": []})
+    assert solve(from_tables(t), Scenario(name="empty")).objective == plain.objective
+
+
+def test_kinds_table_must_name_every_operator_kind():
+    t = layered_tables()
+    t["kinds"] = t["kinds"][t["kinds"]["kind"] != "gts_institute"]
+    with pytest.raises(InputError) as err:
+        from_tables(t)
+    (problem,) = err.value.problems
+    assert problem.column == "kind" and problem.value == "gts_institute"
+    assert "unknown kind" in problem.message
