@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import tiny_tables
+from conftest import layered_tables, tiny_tables
 from klynge_opt.cli import app
 from klynge_opt.data.loading import write_tables
 from klynge_opt.fsio import OutputError
@@ -93,6 +93,26 @@ def test_solve_writes_checked_result(tmp_path, tiny_dir):
     res = run("check", out)
     assert res.exit_code == 0, res.output
     assert "OK" in res.output
+
+
+def test_layered_data_solves_and_checks_from_files(tmp_path):
+    data = tmp_path / "layered"
+    write_tables(layered_tables(), data)
+    out = tmp_path / "out"
+    res = run("solve", scenario_file(tmp_path, data, "[policy]\nmax_travel_minutes = 100\n"),
+              "--out", out)
+    assert res.exit_code == 0, res.output
+    assert "coverage by service" in res.output and "[effect] rates" in res.output
+    assert "of the in-scope part" in res.output
+    a = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    assert a.groupby("service").size().to_dict() == {"cluster": 7, "guidance": 3, "local": 8}
+    assert run("check", out).exit_code == 0
+    # A member moved into an unselected cluster is caught from the files.
+    a.loc[(a["firm_id"] == "F05") & (a["service"] == "cluster"), ["operator_id", "cluster_id"]] \
+        = ["O3", "C3"]
+    a.to_csv(out / "assignments.csv", index=False)
+    res = run("check", out)
+    assert res.exit_code == 1 and "cluster_service.cluster" in res.output
 
 
 def test_check_detects_tampering(tmp_path, tiny_dir):

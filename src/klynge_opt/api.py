@@ -245,9 +245,16 @@ def _fewest_changes(session: Session, first: Result, *, tee: bool, verify: bool)
 
 
 def _moved(m: pyo.ConcreteModel, inputs: ModelInputs | None) -> object:
+    """Firms moved: to an unfamiliar operator, or (service layers) to another cluster."""
     assert inputs is not None
     d = inputs.pairs.set_index(["group_id", "operator_id"])["disrupted"]
-    return sum(float(w) * m.x[k] for k, w in d.items() if w > 0)
+    moved = [float(w) * m.x[k] for k, w in d.items() if w > 0]
+    if inputs.layered:
+        cp = inputs.cluster_pairs[inputs.cluster_pairs["moved"].astype(bool)]
+        q = inputs.cluster_groups["weight"]
+        moved += [float(q[g]) * m.w[g, c] for g, c in zip(cp["group_id"], cp["cluster_id"],
+                                                           strict=True)]
+    return sum(moved)
 
 
 def _evaluate_status_quo(land, scenario: Scenario, base: dict, timings: dict[str, float],

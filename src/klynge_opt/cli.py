@@ -267,7 +267,9 @@ def _print_result(result: Result) -> None:
     console.print(f"[bold]{escape(str(s.scenario))}[/bold]: {flag}; total cost "
                   f"{_money(s.objective)} DKK over the horizon (status quo "
                   f"{_money(s.status_quo.objective)}, savings "
-                  f"{_money(s.savings.total)} = {_share(s.savings.share)})")
+                  f"{_money(s.savings.total)} = {_share(s.savings.share)}"
+                  + (f", {_share(s.savings.in_scope_share)} of the in-scope part"
+                     if s.objective_terms.outside_scope else "") + ")")
     c, cover, travel = s.counts, s.coverage, s.travel_minutes
     console.print(f"operators {c.operators_before} → {c.operators_after}, clusters "
                   f"{c.clusters_before} → {c.clusters_after}; coverage all "
@@ -275,6 +277,16 @@ def _print_result(result: Result) -> None:
                   f"urban {_share(cover.urban)}; travel mean "
                   f"{_number(travel.mean, '.1f')} min, max {_number(travel.max, '.0f')} "
                   f"min; firms moved {_number(s.firms_moved, ',.0f')}")
+    layers = s.coverage_by_service
+    if layers is not None and layers.local is not None:
+        console.print("coverage by service (all firms that need it): " + ", ".join(
+            f"{name} {_share(getattr(layers, name).all)}"
+            for name in ("local", "guidance", "cluster") if getattr(layers, name) is not None))
+    if s.effect is not None:
+        e, today = s.effect, s.status_quo.effect
+        console.print(f"estimated effect: {_number(e.jobs, ',.0f')} jobs (status quo "
+                      f"{_number(today.jobs, ',.0f')}); {_number(e.cost_per_job, ',.0f')} DKK "
+                      "a year per estimated job — estimates from the scenario's \\[effect] rates")
     sq = s.status_quo
     within = sq.coverage_within_radius
     radius = "" if within is None else (
