@@ -634,6 +634,15 @@ def _rural_parity(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
         "rural_parity": True, "rural_parity_tolerance": 0.1})}
 
 
+def _coverage_floors(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # 7 of 9 firms served: some municipality and its region fall short of full coverage.
+    result = solved("soft")
+    return {"min_coverage_per_municipality": _check(ds, result, policy={
+                "min_coverage_per_municipality": 1.0}),
+            "min_coverage_per_region": _check(ds, result, policy={
+                "min_coverage_per_region": 1.0})}
+
+
 def _regional_presence(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
     # Region R1 has one operator (O1).
     return {"regional_presence": _check(ds, solved("regional"),
@@ -702,6 +711,12 @@ def _refresh_layers(ds: Dataset, t: dict[str, pd.DataFrame]) -> None:
 def _unserve(t: dict[str, pd.DataFrame], firm: str, service: str) -> None:
     _layer_row(t, firm, service, operator_id="", cluster_id="", minutes=float("nan"),
                moved=False)
+
+
+def _max_strongholds_per_cluster(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
+    # The selected C3 counts for food and ict.
+    return {"max_strongholds_per_cluster": _check(ds, solved("radius_100"), policy={
+        "max_strongholds_per_cluster": 1})}
 
 
 def _forced_clusters(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
@@ -800,10 +815,12 @@ VIOLATIONS_TESTED: dict[str, Callable[[Dataset, Solved], dict[str, CheckReport]]
     "critical_mass": _critical_mass,
     "coverage": _coverage,
     "rural_parity": _rural_parity,
+    "coverage_floors": _coverage_floors,
     "regional_presence": _regional_presence,
     "operator_count": _operator_count,
     "forced": _forced,
     "annual_budget": _annual_budget,
+    "max_strongholds_per_cluster": _max_strongholds_per_cluster,
     "forced_clusters": _forced_clusters,
     "outside_scope": _outside_scope,
     "local_service": _local_service,

@@ -165,10 +165,18 @@ BINDING: dict[str, tuple[dict[str, Any], Callable[[dict], None] | None]] = {
     "rural_parity": (_with({"policy": {"coverage": "soft", "coverage_target": 0,
                                        "rural_parity": True},
                             "costs": {"unserved_penalty_per_firm": 300}}), None),
+    # A penalty of 1 DKK leaves the island (90 minutes from O1) unserved; the floor forbids it.
+    "coverage_floors": (_with({"policy": {"coverage": "soft", "coverage_target": 0,
+                                          "min_coverage_per_municipality": 1.0},
+                               "costs": {"unserved_penalty_per_firm": 1}}), None),
     "regional_presence": (_with({"policy": {"min_operators_per_region": 1}}), _o3_unlimited),
     "operator_count": ({"policy": {"max_operators": 2}}, None),
     "forced": (_with({"policy": {"keep": ["O2"]}}), None),
     "annual_budget": ({"policy": {"annual_budget": 2500}}, None),
+    # C3 (food and ict) may count for one only: a second cluster must join, at 100 a year.
+    "max_strongholds_per_cluster": ({**_CHEAP_TRAVEL, "policy": {
+        "max_strongholds_per_cluster": 1}}, lambda t: t["clusters"].__setitem__(
+            "annual_cost", [100.0, 100.0, 0.0])),
     # C3 alone must then serve both strongholds' members: O3's capacity (6) leaves members
     # without a cluster.
     "forced_clusters": ({"policy": {"keep_clusters": ["C3"]}}, _layers),

@@ -35,8 +35,10 @@ SCENARIOS: dict[str, dict] = {
     "soft": {"policy": {"coverage": "soft", "coverage_target": 0.5, "rural_parity": True,
                         "rural_parity_tolerance": 0.1, "close": ["O3"],
                         "min_cluster_budget": 1e6, "min_knowledge_partners": 1,
-                        "max_utilisation": 0.9}},
-    "pair": {"policy": {"allow_split": True}, "solver": {"linking": "pair"}},
+                        "max_utilisation": 0.9, "min_coverage_per_municipality": 0.2,
+                        "min_coverage_per_region": 0.4}},
+    "pair": {"policy": {"allow_split": True, "max_strongholds_per_cluster": 1},
+             "solver": {"linking": "pair"}},
     # On the layered tiny landscape (conftest.layered_tables, C1's capacity 4).
     "layered": {"policy": {"keep_clusters": ["C1"], "close_clusters": ["C3"],
                            "cluster_rule": "at_least", "min_members_per_cluster": 1,

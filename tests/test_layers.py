@@ -143,3 +143,27 @@ def test_kinds_table_must_name_every_operator_kind():
     (problem,) = err.value.problems
     assert problem.column == "kind" and problem.value == "gts_institute"
     assert "unknown kind" in problem.message
+
+
+def test_secondary_roles_and_dedicated_clusters():
+    """C3 covers food and ict; today's optimum selects C3 alone (160,500)."""
+    base = solve(from_tables(tiny_tables()), Scenario(name="base"))
+    assert set(base.clusters.loc[base.clusters["selected"], "cluster_id"]) == {"C3"}
+    # ict is only C3's secondary stronghold: C3 no longer counts for it, C2 must join.
+    t = tiny_tables()
+    t["cluster_strongholds"]["role"] = ["primary", "primary", "primary", "secondary"]
+    ds = from_tables(t)
+    secondary = solve(ds, Scenario(name="secondary"))
+    cl = secondary.clusters.set_index("cluster_id")
+    assert secondary.summary["check"]["ok"]
+    assert cl.at["C2", "selected"] and cl.at["C2", "counts_for"] == "ict"
+    assert not cl.at["C3", "selected"] or cl.at["C3", "counts_for"] == "food"
+    counted = solve(ds, Scenario(name="counted", policy={"count_secondary": True}))
+    assert counted.objective == pytest.approx(base.objective)
+    # At most one stronghold per cluster: again C3 cannot stand for both.
+    dedicated = solve(from_tables(tiny_tables()), Scenario(
+        name="dedicated", policy={"max_strongholds_per_cluster": 1}))
+    assert dedicated.summary["check"]["ok"]
+    counts = dedicated.clusters.set_index("cluster_id")["counts_for"]
+    assert all(len(c.split(";")) <= 1 for c in counts)
+    assert sorted(s for c in counts for s in c.split(";") if s) == ["food", "ict"]

@@ -96,12 +96,20 @@ class Policy(_Strict):
     keep_kinds: tuple[str, ...] = ()
     close_kinds: tuple[str, ...] = ()
     annual_budget: float | None = Field(None, ge=0, le=MAX_AMOUNT)
+    #: Soft coverage: every municipality's / region's served share of its firms at least this.
+    min_coverage_per_municipality: float = Field(0.0, ge=0, le=1)
+    min_coverage_per_region: float = Field(0.0, ge=0, le=1)
     #: A kept operator's load at most this share of its capacity: headroom for growth.
     max_utilisation: float = Field(1.0, gt=0, le=1)
     #: Per-stronghold exceptions to clusters_per_stronghold, e.g. {ict = 2}.
     stronghold_clusters: dict[str, int] = Field(default_factory=dict)
     #: Strongholds dropped from the cluster requirement (no constraint for them).
     exempt_strongholds: tuple[str, ...] = ()
+    #: A selected cluster counts towards the requirement of at most this many of its
+    #: strongholds (the model chooses which); None: of all it covers.
+    max_strongholds_per_cluster: int | None = Field(None, ge=1)
+    #: Whether a cluster's ``secondary`` strongholds (cluster_strongholds.role) count too.
+    count_secondary: bool = False
     #: Clusters forced selected / not selected, by id.
     keep_clusters: tuple[str, ...] = ()
     close_clusters: tuple[str, ...] = ()

@@ -194,7 +194,7 @@ def _why_unselectable(p: _Place, c: str) -> list[str]:
 def _strongholds_without_cluster(p: _Place) -> list[Finding]:
     """Strongholds whose required clusters cannot be selected."""
     clusters = p.inp.clusters
-    covers = p.inp.covers.groupby("stronghold_id")["cluster_id"].agg(list)
+    covers = p.inp.counts.groupby("stronghold_id")["cluster_id"].agg(list)
     out = []
     for s, need in p.inp.required_clusters.items():
         cands = covers.get(s, [])
@@ -602,6 +602,31 @@ def _drop_rural_parity(a: _Ask) -> list[Suggestion]:
     return [a.attempt("drop rural_parity", {"policy": {"rural_parity": False}})]
 
 
+def _lower_coverage_floors(a: _Ask) -> list[Suggestion]:
+    out = []
+    for key in ("min_coverage_per_municipality", "min_coverage_per_region"):
+        now = getattr(a.pol, key)
+        if a.pol.coverage != "soft" or now <= 0:
+            continue
+        grid = [round(now * f / 20, 4) for f in range(20)]
+        best = _largest_feasible(grid, lambda v, key=key: a.works({"policy": {key: v}}))
+        if best is not None:
+            out.append(a.attempt(f"lower {key} from {now:.0%} to {best:.0%}",
+                                 {"policy": {key: best}}))
+    return out
+
+
+def _allow_shared_clusters(a: _Ask) -> list[Suggestion]:
+    now = a.pol.max_strongholds_per_cluster
+    if now is None:
+        return []
+    return a.first_verified([(f"raise max_strongholds_per_cluster from {now} to {k}",
+                              {"policy": {"max_strongholds_per_cluster": k}})
+                             for k in range(now + 1, now + 4)]
+                            + [("remove max_strongholds_per_cluster",
+                                {"policy": {"max_strongholds_per_cluster": None}})])
+
+
 def _drop_forced_clusters(a: _Ask) -> list[Suggestion]:
     if not (a.pol.keep_clusters or a.pol.close_clusters):
         return []
@@ -648,6 +673,8 @@ REMEDIES: dict[str, Callable[[_Ask], list[Suggestion]]] = {
     "annual_budget": _raise_budget,
     "coverage_target": _lower_coverage_target,
     "rural_parity": _drop_rural_parity,
+    "coverage_floors": _lower_coverage_floors,
+    "dedicated": _allow_shared_clusters,
     "forced_clusters": _drop_forced_clusters,
     "local_radius": _layer_radius("local"),
     "cluster_radius": _layer_radius("cluster"),

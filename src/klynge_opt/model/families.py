@@ -83,7 +83,7 @@ FAMILIES: tuple[Family, ...] = (
         "one_cluster_per_stronghold", "Σ_{c covers s} z_c = n_s for every stronghold s.",
         components=("one_cluster_per_stronghold",),
         policy_keys=("clusters_per_stronghold", "stronghold_clusters", "exempt_strongholds",
-                     "cluster_rule"),
+                     "cluster_rule", "count_secondary"),
         checks=("one_cluster_per_stronghold",),
         relaxations=(Relaxation(
             "one cluster per stronghold", "no cluster requirement for any stronghold (all exempt)",
@@ -194,6 +194,26 @@ FAMILIES: tuple[Family, ...] = (
         messages={"rural_parity": "rural_parity: rural coverage short by {amount:.2%}"},
         remedies=("coverage_target", "rural_parity")),
     Family(
+        "coverage_floors", "Soft coverage: each municipality's / region's served share >= "
+                           "min_coverage_per_municipality / min_coverage_per_region.",
+        components=("min_coverage_per_municipality", "min_coverage_per_region"),
+        policy_keys=("min_coverage_per_municipality", "min_coverage_per_region"),
+        checks=("min_coverage_per_municipality", "min_coverage_per_region"),
+        relaxations=(_relax("coverage floors per place",
+                            "min_coverage_per_municipality = 0 and min_coverage_per_region = 0",
+                            lambda p: p.coverage == "soft" and (
+                                p.min_coverage_per_municipality > 0
+                                or p.min_coverage_per_region > 0),
+                            {"policy": {"min_coverage_per_municipality": 0.0,
+                                        "min_coverage_per_region": 0.0}}),),
+        elastic_weight=1.0,
+        messages={"min_coverage_per_municipality": "min_coverage_per_municipality: "
+                                                   "municipality {key} short by {amount:g} "
+                                                   "firms",
+                  "min_coverage_per_region": "min_coverage_per_region: region {key} short by "
+                                             "{amount:g} firms"},
+        remedies=("radius", *_OPERATOR_LEVERS, "coverage_floors")),
+    Family(
         "regional_presence", "Σ_{o in r} y_o >= min_operators_per_region for every region.",
         components=("regional_presence",), policy_keys=("min_operators_per_region",),
         checks=("regional_presence",),
@@ -245,6 +265,20 @@ FAMILIES: tuple[Family, ...] = (
 # The service layers (a kinds table; docs/model.md, Service layers). Without one, none of
 # these creates a row.
 FAMILIES += (
+    Family(
+        "max_strongholds_per_cluster",
+        "a_cs <= z_c and Σ_s a_cs <= max_strongholds_per_cluster · z_c (a_cs: c counts for s).",
+        components=("counts_need_selection", "max_strongholds_per_cluster"),
+        policy_keys=("max_strongholds_per_cluster", "count_secondary"),
+        checks=("max_strongholds_per_cluster",),
+        relaxations=(_relax("dedicated clusters", "max_strongholds_per_cluster removed",
+                            lambda p: p.max_strongholds_per_cluster is not None,
+                            {"policy": {"max_strongholds_per_cluster": None}}),),
+        elastic_weight=1.0,
+        messages={"max_strongholds_per_cluster": "max_strongholds_per_cluster: cluster {key} "
+                                                 "would count for {amount:g} more",
+                  "counts_need_selection": "a cluster not selected would count for {key}"},
+        remedies=("dedicated", "exempt")),
     Family(
         "forced_clusters", "z_c = 1 for c in keep_clusters; z_c = 0 for c in close_clusters.",
         components=("keep_clusters", "close_clusters"),

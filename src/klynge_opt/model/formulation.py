@@ -33,7 +33,7 @@ class ModelInputs:
     #: admissible (bool), upgrade_cost (paid if selected under require_gold), annual_cost,
     #: capacity (NaN = unlimited), merge_cost.
     clusters: pd.DataFrame
-    #: (cluster_id, stronghold_id) pairs: what each cluster covers.
+    #: (cluster_id, stronghold_id, role) rows: what each cluster covers.
     covers: pd.DataFrame
     #: (operator_id, stronghold_id) pairs: competences, the index of v.
     competence: pd.DataFrame
@@ -53,6 +53,9 @@ class ModelInputs:
     #: Clusters forced selected / not selected (policy keep_clusters / close_clusters).
     keep_clusters: tuple[str, ...] = ()
     close_clusters: tuple[str, ...] = ()
+    #: (cluster_id, stronghold_id) pairs that count towards the cluster requirement: the
+    #: covers, without secondary roles unless count_secondary. Index of a[c,s].
+    counts: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: Service layers (a kinds table): local and cluster demand groups and their pairs
     #: (``services.ServiceGroups.groups`` columns; local pairs group_id, operator_id, minutes;
     #: cluster pairs group_id, cluster_id, minutes, moved). Empty without layers.
@@ -122,12 +125,14 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
         pairs = pairs.drop(columns="kept_weight")
 
     keep, close = forced_operators(ds, pol)
-    inputs = ModelInputs(operators, clusters, ds.cluster_strongholds[["cluster_id",
-                                                                       "stronghold_id"]],
+    covers = ds.cluster_strongholds[["cluster_id", "stronghold_id", "role"]]
+    counts = covers if pol.count_secondary else covers[covers["role"] != "secondary"]
+    inputs = ModelInputs(operators, clusters, covers,
                          competence, groups, pairs, required_clusters(ds, pol),
                          tuple(ds.regions["region_id"]), tuple(sorted(keep)),
                          tuple(sorted(close)), tuple(sorted(pol.keep_clusters)),
-                         tuple(sorted(pol.close_clusters)))
+                         tuple(sorted(pol.close_clusters)),
+                         counts=counts[["cluster_id", "stronghold_id"]].reset_index(drop=True))
     if not layered:
         return inputs
     local = services.local_groups(land, pol, scenario.effect).groups
@@ -197,6 +202,10 @@ def add_variables(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) ->
     m._q = inp.groups["weight"].to_dict()
     m._stronghold_of = inp.groups["stronghold_id"].to_dict()
     m._in_scope = [o for o in m.O if inp.operators.at[o, "in_scope"]]
+    if pol.max_strongholds_per_cluster is not None:
+        m.A = pyo.Set(initialize=list(inp.counts.itertuples(index=False, name=None)), dimen=2,
+                      ordered=True)
+        m.a = pyo.Var(m.A, domain=pyo.Binary)
     if inp.layered:
         add_layer_variables(m, inp, scenario)
 
@@ -229,15 +238,16 @@ def add_layer_variables(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenar
 
 def one_cluster_per_stronghold(m: pyo.ConcreteModel, inp: ModelInputs,
                                scenario: Scenario) -> None:
-    """Σ_{c covers s} z_c = n_s (cluster_rule = "at_least": >= n_s) for every stronghold s
-    with a requirement."""
-    by_s = inp.covers.groupby("stronghold_id")["cluster_id"].agg(list)
+    """Σ_{c counts for s} z_c = n_s (cluster_rule = "at_least": >= n_s) for every stronghold
+    s with a requirement; with max_strongholds_per_cluster a[c,s] in place of z_c."""
+    by_s = inp.counts.groupby("stronghold_id")["cluster_id"].agg(list)
+    counted = hasattr(m, "a")
     required = {s: n for s, n in inp.required_clusters.items() if n is not None}
 
     at_least = scenario.policy.cluster_rule == "at_least"
 
     def rule(m: pyo.ConcreteModel, s: str) -> object:
-        selected = sum(m.z[c] for c in by_s.get(s, []))
+        selected = sum(m.a[c, s] if counted else m.z[c] for c in by_s.get(s, []))
         return selected >= required[s] if at_least else selected == required[s]
 
     m.one_cluster_per_stronghold = pyo.Constraint(sorted(required), rule=rule)
@@ -258,7 +268,7 @@ def host_retained(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) ->
     if inp.layered:
         # The cluster service is the cluster's own: its host gives no guidance for it.
         return
-    idx = [(c, s) for c, s in inp.covers.itertuples(index=False, name=None)]
+    idx = list(zip(inp.covers["cluster_id"], inp.covers["stronghold_id"], strict=True))
     m.host_serves = pyo.Constraint(idx, rule=lambda m, c, s: m.z[c] <= m.v[host[c], s])
 
 
@@ -394,6 +404,28 @@ def rural_parity(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> 
         - pol.rural_parity_tolerance)
 
 
+def coverage_floors(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
+    """Soft coverage: Σ_{g in p} q_g (1 - u_g) >= floor · Σ_{g in p} q_g for every
+    municipality p (min_coverage_per_municipality) and region p (min_coverage_per_region)."""
+    pol = scenario.policy
+    if pol.coverage != "soft":
+        return
+    weight = inp.groups["weight"]
+    for key, column in (("min_coverage_per_municipality", "municipality_id"),
+                        ("min_coverage_per_region", "region_id")):
+        floor = getattr(pol, key)
+        if floor <= 0:
+            continue
+        places = inp.groups.groupby(column, sort=True).groups
+
+        def rule(m: pyo.ConcreteModel, p: str, places: dict = places,
+                 floor: float = floor) -> object:
+            groups = list(places[p])
+            return _served_weight(m, groups) >= floor * float(weight[groups].sum())
+
+        m.add_component(key, pyo.Constraint(sorted(places), rule=rule))
+
+
 def regional_presence(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
     """Σ_{o in r} y_o >= min_operators_per_region for every region."""
     k = scenario.policy.min_operators_per_region
@@ -435,6 +467,19 @@ def annual_budget(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) ->
     a_c = inp.clusters["annual_cost"]
     m.annual_budget = pyo.Constraint(expr=sum(a[o] * m.y[o] for o in m._in_scope) + sum(
         a_c[c] * m.z[c] for c in m.C if a_c[c] > 0) <= budget)
+
+
+def max_strongholds_per_cluster(m: pyo.ConcreteModel, inp: ModelInputs,
+                                scenario: Scenario) -> None:
+    """a_cs <= z_c; Σ_s a_cs <= max_strongholds_per_cluster · z_c: a selected cluster counts
+    for at most that many strongholds."""
+    k = scenario.policy.max_strongholds_per_cluster
+    if k is None:
+        return
+    m.counts_need_selection = pyo.Constraint(m.A, rule=lambda m, c, s: m.a[c, s] <= m.z[c])
+    by_c = inp.counts.groupby("cluster_id")["stronghold_id"].agg(list)
+    m.max_strongholds_per_cluster = pyo.Constraint(
+        list(by_c.index), rule=lambda m, c: sum(m.a[c, s] for s in by_c[c]) <= k * m.z[c])
 
 
 def forced_clusters(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
@@ -602,10 +647,12 @@ BUILDERS: dict[str, Builder] = {
     "critical_mass": critical_mass,
     "coverage": coverage,
     "rural_parity": rural_parity,
+    "coverage_floors": coverage_floors,
     "regional_presence": regional_presence,
     "operator_count": operator_count,
     "forced": forced,
     "annual_budget": annual_budget,
+    "max_strongholds_per_cluster": max_strongholds_per_cluster,
     "forced_clusters": forced_clusters,
     "outside_scope": outside_scope,
     "local_service": local_service,

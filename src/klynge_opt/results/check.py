@@ -214,6 +214,11 @@ class Context:
     close: frozenset[str]
     times: TravelTimes
     effect: Effect = field(default_factory=Effect)
+    #: Municipality -> region.
+    region_of: pd.Series = field(default_factory=pd.Series)
+    #: Cluster -> the strongholds it may count for (covers; secondary roles only with
+    #: count_secondary).
+    counts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Service layers (a kinds table). ``firms`` is then the guidance demand; ``demand`` has
     #: every firm with growth, employees, effect weight, its current clusters (``current``)
     #: and whether it needs local / guidance / cluster service.
@@ -317,6 +322,13 @@ def _clusters(ds: Dataset, pol: Policy) -> pd.DataFrame:
     return clusters
 
 
+def _countable(ds: Dataset, pol: Policy) -> dict[str, tuple[str, ...]]:
+    cs = ds.cluster_strongholds
+    if not pol.count_secondary:
+        cs = cs[cs["role"] != "secondary"]
+    return {c: tuple(sorted(g)) for c, g in cs.groupby("cluster_id")["stronghold_id"]}
+
+
 def context(dataset: Dataset, scenario: Scenario, tol: float) -> Context:
     """The checker's view of the data: the plan was made on the data as the scenario changes
     it (overrides applied)."""
@@ -336,7 +348,10 @@ def context(dataset: Dataset, scenario: Scenario, tol: float) -> Context:
         competence=_competence(ds, ops),
         familiar=frozenset(zip(today["firm_id"], today["operator_id"], strict=True)),
         required=required_clusters(ds, pol), keep=frozenset(keep), close=frozenset(close),
-        times=travel_times(ds), effect=scenario.effect, layered=not ds.kinds.empty,
+        times=travel_times(ds), effect=scenario.effect,
+        region_of=ds.municipalities.set_index("municipality_id")["region_id"],
+        counts=_countable(ds, pol),
+        layered=not ds.kinds.empty,
         demand=demand)
 
 
@@ -361,6 +376,8 @@ class Plan:
     #: Weighted firms served per operator (Σ weight × share), over every service (a cluster
     #: row counts for the cluster's host).
     load: pd.Series
+    #: Cluster -> the strongholds its ``counts_for`` cell lists.
+    counts_for: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Rows of the local and cluster services (service layers), typed like ``rows``.
     local_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     cluster_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -494,6 +511,7 @@ def plan_of(ctx: Context, frames: Mapping[str, pd.DataFrame],
         kept=operators["kept"].reindex(ctx.ops.index, fill_value=False).astype(bool),
         selected=clusters["selected"].reindex(ctx.clusters.index, fill_value=False).astype(bool),
         serves={o: _items(s) for o, s in operators["serves"].items()},
+        counts_for={c: _items(s) for c, s in clusters["counts_for"].items()},
         load=(on["weight_raw"] * on["share"]).groupby(on["operator_id"]).sum(),
         local_rows=rows[rows["service"] == "local"],
         cluster_rows=rows[rows["service"] == "cluster"])
@@ -581,6 +599,12 @@ def clusters_table(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     for col in ("budget", "knowledge_partners", "annual_cost", "capacity"):
         check.numbers(col, raw[col])
     check.lists("strongholds", ctx.covers)
+    for c, listed in plan.counts_for.items():
+        allowed = ctx.counts.get(c, ()) if plan.selected.get(c, False) else ()
+        full = ctx.pol.max_strongholds_per_cluster is None
+        if (full and listed != allowed) or not set(listed) <= set(allowed):
+            _fail(out, "clusters_table", c, f"counts_for is {_join(listed)!r}, expected "
+                  f"{'' if full else 'a subset of '}{_join(allowed)!r}")
     forced = pd.Series("", index=raw.index, dtype=object)
     forced[raw.index.isin(list(ctx.pol.keep_clusters))] = "keep"
     forced[raw.index.isin(list(ctx.pol.close_clusters))] = "close"
@@ -658,7 +682,12 @@ def one_cluster_per_stronghold(ctx: Context, plan: Plan, out: list[Violation]) -
     cluster_rule = "at_least")."""
     per_stronghold = dict.fromkeys(ctx.strongholds, 0)
     for c in plan.selected_ids:
-        for s in ctx.covers.get(c, ()):
+        # Every stronghold it may count for; with max_strongholds_per_cluster the ones the plan
+        # lists, as far as they may count (clusters_table reports the rest).
+        may = set(ctx.counts.get(c, ()))
+        listed = may if ctx.pol.max_strongholds_per_cluster is None else \
+            may & set(plan.counts_for.get(c, ()))
+        for s in listed:
             per_stronghold[s] = per_stronghold.get(s, 0) + 1
     at_least = ctx.pol.cluster_rule == "at_least"
     for s, n in per_stronghold.items():
@@ -879,6 +908,28 @@ def rural_parity(ctx: Context, plan: Plan, out: list[Violation]) -> None:
                   u - pol.rural_parity_tolerance - r)
 
 
+def coverage_floors(ctx: Context, plan: Plan, out: list[Violation]) -> None:
+    """**coverage_floors** (soft coverage): served share per municipality and per region at
+    least min_coverage_per_municipality / min_coverage_per_region."""
+    pol = ctx.pol
+    if pol.coverage != "soft":
+        return
+    served, firms = _served_weight(ctx, plan), ctx.firms
+    region = firms["municipality_id"].map(ctx.region_of)
+    for key, place in (("min_coverage_per_municipality", firms["municipality_id"]),
+                       ("min_coverage_per_region", region)):
+        floor = getattr(pol, key)
+        if floor <= 0:
+            continue
+        got = served.groupby(place).sum()
+        total = firms["weight"].groupby(place).sum()
+        for p in total.index:
+            need = floor * float(total[p])
+            if ctx.exceeds(need, float(got[p])):
+                _fail(out, key, str(p), f"{_num(got[p])} of {_num(total[p])} firms served in "
+                      f"{p}, below {floor:.2%}", need - float(got[p]))
+
+
 def regional_presence(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     """**regional_presence**: kept operators per region >= min_operators_per_region."""
     k = ctx.pol.min_operators_per_region
@@ -931,6 +982,17 @@ def _annual_cost(ctx: Context, plan: Plan) -> float:
     kept = plan.kept.to_numpy(bool) & ctx.ops["in_scope"].to_numpy(bool)
     return float(ctx.ops.loc[kept, "annual_cost"].sum()) + float(
         ctx.clusters.loc[plan.selected.to_numpy(bool), "annual_cost"].sum())
+
+
+def max_strongholds_per_cluster(ctx: Context, plan: Plan, out: list[Violation]) -> None:
+    """**max_strongholds_per_cluster**: a cluster counts for at most that many strongholds."""
+    k = ctx.pol.max_strongholds_per_cluster
+    if k is None:
+        return
+    for c, listed in plan.counts_for.items():
+        if len(listed) > k:
+            _fail(out, "max_strongholds_per_cluster", c, f"cluster {c} counts for "
+                  f"{len(listed)} strongholds ({_join(listed)}), at most {k}", len(listed) - k)
 
 
 def forced_clusters(ctx: Context, plan: Plan, out: list[Violation]) -> None:
@@ -1089,7 +1151,8 @@ Rule = Callable[[Context, Plan, list[Violation]], None]
 RULES: dict[str, Rule] = {rule.__name__: rule for rule in (
     one_cluster_per_stronghold, cluster_admissibility, host_retained, serve_needs_operator,
     radius, assignment, capacity, max_utilisation, critical_mass, coverage, rural_parity,
-    regional_presence, operator_count, forced, annual_budget, forced_clusters, outside_scope,
+    coverage_floors, regional_presence, operator_count, forced, annual_budget,
+    max_strongholds_per_cluster, forced_clusters, outside_scope,
     local_service, local_radius, cluster_service, cluster_radius, cluster_capacity,
     min_members_per_cluster)}
 
@@ -1107,10 +1170,12 @@ RULE_VIOLATIONS: dict[str, tuple[str, ...]] = {
     "critical_mass": ("min_firms_per_operator", "min_firms_per_node"),
     "coverage": ("coverage",),
     "rural_parity": ("rural_parity",),
+    "coverage_floors": ("min_coverage_per_municipality", "min_coverage_per_region"),
     "regional_presence": ("regional_presence",),
     "operator_count": ("min_operators", "max_operators"),
     "forced": ("keep", "close"),
     "annual_budget": ("annual_budget",),
+    "max_strongholds_per_cluster": ("max_strongholds_per_cluster",),
     "forced_clusters": ("keep_clusters", "close_clusters"),
     "outside_scope": ("outside_scope",),
     "local_service": ("local_service", "local_service.unserved", "local_service.operator"),

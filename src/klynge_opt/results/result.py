@@ -154,7 +154,7 @@ def extract(m: pyo.ConcreteModel, land: Landscape, inp: ModelInputs, scenario: S
         .to_numpy(),
         upgrade_cost=ds.clusters["cluster_id"].map(inp.clusters["upgrade_cost"]).fillna(0.0)
         .to_numpy(float), require_gold=scenario.policy.require_gold,
-        cluster_forced=_cluster_forced(ds, scenario))
+        cluster_forced=_cluster_forced(ds, scenario), counts=_counted(m, inp, z))
     ops, cl = plan_tables(land, decisions, assignments)
     return ops, cl, assignments
 
@@ -180,6 +180,14 @@ def _unserved(m: pyo.ConcreteModel, name: str) -> pd.DataFrame:
     return pd.DataFrame({"group_id": list(u.index), "operator_id": "", "share": u.to_numpy()})
 
 
+def _counted(m: pyo.ConcreteModel, inp: ModelInputs, z: pd.Series) -> pd.DataFrame:
+    """(cluster, stronghold) pairs a selected cluster counts for in the requirement."""
+    if hasattr(m, "a"):
+        a = _values(m.a).fillna(0.0).round().astype(bool)
+        return a[a].index.to_frame(index=False, name=["cluster_id", "stronghold_id"])
+    return inp.counts[inp.counts["cluster_id"].map(z).fillna(False).astype(bool).to_numpy()]
+
+
 def _cluster_forced(ds: Dataset, scenario: Scenario) -> np.ndarray:
     pol = scenario.policy
     ids = ds.clusters["cluster_id"]
@@ -203,6 +211,9 @@ class Decisions:
     require_gold: bool = False
     #: "keep", "close" or "" per cluster (keep_clusters / close_clusters).
     cluster_forced: np.ndarray | None = None
+    #: (cluster_id, stronghold_id): the strongholds each selected cluster counts for; None:
+    #: every stronghold it covers (the status quo).
+    counts: pd.DataFrame | None = None
 
 
 def plan_tables(land: Landscape, d: Decisions, assignments: pd.DataFrame,
@@ -233,6 +244,11 @@ def plan_tables(land: Landscape, d: Decisions, assignments: pd.DataFrame,
     cl = ds.clusters.rename(columns={"operator_id": "host_operator_id"}).copy()
     covers = ds.cluster_strongholds.groupby("cluster_id")["stronghold_id"].agg(_join)
     cl["strongholds"] = cl["cluster_id"].map(covers).fillna("")
+    counted = ds.cluster_strongholds[d.selected[ds.cluster_strongholds["cluster_id"].map(
+        dict(zip(ds.clusters["cluster_id"], range(len(ds.clusters)), strict=True)))
+        .to_numpy()]] if d.counts is None else d.counts
+    cl["counts_for"] = cl["cluster_id"].map(
+        counted.groupby("cluster_id")["stronghold_id"].agg(_join)).astype(object).fillna("")
     cl["selected"] = d.selected
     cl["forced"] = "" if d.cluster_forced is None else d.cluster_forced
     cl["admissible"] = d.admissible
