@@ -137,7 +137,7 @@ def test_hand_computed_objective(tiny_ds: Dataset, solved: Callable[[str], Resul
     assert report.objective_terms == {"operating": 12_500.0, "service": 170_000.0,
                                       "closure": 50.0, "upgrade": 0.0, "disruption": 10_000.0,
                                       "unserved_penalty": 0.0, "cluster_operating": 0.0,
-                                      "outside_scope": 0.0}
+                                      "outside_scope": 0.0, "merger": 0.0}
     assert report.objective == 192_550.0
     assert report.figures["firms_moved"] == 2.0
 
@@ -784,6 +784,15 @@ def _cluster_radius(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
                                      policy={"cluster": {"max_travel_minutes": 80}})}
 
 
+def _mergers(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
+    # C3 reported as merged into C1 (its member F05 then not moved), without allow_mergers.
+    ds, result = _layered()
+    t = tables(result)
+    _set(t, "clusters", "C3", merged_into="C1")
+    _layer_row(t, "F05", "cluster", moved=False)
+    return {"mergers": _check(ds, result, t)}
+
+
 def _cluster_capacity(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
     # C1 serves 5 members (F03 weighs 2); with a capacity of 4 it is over.
     _, result = _layered()
@@ -827,6 +836,7 @@ VIOLATIONS_TESTED: dict[str, Callable[[Dataset, Solved], dict[str, CheckReport]]
     "local_radius": _local_radius,
     "cluster_service": _cluster_service,
     "cluster_radius": _cluster_radius,
+    "mergers": _mergers,
     "cluster_capacity": _cluster_capacity,
     "min_members_per_cluster": _min_members_per_cluster,
 }

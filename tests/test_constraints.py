@@ -593,7 +593,7 @@ def test_objective_terms_sum_to_the_objective() -> None:
     terms = result.objective_terms
     assert set(terms) == set(COST_TERMS)
     # The service layers' terms are zero without a kinds table or cluster costs.
-    layered = {"cluster_operating", "outside_scope"}
+    layered = {"cluster_operating", "outside_scope", "merger"}
     assert all(terms[t] > 0 for t in set(COST_TERMS) - layered), terms
     assert all(terms[t] == 0 for t in layered), terms
     assert sum(terms.values()) == pytest.approx(result.objective, rel=1e-12)

@@ -188,6 +188,8 @@ BINDING: dict[str, tuple[dict[str, Any], Callable[[dict], None] | None]] = {
     "cluster_service": ({}, _layers),
     "cluster_radius": ({"policy": {"cluster": {"max_travel_minutes": 60}}}, _layers),
     "cluster_capacity": ({}, _c1_capacity),
+    # Unconstrained, every moved member would count as relieved by some merger.
+    "mergers": ({"policy": {"allow_mergers": True}}, _layers),
     # C2 can have 3 members at most, C3 alone at most 3 within O3's capacity: infeasible.
     "min_members_per_cluster": ({"policy": {"min_members_per_cluster": 4}}, _layers),
 }

@@ -42,6 +42,7 @@ SCENARIOS: dict[str, dict] = {
     # On the layered tiny landscape (conftest.layered_tables, C1's capacity 4).
     "layered": {"policy": {"keep_clusters": ["C1"], "close_clusters": ["C3"],
                            "cluster_rule": "at_least", "min_members_per_cluster": 1,
+                           "allow_mergers": True,
                            "local": {"coverage": "hard", "max_travel_minutes": 100},
                            "cluster": {"max_travel_minutes": 100}}},
 }

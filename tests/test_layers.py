@@ -167,3 +167,31 @@ def test_secondary_roles_and_dedicated_clusters():
     counts = dedicated.clusters.set_index("cluster_id")["counts_for"]
     assert all(len(c.split(";")) <= 1 for c in counts)
     assert sorted(s for c in counts for s in c.split(";") if s) == ["food", "ict"]
+
+
+def test_mergers_by_hand():
+    """C3 (food and ict) is left out; its members F05 (food) and F06 (ict) move to C1 and C2
+    at 5000 each. Merging C3 into one successor spares one of them: 259,000 -> 254,000."""
+    ds = from_tables(layered_tables())
+    merged = solve(ds, Scenario(name="merge", policy={"allow_mergers": True}))
+    assert merged.status == "optimal" and merged.summary["check"]["ok"]
+    assert merged.objective == pytest.approx(254_000)
+    into = merged.clusters.set_index("cluster_id")["merged_into"]
+    assert into["C3"] in ("C1", "C2") and into["C1"] == into["C2"] == ""
+    cluster = merged.assignments[merged.assignments["service"] == "cluster"]
+    assert cluster["moved"].sum() == 1
+    # A merger costing more than the disruption it spares is not made.
+    t = layered_tables()
+    t["clusters"]["merge_cost"] = [0.0, 0.0, 6000.0]
+    costly = solve(from_tables(t), Scenario(name="costly", policy={"allow_mergers": True}))
+    assert costly.objective == pytest.approx(259_000)
+    assert set(costly.clusters["merged_into"]) == {""}
+    # The successor takes the merged cluster's capacity: C1 (4 places) + C3 (2) hold C1's
+    # five members; without the merger one food member would go unserved.
+    t = layered_tables()
+    t["clusters"]["capacity"] = [4.0, None, 2.0]
+    grown = solve(from_tables(t), Scenario(name="grown", policy={"allow_mergers": True}))
+    assert grown.summary["check"]["ok"]
+    assert grown.clusters.set_index("cluster_id").at["C3", "merged_into"] == "C1"
+    assert grown.objective == pytest.approx(254_000)
+    assert grown.objective_terms["merger"] == 0

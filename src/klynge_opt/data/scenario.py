@@ -110,6 +110,9 @@ class Policy(_Strict):
     max_strongholds_per_cluster: int | None = Field(None, ge=1)
     #: Whether a cluster's ``secondary`` strongholds (cluster_strongholds.role) count too.
     count_secondary: bool = False
+    #: An unselected cluster may merge into one selected cluster sharing a stronghold (with
+    #: service layers): its capacity moves along, its members stay undisrupted there.
+    allow_mergers: bool = False
     #: Clusters forced selected / not selected, by id.
     keep_clusters: tuple[str, ...] = ()
     close_clusters: tuple[str, ...] = ()

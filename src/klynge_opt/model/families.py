@@ -333,7 +333,13 @@ FAMILIES += (
                             {"policy": {"cluster": {"max_travel_minutes": None}}}),),
         remedies=("cluster_radius",)),
     Family(
-        "cluster_capacity", "Σ_g q_g w_gc <= max_utilisation · cap_c z_c.",
+        "mergers", "z_c0 + Σ_c mg_c0c <= 1; mg_c0c <= z_c; r_gc <= w_gc, r_gc <= Σ mg_c0c.",
+        components=("merge_once", "merge_into_selected", "merge_relief",
+                    "merge_relief_source"),
+        structural=True, policy_keys=("allow_mergers",), checks=("mergers",)),
+    Family(
+        "cluster_capacity", "Σ_g q_g w_gc <= max_utilisation · (cap_c z_c + Σ_c0 cap_c0 "
+                            "mg_c0c).",
         components=("cluster_capacity",), structural=True, checks=("cluster_capacity",),
         elastic_weight=1.0,
         messages={"cluster_capacity": "cluster_capacity: cluster {key} would need {amount:g} "

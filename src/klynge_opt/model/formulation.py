@@ -64,6 +64,8 @@ class ModelInputs:
     local_pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
     cluster_groups: pd.DataFrame = field(default_factory=pd.DataFrame)
     cluster_pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Possible mergers (allow_mergers): ``merged, successor`` pairs sharing a stronghold.
+    merges: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
@@ -142,7 +144,8 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
         inputs, layered=True, local_groups=local,
         local_pairs=services.local_pairs(land, local, local_ops, pol.local.max_travel_minutes),
         cluster_groups=member,
-        cluster_pairs=services.cluster_pairs(land, member, pol.cluster.max_travel_minutes))
+        cluster_pairs=services.cluster_pairs(land, member, pol.cluster.max_travel_minutes),
+        merges=services.merge_pairs(ds) if pol.allow_mergers else services.merge_pairs(ds)[:0])
 
 
 def _member_weight(land: Landscape) -> pd.Series:
@@ -234,6 +237,25 @@ def add_layer_variables(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenar
     m._members_of_cluster = cp.groupby("cluster_id", sort=False)["group_id"].agg(list)
     m._qc = inp.cluster_groups["weight"].to_dict()
     m._hosted_by = inp.clusters.groupby("host", sort=False).groups
+    if not inp.merges.empty:
+        add_merger_variables(m, inp)
+
+
+def add_merger_variables(m: pyo.ConcreteModel, inp: ModelInputs) -> None:
+    """mg[c0,c]: c0 merges into c; r[g,c]: share of group g assigned to c that is not
+    disrupted because one of its current clusters merged into c."""
+    mg = inp.merges
+    m.MG = pyo.Set(initialize=list(zip(mg["merged"], mg["successor"], strict=True)), dimen=2,
+                   ordered=True)
+    m.mg = pyo.Var(m.MG, domain=pyo.Binary)
+    into = mg.groupby("successor")["merged"].agg(set)
+    moved = inp.cluster_pairs[inp.cluster_pairs["moved"].astype(bool)]
+    current = inp.cluster_groups["current"]
+    sources = {(g, c): sorted(set(current[g]) & into.get(c, set()))
+               for g, c in zip(moved["group_id"], moved["cluster_id"], strict=True)}
+    m._relief_sources = {k: v for k, v in sources.items() if v}
+    m.R = pyo.Set(initialize=list(m._relief_sources), dimen=2, ordered=True)
+    m.r = pyo.Var(m.R, domain=pyo.UnitInterval)
 
 
 def one_cluster_per_stronghold(m: pyo.ConcreteModel, inp: ModelInputs,
@@ -529,6 +551,20 @@ def cluster_service(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) 
     m.cluster_needs_selection = pyo.Constraint(m.EC, rule=lambda m, g, c: m.w[g, c] <= m.z[c])
 
 
+def mergers(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
+    """z_c0 + Σ_c mg_c0c <= 1 (a merged cluster is not selected, one successor);
+    mg_c0c <= z_c; relief r_gc <= w_gc and r_gc <= Σ_{c0 current for g} mg_c0c."""
+    if not hasattr(m, "mg"):
+        return
+    succ = inp.merges.groupby("merged")["successor"].agg(list)
+    m.merge_once = pyo.Constraint(list(succ.index), rule=lambda m, c0: m.z[c0] + sum(
+        m.mg[c0, c] for c in succ[c0]) <= 1)
+    m.merge_into_selected = pyo.Constraint(m.MG, rule=lambda m, c0, c: m.mg[c0, c] <= m.z[c])
+    m.merge_relief = pyo.Constraint(m.R, rule=lambda m, g, c: m.r[g, c] <= m.w[g, c])
+    m.merge_relief_source = pyo.Constraint(m.R, rule=lambda m, g, c: m.r[g, c] <= sum(
+        m.mg[c0, c] for c0 in m._relief_sources[g, c]))
+
+
 def _members(m: pyo.ConcreteModel, c: str) -> object:
     return sum(m._qc[g] * m.w[g, c] for g in m._members_of_cluster.get(c, []))
 
@@ -538,11 +574,19 @@ def cluster_capacity(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario)
     headroom is asked for)."""
     if not inp.layered:
         return
-    cap = inp.clusters["capacity"] * scenario.policy.max_utilisation
     total = float(inp.cluster_groups["weight"].sum())
-    limited = [c for c in m.C if not np.isnan(cap[c]) and cap[c] < total]
-    m.cluster_capacity = pyo.Constraint(
-        limited, rule=lambda m, c: _members(m, c) <= float(cap[c]) * m.z[c])
+    # A cluster without a capacity can take every member: that is its usable capacity.
+    cap = (inp.clusters["capacity"].fillna(total).clip(upper=total)
+           * scenario.policy.max_utilisation)
+    raw = inp.clusters["capacity"]
+    limited = [c for c in m.C if not np.isnan(raw[c]) and raw[c] < total]
+    into = inp.merges.groupby("successor")["merged"].agg(list) if hasattr(m, "mg") else {}
+
+    def rule(m: pyo.ConcreteModel, c: str) -> object:
+        merged = sum(float(cap[c0]) * m.mg[c0, c] for c0 in into.get(c, []))
+        return _members(m, c) <= float(cap[c]) * m.z[c] + merged
+
+    m.cluster_capacity = pyo.Constraint(limited, rule=rule)
 
 
 def min_members_per_cluster(m: pyo.ConcreteModel, inp: ModelInputs,
@@ -598,13 +642,17 @@ def objective(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> Non
     out = [o for o in m.O if not ops.at[o, "in_scope"]]
     m.cost_outside_scope = pyo.Expression(
         expr=h * sum(ops.at[o, "annual_cost"] * m.y[o] for o in out) if out else 0.0)
+    merge_cost = inp.clusters["merge_cost"]
+    m.cost_merger = pyo.Expression(expr=sum(
+        float(merge_cost[c0]) * m.mg[c0, c] for c0, c in m.MG if merge_cost[c0] > 0)
+        if hasattr(m, "mg") else 0.0)
     # HiGHS sees thousands of DKK: in DKK the coefficients reach 1e8-1e9, far beyond what its
     # 1e-7 dual feasibility tolerance handles well (it warns and slows down).
     m.objective_scale = OBJECTIVE_SCALE
     m.cost = pyo.Objective(
         expr=(m.cost_operating + m.cost_service + m.cost_closure + m.cost_upgrade
               + m.cost_disruption + m.cost_unserved_penalty + m.cost_cluster_operating
-              + m.cost_outside_scope) / OBJECTIVE_SCALE,
+              + m.cost_outside_scope + m.cost_merger) / OBJECTIVE_SCALE,
         sense=pyo.minimize)
 
 
@@ -627,8 +675,9 @@ def _cluster_moves(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -
         return 0
     cp = inp.cluster_pairs[inp.cluster_pairs["moved"].astype(bool)]
     d = scenario.costs.disruption_cost_per_firm
-    return sum(d * m._qc[g] * m.w[g, c] for g, c in zip(cp["group_id"], cp["cluster_id"],
-                                                        strict=True))
+    relief = getattr(m, "r", {})
+    return sum(d * m._qc[g] * (m.w[g, c] - relief[g, c] if (g, c) in relief else m.w[g, c])
+               for g, c in zip(cp["group_id"], cp["cluster_id"], strict=True))
 
 
 OBJECTIVE_SCALE = 1e3
@@ -657,6 +706,7 @@ BUILDERS: dict[str, Builder] = {
     "outside_scope": outside_scope,
     "local_service": local_service,
     "cluster_service": cluster_service,
+    "mergers": mergers,
     "cluster_capacity": cluster_capacity,
     "min_members_per_cluster": min_members_per_cluster,
 }

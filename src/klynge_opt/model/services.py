@@ -155,6 +155,17 @@ def local_pairs(land: Landscape, groups: pd.DataFrame, providers: pd.Index,
     return pairs.sort_values(["group_id", "operator_id"], ignore_index=True)
 
 
+def merge_pairs(ds: Dataset) -> pd.DataFrame:
+    """``merged, successor``: every ordered pair of distinct clusters sharing a stronghold."""
+    cs = ds.cluster_strongholds[["cluster_id", "stronghold_id"]]
+    pairs = cs.merge(cs, on="stronghold_id", suffixes=("_merged", "_successor"))
+    pairs = pairs[pairs["cluster_id_merged"] != pairs["cluster_id_successor"]]
+    return pairs.rename(columns={"cluster_id_merged": "merged",
+                                 "cluster_id_successor": "successor"})[
+        ["merged", "successor"]].drop_duplicates().sort_values(
+        ["merged", "successor"], ignore_index=True)
+
+
 def cluster_pairs(land: Landscape, groups: pd.DataFrame, max_minutes: float | None,
                   ) -> pd.DataFrame:
     """(group, cluster, minutes to the host, moved) for every cluster covering the group's

@@ -378,6 +378,8 @@ class Plan:
     load: pd.Series
     #: Cluster -> the strongholds its ``counts_for`` cell lists.
     counts_for: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Merged cluster -> its successor (``merged_into``).
+    merged: Mapping[str, str] = field(default_factory=dict)
     #: Rows of the local and cluster services (service layers), typed like ``rows``.
     local_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     cluster_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -447,7 +449,8 @@ def _unique_rows(name: str, table: pd.DataFrame, key: str, known: pd.Index,
     return table[ids.isin(known)].drop_duplicates(key).set_index(key)
 
 
-def _assignment_rows(ctx: Context, table: pd.DataFrame, out: list[Violation]) -> pd.DataFrame:
+def _assignment_rows(ctx: Context, table: pd.DataFrame, out: list[Violation],
+                     merged: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Assignment rows of known firms with the raw firm data and recomputed travel times
     and disruption beside the reported ones."""
     unknown = ~table["firm_id"].isin(ctx.demand.index)
@@ -468,8 +471,12 @@ def _assignment_rows(ctx: Context, table: pd.DataFrame, out: list[Violation]) ->
     if ctx.layered:
         # Only a change of cluster disrupts (the cluster service's rows).
         current = ctx.demand["current"].reindex(rows["firm_id"]).to_numpy()
-        rows["disrupted"] = [s == "cluster" and c != "" and c not in cur for s, c, cur in zip(
-            rows["service"], rows["cluster_id"], current, strict=True)]
+        # A member of a cluster merged into c stays undisrupted in c.
+        merged = merged or {}
+        rows["disrupted"] = [s == "cluster" and c != "" and c not in cur
+                             and not any(merged.get(k) == c for k in cur)
+                             for s, c, cur in zip(rows["service"], rows["cluster_id"], current,
+                                                  strict=True)]
         rows["disrupted"] = rows["disrupted"].astype(bool)
         return rows
     familiar = np.fromiter(((f, o) in ctx.familiar for f, o in
@@ -500,7 +507,8 @@ def plan_of(ctx: Context, frames: Mapping[str, pd.DataFrame],
     operators = _unique_rows("operators", typed["operators"], "operator_id", ctx.ops.index, out)
     clusters = _unique_rows("clusters", typed["clusters"], "cluster_id", ctx.clusters.index,
                             out)
-    rows = _assignment_rows(ctx, typed["assignments"], out)
+    merged = {c: s for c, s in clusters["merged_into"].items() if s}
+    rows = _assignment_rows(ctx, typed["assignments"], out, merged)
     services = ("local", "guidance", "cluster") if ctx.layered else ("guidance",)
     for row in rows[~rows["service"].isin(services)].itertuples():
         _fail(out, "assignments_table", f"{row.firm_id}/{row.service}",
@@ -512,6 +520,7 @@ def plan_of(ctx: Context, frames: Mapping[str, pd.DataFrame],
         selected=clusters["selected"].reindex(ctx.clusters.index, fill_value=False).astype(bool),
         serves={o: _items(s) for o, s in operators["serves"].items()},
         counts_for={c: _items(s) for c, s in clusters["counts_for"].items()},
+        merged=merged,
         load=(on["weight_raw"] * on["share"]).groupby(on["operator_id"]).sum(),
         local_rows=rows[rows["service"] == "local"],
         cluster_rows=rows[rows["service"] == "cluster"])
@@ -1124,11 +1133,35 @@ def cluster_capacity(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     if not ctx.layered:
         return
     u = ctx.pol.max_utilisation
-    cap = ctx.clusters["capacity"]
+    # A merged cluster brings its capacity (blank: unlimited) to its successor.
+    cap = ctx.clusters["capacity"].copy()
+    for c0, c in plan.merged.items():
+        if c in cap.index and c0 in cap.index:
+            cap[c] = cap[c] + cap[c0]
     for c, members in _members(plan).items():
         if c in cap.index and pd.notna(cap[c]) and ctx.exceeds(members, u * cap[c]):
             _fail(out, "cluster_capacity", c, f"cluster {c} serves {_num(members)} members, "
                   f"capacity {_num(cap[c])} × {_num(u)}", members - u * cap[c])
+
+
+def mergers(ctx: Context, plan: Plan, out: list[Violation]) -> None:
+    """**mergers**: a cluster merges only under allow_mergers (with service layers), is not
+    selected itself, and merges into a selected cluster sharing one of its strongholds."""
+    for c0, c in sorted(plan.merged.items()):
+        if not (ctx.pol.allow_mergers and ctx.layered):
+            _fail(out, "mergers", c0, f"cluster {c0} merged into {c} although mergers are "
+                  "not allowed (allow_mergers, with a kinds table)")
+            continue
+        if c not in ctx.clusters.index:
+            _fail(out, "mergers", c0, f"cluster {c0} merged into unknown cluster {c!r}")
+            continue
+        if plan.selected.get(c0, False):
+            _fail(out, "mergers", c0, f"cluster {c0} is selected and merged into {c}")
+        if not plan.selected[c]:
+            _fail(out, "mergers", c0, f"cluster {c0} merged into {c}, which is not selected")
+        if c == c0 or not set(ctx.covers.get(c0, ())) & set(ctx.covers.get(c, ())):
+            _fail(out, "mergers", c0, f"cluster {c0} merged into {c}, which shares none of "
+                  "its strongholds")
 
 
 def min_members_per_cluster(ctx: Context, plan: Plan, out: list[Violation]) -> None:
@@ -1153,7 +1186,7 @@ RULES: dict[str, Rule] = {rule.__name__: rule for rule in (
     radius, assignment, capacity, max_utilisation, critical_mass, coverage, rural_parity,
     coverage_floors, regional_presence, operator_count, forced, annual_budget,
     max_strongholds_per_cluster, forced_clusters, outside_scope,
-    local_service, local_radius, cluster_service, cluster_radius, cluster_capacity,
+    local_service, local_radius, cluster_service, cluster_radius, mergers, cluster_capacity,
     min_members_per_cluster)}
 
 #: Constraint family -> the violation names its rule can report.
@@ -1183,6 +1216,7 @@ RULE_VIOLATIONS: dict[str, tuple[str, ...]] = {
     "cluster_service": ("cluster_service", "cluster_service.unserved",
                         "cluster_service.cluster"),
     "cluster_radius": ("cluster_radius",),
+    "mergers": ("mergers",),
     "cluster_capacity": ("cluster_capacity",),
     "min_members_per_cluster": ("min_members_per_cluster",),
 }
@@ -1226,6 +1260,8 @@ def cost_terms(ctx: Context, plan: Plan) -> dict[str, float]:
         "cluster_operating": h * float(ctx.clusters.loc[plan.selected.to_numpy(bool),
                                                         "annual_cost"].sum()),
         "outside_scope": h * float(ctx.ops.loc[~in_scope, "annual_cost"].sum()),
+        "merger": float(ctx.clusters.loc[[c for c in plan.merged if c in ctx.clusters.index],
+                                         "merge_cost"].sum()),
     }
 
 

@@ -26,7 +26,8 @@ SCENARIO_FILE = "scenario.toml"
 LIST_SEPARATOR = ";"
 #: The objective's terms, in the order they are reported (docs/model.md).
 COST_TERMS: tuple[str, ...] = ("operating", "service", "closure", "upgrade", "disruption",
-                               "unserved_penalty", "cluster_operating", "outside_scope")
+                               "unserved_penalty", "cluster_operating", "outside_scope",
+                               "merger")
 #: The services of docs/model.md (Service layers); without a kinds table only guidance.
 SERVICES: tuple[str, ...] = ("local", "guidance", "cluster")
 
@@ -58,7 +59,7 @@ OUTPUT_TABLES: dict[str, OutputTable] = {t.name: t for t in (
                         "region_id:t kept:f forced:t hosts:t serves:t firms_served:n "
                         "capacity:n utilisation:n annual_cost:n closure_cost_paid:n"),
     _table("clusters", "cluster_id:t name:t host_operator_id:t strongholds:t counts_for:t "
-                       "selected:f "
+                       "selected:f merged_into:t "
                        "forced:t admissible:f label:t label_after:t upgrade_cost_paid:n "
                        "budget:n knowledge_partners:n annual_cost:n capacity:n "
                        "members_served:n"),
@@ -189,6 +190,7 @@ class CostTerms(SummaryPart):
     unserved_penalty: float
     cluster_operating: float
     outside_scope: float
+    merger: float
 
 
 @dataclass(frozen=True, kw_only=True)

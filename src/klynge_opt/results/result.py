@@ -141,11 +141,14 @@ def extract(m: pyo.ConcreteModel, land: Landscape, inp: ModelInputs, scenario: S
         member = pd.concat([_group_plan(m.w, "cluster_id", split), _unserved(m, "uc")],
                            ignore_index=True)
         member["operator_id"] = member["cluster_id"].map(host).fillna("")
+        merged = _merged(m)
         assignments = layered_assignments(land, {
             "local": (services.local_groups(land, pol, effect).firm_group, local),
             "guidance": (services.guidance_groups(land, pol, effect).firm_group, plan),
-            "cluster": (services.cluster_groups(land, pol, effect).firm_group, member)})
+            "cluster": (services.cluster_groups(land, pol, effect).firm_group, member)},
+            merged)
     else:
+        merged = {}
         assignments = _assignments(land, plan, ds.clusters[selected.to_numpy()])
     decisions = Decisions(
         kept=ds.operators["operator_id"].map(y).fillna(False).astype(bool).to_numpy(),
@@ -154,7 +157,8 @@ def extract(m: pyo.ConcreteModel, land: Landscape, inp: ModelInputs, scenario: S
         .to_numpy(),
         upgrade_cost=ds.clusters["cluster_id"].map(inp.clusters["upgrade_cost"]).fillna(0.0)
         .to_numpy(float), require_gold=scenario.policy.require_gold,
-        cluster_forced=_cluster_forced(ds, scenario), counts=_counted(m, inp, z))
+        cluster_forced=_cluster_forced(ds, scenario), counts=_counted(m, inp, z),
+        merged=merged)
     ops, cl = plan_tables(land, decisions, assignments)
     return ops, cl, assignments
 
@@ -178,6 +182,14 @@ def _unserved(m: pyo.ConcreteModel, name: str) -> pd.DataFrame:
     u = _values(getattr(m, name))
     u = u[u > ROUND].clip(upper=1.0)
     return pd.DataFrame({"group_id": list(u.index), "operator_id": "", "share": u.to_numpy()})
+
+
+def _merged(m: pyo.ConcreteModel) -> dict[str, str]:
+    """Merged cluster -> its successor (allow_mergers)."""
+    if not hasattr(m, "mg"):
+        return {}
+    mg = _values(m.mg).fillna(0.0).round().astype(bool)
+    return {c0: c for c0, c in mg[mg].index}
 
 
 def _counted(m: pyo.ConcreteModel, inp: ModelInputs, z: pd.Series) -> pd.DataFrame:
@@ -214,6 +226,8 @@ class Decisions:
     #: (cluster_id, stronghold_id): the strongholds each selected cluster counts for; None:
     #: every stronghold it covers (the status quo).
     counts: pd.DataFrame | None = None
+    #: Merged cluster -> successor.
+    merged: Mapping[str, str] = field(default_factory=dict)
 
 
 def plan_tables(land: Landscape, d: Decisions, assignments: pd.DataFrame,
@@ -250,6 +264,7 @@ def plan_tables(land: Landscape, d: Decisions, assignments: pd.DataFrame,
     cl["counts_for"] = cl["cluster_id"].map(
         counted.groupby("cluster_id")["stronghold_id"].agg(_join)).astype(object).fillna("")
     cl["selected"] = d.selected
+    cl["merged_into"] = cl["cluster_id"].map(d.merged).astype(object).fillna("")
     cl["forced"] = "" if d.cluster_forced is None else d.cluster_forced
     cl["admissible"] = d.admissible
     members = assignments[(assignments["service"] == "cluster")
@@ -310,10 +325,12 @@ def _assignments(land: Landscape, group_plan: pd.DataFrame, selected: pd.DataFra
 
 
 def layered_assignments(land: Landscape, plans: Mapping[str, tuple[pd.Series, pd.DataFrame]],
-                        ) -> pd.DataFrame:
+                        merged: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Assignment rows of every service: per service, each firm of its demand (``firm_group``
     not NaN) with the group plan's operator (and, for the cluster service, cluster) and
-    share. ``moved``: a member assigned to a cluster none of whose current clusters it is."""
+    share. ``moved``: a member assigned to a cluster that is none of its current clusters
+    and none of their successors (``merged``: merged cluster -> successor)."""
+    merged = merged or {}
     ds = land.dataset
     op_muni = ds.operators.set_index("operator_id")["municipality_id"]
     current = services.current_clusters(ds)
@@ -333,8 +350,8 @@ def layered_assignments(land: Landscape, plans: Mapping[str, tuple[pd.Series, pd
         rows["service"] = service
         rows["minutes"] = _minutes(land, rows["municipality_id"],
                                    rows["operator_id"].map(op_muni))
-        rows["moved"] = [c != "" and c not in cur for c, cur in zip(
-            rows["cluster_id"], rows["current"], strict=True)]
+        rows["moved"] = [c != "" and c not in cur and not any(merged.get(k) == c for k in cur)
+                         for c, cur in zip(rows["cluster_id"], rows["current"], strict=True)]
         frames.append(rows[ASSIGNMENT_COLUMNS])
     out = pd.concat(frames, ignore_index=True)
     out["moved"] = out["moved"].astype(bool)
@@ -559,7 +576,8 @@ def status_quo_terms(land: Landscape, scenario: Scenario, assignments: pd.DataFr
                 (travel["weight"] * travel["share"] * travel["minutes"]).sum()),
             "closure": 0.0, "upgrade": 0.0, "disruption": 0.0, "unserved_penalty": 0.0,
             "cluster_operating": h * float(land.dataset.clusters["annual_cost"].sum()),
-            "outside_scope": h * float(ops.loc[~in_scope, "annual_cost"].sum())}
+            "outside_scope": h * float(ops.loc[~in_scope, "annual_cost"].sum()),
+            "merger": 0.0}
 
 
 def status_quo(land: Landscape, scenario: Scenario) -> dict[str, Any]:
