@@ -195,3 +195,35 @@ def test_mergers_by_hand():
     assert grown.clusters.set_index("cluster_id").at["C3", "merged_into"] == "C1"
     assert grown.objective == pytest.approx(254_000)
     assert grown.objective_terms["merger"] == 0
+
+
+def test_max_effect_within_a_budget():
+    """With a low penalty (2000 DKK per unserved firm) the cheapest plan keeps only O3 and
+    C3 and serves 2 estimated jobs; the most effect for 3000 DKK a year is 9.7 jobs.
+
+    3000 a year cannot pay O1 + O2 (2500) beside O3 + L1 + L2 (1300), and one cluster per
+    stronghold allows {C1, C2} or {C3} only: so C3 with O3, L1, L2 (1300). Local 12 effect
+    weights x 0.1, guidance 6 x 1.0, and C3's members within O3's capacity (6 places less 3
+    guidance firms): the growth firms F01 and F04 (effect weight 2 each) and one more firm
+    of weight 1, 5 x 0.5. In all 1.2 + 6 + 2.5 = 9.7."""
+    from klynge_opt.data.scenario import parse_scenario
+
+    with pytest.raises(InputError) as err:
+        parse_scenario({"objective": {"sense": "max_effect"}})
+    assert "annual_budget" in err.value.problems[0].message
+    ds = from_tables(layered_tables())
+    policy = {"annual_budget": 3000, "coverage": "soft", "coverage_target": 0}
+    costs = {"unserved_penalty_per_firm": 2000}
+    cheapest = solve(ds, Scenario(name="cheap", policy=policy, costs=costs))
+    best = solve(ds, Scenario(name="best", policy=policy, costs=costs,
+                              objective={"sense": "max_effect"}))
+    assert cheapest.summary["effect"]["jobs"] == pytest.approx(2.0)
+    assert best.status == "optimal" and best.summary["check"]["ok"]
+    assert best.summary["effect_optimum"]["jobs"] == pytest.approx(9.7)
+    assert best.summary["effect"]["jobs"] == pytest.approx(9.7)
+    kept = set(best.operators.loc[best.operators["kept"], "operator_id"])
+    assert kept == {"G1", "L1", "L2", "O3"}
+    assert best.summary["effect"]["annual_cost"] == pytest.approx(1300)
+    # Claiming more effect than the plan has is caught.
+    best.summary["effect_optimum"]["jobs"] = 10.0
+    assert "effect_optimum" in check_result(best, dataset=ds).constraints

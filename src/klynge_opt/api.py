@@ -26,7 +26,7 @@ from .model.landscape import Landscape, build_landscape
 from .model.solver import solve as run_solver
 from .problems import InputError, Problem
 from .results.check import check_plan
-from .results.outputs import ResultSummary, Secondary
+from .results.outputs import EffectOptimum, ResultSummary, Secondary
 from .results.result import (
     Result,
     annual_cost,
@@ -206,7 +206,10 @@ def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
     changes among plans within the cost tolerance.
     """
     session = open_session(dataset, scenario)
-    result = run(session, tee=tee, verify=verify)
+    if session.scenario.objective.sense == "max_effect" and session.model is not None:
+        result = _max_effect(session, tee=tee, verify=verify)
+    else:
+        result = run(session, tee=tee, verify=verify)
     if result.status == "infeasible" and diagnose:
         result.diagnosis = diagnose_session(session)
         return result
@@ -214,6 +217,33 @@ def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
             or session.model is None:
         return result
     return _fewest_changes(session, result, tee=tee, verify=verify)
+
+
+def _max_effect(session: Session, *, tee: bool, verify: bool) -> Result:
+    """Two stages: the largest estimated effect within the policy (annual_budget included),
+    then the cheapest plan keeping that effect."""
+    m = session.model
+    assert m is not None
+    m.cost.deactivate()
+    m.effect_goal = pyo.Objective(expr=m.effect, sense=pyo.maximize)
+    first, _ = run_solver(m, session.scenario.solver, tee=tee)
+    m.effect_goal.deactivate()
+    m.cost.activate()
+    if first.status == "interrupted":
+        raise KeyboardInterrupt
+    if not first.has_solution or first.objective is None:
+        return run(session, tee=tee, verify=verify)
+    best = float(first.objective)
+    # The first stage's optimum, less a hair so that the cost stage stays feasible.
+    m.effect_floor = pyo.Constraint(expr=m.effect >= best - 1e-7 * max(abs(best), 1.0))
+    second = run(session, tee=tee, verify=verify)
+    second.summary["effect_optimum"] = EffectOptimum(
+        jobs=best, bound=first.bound, mip_gap=first.mip_gap, status=first.status).to_dict()
+    if second.status == "optimal" and first.status != "optimal":
+        # The cost stage is proven, the effect it keeps is not: the plan is not proven.
+        second.summary.update(status="feasible", proven_optimal=False)
+        second.status = "feasible"
+    return second
 
 
 def _fewest_changes(session: Session, first: Result, *, tee: bool, verify: bool) -> Result:

@@ -217,6 +217,10 @@ class Effect(_Strict):
 
 
 class Objective(_Strict):
+    #: ``min_cost``: the cheapest plan meeting the policy. ``max_effect``: the plan with the
+    #: largest estimated effect (jobs, ``[effect]``) within ``policy.annual_budget``, and the
+    #: cheapest of those (two stages).
+    sense: Literal["min_cost", "max_effect"] = "min_cost"
     #: ``fewest_changes``: among plans within ``tolerance`` of the optimal cost, the one that
     #: closes fewest operators, then moves fewest firms (lexicographic re-optimisation).
     secondary: Literal["none", "fewest_changes"] = "none"
@@ -245,6 +249,13 @@ class Scenario(_Strict):
     solver: SolverOptions = SolverOptions()
     #: The file the scenario was read from, for messages; not part of its meaning.
     _source: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _budget_for_effect(self) -> Scenario:
+        if self.objective.sense == "max_effect" and self.policy.annual_budget is None:
+            raise ValueError("objective.sense = \"max_effect\" needs policy.annual_budget: "
+                             "the most effect for which budget (DKK a year)?")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -381,6 +392,8 @@ def _without(raw: dict[str, Any], locations: list[tuple[Any, ...]]) -> Scenario 
     """``raw`` with every erroneous key removed, validated; None if still invalid."""
     trimmed = copy.deepcopy(raw)
     for loc in locations:
+        if not loc:
+            continue  # a rule across keys: nothing to drop (None is returned below)
         parent: Any = trimmed
         for part in loc[:-1]:
             try:

@@ -180,6 +180,8 @@ def build_model(inp: ModelInputs, scenario: Scenario) -> pyo.ConcreteModel:
         if family.form != "index":
             BUILDERS[family.name](m, inp, scenario)
     objective(m, inp, scenario)
+    if scenario.objective.sense == "max_effect":
+        effect(m, inp, scenario)
     return m
 
 
@@ -654,6 +656,19 @@ def objective(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> Non
               + m.cost_disruption + m.cost_unserved_penalty + m.cost_cluster_operating
               + m.cost_outside_scope + m.cost_merger) / OBJECTIVE_SCALE,
         sense=pyo.minimize)
+
+
+def effect(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
+    """The estimated jobs of a plan: Σ_services rate · Σ_g e_g · (share of g served), e_g the
+    group's weight with growth firms counted growth_firm_factor times (maximised under
+    ``objective.sense = "max_effect"``)."""
+    rates = scenario.effect.jobs_per_served_firm
+    terms = [rates.guidance * inp.groups.at[g, "effect"] * m.x[g, o] for g, o in m.E]
+    if inp.layered:
+        terms += [rates.local * inp.local_groups.at[g, "effect"] * m.xl[g, o] for g, o in m.EL]
+        terms += [rates.cluster * inp.cluster_groups.at[g, "effect"] * m.w[g, c]
+                  for g, c in m.EC]
+    m.effect = pyo.Expression(expr=sum(terms) if terms else 0.0)
 
 
 def _local_travel(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> object:

@@ -1490,6 +1490,18 @@ def reports(ctx: Context, dataset: Dataset, plan: Plan, frames: Mapping[str, pd.
                           f"differs from the recomputed {_num(want)}")
 
 
+def _effect_optimum(ctx: Context, summary: Mapping[str, Any], report: CheckReport) -> None:
+    """``effect_optimum``: a max_effect plan keeps the effect its first stage found."""
+    best = (summary.get("effect_optimum") or {}).get("jobs")
+    if best is None:
+        return
+    jobs = float(report.figures["effect"]["jobs"])
+    if ctx.exceeds(float(best), jobs):
+        _fail(report.violations, "effect_optimum", "plan", f"the plan's estimated jobs "
+              f"{_num(jobs)} fall short of the maximum {_num(float(best))} it claims",
+              float(best) - jobs)
+
+
 def _check_reported(ctx: Context, dataset: Dataset, frames: Mapping[str, pd.DataFrame],
                     summary: Mapping[str, Any]) -> CheckReport:
     given = summary.get("objective")
@@ -1501,6 +1513,7 @@ def _check_reported(ctx: Context, dataset: Dataset, frames: Mapping[str, pd.Data
             reports(ctx, dataset, plan, frames, report.violations)
     if report.figures:
         summary_figures(ctx, summary, report.figures, report.violations)
+        _effect_optimum(ctx, summary, report)
     expected = summary.get("data_hash")
     actual = dataset.content_hash()
     if expected is not None and expected != actual:

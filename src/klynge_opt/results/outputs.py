@@ -346,6 +346,17 @@ class Secondary(SummaryPart):
 
 
 @dataclass(frozen=True, kw_only=True)
+class EffectOptimum(SummaryPart):
+    """``effect_optimum`` (``objective.sense = "max_effect"``): the first stage, the largest
+    estimated jobs within the policy and budget; the plan is the cheapest keeping it."""
+
+    jobs: float
+    bound: float | None
+    mip_gap: float | None
+    status: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ResultSummary(SummaryPart):
     """summary.json. A result without a plan (infeasible, error, time limit without a plan)
     has only the identity, ``status``, ``proven_optimal``, ``message``, ``timings`` and, when
@@ -374,6 +385,7 @@ class ResultSummary(SummaryPart):
     savings: Savings | None = field(default=None, metadata=_IF_SET)
     check: CheckVerdict | None = field(default=None, metadata=_IF_SET)
     secondary: Secondary | None = field(default=None, metadata=_IF_SET)
+    effect_optimum: EffectOptimum | None = field(default=None, metadata=_IF_SET)
 
 
 def summary_paths(cls: type[SummaryPart] = ResultSummary, prefix: tuple[str, ...] = (),
