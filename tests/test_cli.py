@@ -85,7 +85,7 @@ def test_solve_writes_checked_result(tmp_path, tiny_dir):
                                                "scenario.toml", "operators.csv",
                                                "clusters.csv", "assignments.csv",
                                                "coverage_by_municipality.csv",
-                                               "by_region.csv"}
+                                               "by_region.csv", "by_stronghold.csv"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "optimal" and summary["check"]["ok"]
     assert summary["data"] == str(tiny_dir.resolve())

@@ -227,3 +227,41 @@ def test_max_effect_within_a_budget():
     # Claiming more effect than the plan has is caught.
     best.summary["effect_optimum"]["jobs"] = 10.0
     assert "effect_optimum" in check_result(best, dataset=ds).constraints
+
+
+def test_by_stronghold_and_place_reports(layered):
+    ds, result = layered
+    st = result.by_stronghold.set_index("stronghold_id")
+    # food: F01, F03 (weight 2), F05, F07, all members; C1 counts for it; F05 moved from C3;
+    # guidance for the growth firm F01. Jobs: local 6 x 0.1 + guidance 2 x 1 + cluster 6 x 0.5.
+    assert st.loc["food"].to_dict() == pytest.approx({
+        "name": "Food", "firms": 5.0, "clusters_selected": "C1", "cluster_firms": 5.0,
+        "cluster_served": 5.0, "firms_moved": 1.0, "guidance_firms": 1.0,
+        "guidance_served": 1.0, "jobs": 5.6})
+    # ict: F02, F04, F06, F08 (F08 not a member); guidance for F04 and F08 (both growth).
+    assert st.loc["ict"].to_dict() == pytest.approx({
+        "name": "ICT", "firms": 4.0, "clusters_selected": "C2", "cluster_firms": 3.0,
+        "cluster_served": 3.0, "firms_moved": 1.0, "guidance_firms": 2.0,
+        "guidance_served": 2.0, "jobs": 6.6})
+    places = result.coverage_by_municipality.set_index("municipality_id")
+    assert (places["local_share"] == 1).all() and (places["cluster_share"] == 1).all()
+    assert places["jobs"].sum() == pytest.approx(12.2)
+    # A changed cell is caught.
+    result.by_stronghold.loc[result.by_stronghold["stronghold_id"] == "ict", "jobs"] = 7.0
+    try:
+        assert "report.by_stronghold" in check_result(result, dataset=ds).constraints
+    finally:
+        result.by_stronghold.loc[result.by_stronghold["stronghold_id"] == "ict", "jobs"] = 6.6
+
+
+def test_joining_a_cluster_is_not_a_move():
+    # With cluster_service = "all" the non-member F08 (ict, growth) joins C2: not moved, no
+    # disruption (still 2 x 5000 for F05 and F06); its cluster effect adds 2 x 0.5 jobs.
+    ds = from_tables(layered_tables())
+    result = solve(ds, Scenario(name="all", policy={"cluster_service": "all"}))
+    assert result.summary["check"]["ok"]
+    f08 = result.assignments[(result.assignments["firm_id"] == "F08")
+                             & (result.assignments["service"] == "cluster")]
+    assert f08["cluster_id"].tolist() == ["C2"] and not f08["moved"].any()
+    assert result.objective_terms["disruption"] == pytest.approx(10_000)
+    assert result.summary["effect"]["jobs"] == pytest.approx(13.2)

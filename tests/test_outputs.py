@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import tiny_tables
+from conftest import layered_tables, tiny_tables
 from klynge_opt.api import solve
 from klynge_opt.data.dataset import Dataset, from_tables
 from klynge_opt.data.scenario import Scenario
@@ -56,6 +56,12 @@ def results(tiny_ds: Dataset) -> dict[str, Result]:
     assert "solver_termination" in out["infeasible_solver"].summary
     assert out["status_quo"].status == "evaluated"
     assert "secondary" in out["fewest_changes"].summary
+    # Service layers (a kinds table) and the budget question write their own keys.
+    layered = from_tables(layered_tables())
+    out["layered"] = solve(layered, Scenario(name="layered"))
+    out["max_effect"] = solve(layered, Scenario(name="max_effect", policy={
+        "annual_budget": 4000}, objective={"sense": "max_effect"}))
+    assert "effect_optimum" in out["max_effect"].summary
     return out
 
 

@@ -30,6 +30,7 @@ from .results.outputs import EffectOptimum, ResultSummary, Secondary
 from .results.result import (
     Result,
     annual_cost,
+    by_stronghold,
     coverage_by_place,
     effect_figures,
     extract,
@@ -190,9 +191,10 @@ def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
             message = (f"the solver's plan ({report.status}) fails the independent check "
                        f"({len(checked.violations)} violations): it is not a valid plan")
             summary.update(status=status, proven_optimal=False, message=message)
-    by_muni, by_region = coverage_by_place(session.land, operators, assignments)
+    by_muni, by_region = coverage_by_place(session.land, operators, assignments, sc)
     return Result(status, clean_json(summary), operators, clusters, assignments, by_muni,
-                  by_region, scenario=sc, message=message)
+                  by_region, by_stronghold(session.land, clusters, assignments, sc),
+                  scenario=sc, message=message)
 
 
 def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
@@ -312,9 +314,10 @@ def _evaluate_status_quo(land, scenario: Scenario, base: dict, timings: dict[str
                        "baseline": "overridden" if overridden else "today"},
         "savings": {"total": 0.0, "share": 0.0, "in_scope_share": 0.0},
     }
-    by_muni, by_region = coverage_by_place(land, operators, assignments)
+    by_muni, by_region = coverage_by_place(land, operators, assignments, scenario)
     return Result("evaluated", clean_json(summary), operators, clusters, assignments, by_muni,
-                  by_region, scenario=scenario)
+                  by_region, by_stronghold(land, clusters, assignments, scenario),
+                  scenario=scenario)
 
 
 def diagnose_session(session: Session, *, with_suggestions: bool = True) -> Diagnosis:

@@ -169,7 +169,7 @@ def merge_pairs(ds: Dataset) -> pd.DataFrame:
 def cluster_pairs(land: Landscape, groups: pd.DataFrame, max_minutes: float | None,
                   ) -> pd.DataFrame:
     """(group, cluster, minutes to the host, moved) for every cluster covering the group's
-    stronghold; ``moved``: the cluster is none of the group's current clusters."""
+    stronghold; ``moved``: the group's firms are members, of other clusters only."""
     ds = land.dataset
     host_muni = ds.clusters.set_index("cluster_id")["operator_id"].map(
         ds.operators.set_index("operator_id")["municipality_id"])
@@ -180,8 +180,9 @@ def cluster_pairs(land: Landscape, groups: pd.DataFrame, max_minutes: float | No
     i = land.times.position(pairs["municipality_id"])
     j = land.times.position(pairs["cluster_id"].map(host_muni))
     pairs["minutes"] = land.times.minutes[i, j]
-    pairs["moved"] = [c not in cur for c, cur in zip(pairs["cluster_id"], pairs["current"],
-                                                      strict=True)]
+    # A firm without a membership joins a cluster: no change of cluster, no disruption.
+    pairs["moved"] = [bool(cur) and c not in cur for c, cur in zip(
+        pairs["cluster_id"], pairs["current"], strict=True)]
     if max_minutes is not None:
         pairs = pairs[pairs["minutes"] <= max_minutes + 1e-9]
     return pairs[["group_id", "cluster_id", "minutes", "moved"]].sort_values(

@@ -473,7 +473,7 @@ def _assignment_rows(ctx: Context, table: pd.DataFrame, out: list[Violation],
         current = ctx.demand["current"].reindex(rows["firm_id"]).to_numpy()
         # A member of a cluster merged into c stays undisrupted in c.
         merged = merged or {}
-        rows["disrupted"] = [s == "cluster" and c != "" and c not in cur
+        rows["disrupted"] = [s == "cluster" and c != "" and bool(cur) and c not in cur
                              and not any(merged.get(k) == c for k in cur)
                              for s, c, cur in zip(rows["service"], rows["cluster_id"], current,
                                                   strict=True)]
@@ -1457,7 +1457,52 @@ def _place_expected(ctx: Context, plan: Plan, place_of: pd.Series) -> pd.DataFra
     expected = expected.fillna({"firms": 0.0, "served": 0.0, "operators_present": 0.0})
     # A place without firms has no share (blank), one whose firms are all unserved has 0.
     expected["share"] = (expected["served"] / expected["firms"]).where(expected["firms"] > 0)
+    for name, rows, need in (("local_share", plan.local_rows, "local"),
+                             ("cluster_share", plan.cluster_rows, "cluster")):
+        firms = ctx.demand[ctx.demand[need].to_numpy(bool)]
+        total = firms["weight"].groupby(firms["municipality_id"].map(place_of)).sum()
+        on_rows = rows[rows["served"]]
+        got = (on_rows["weight_raw"] * on_rows["share"]).groupby(
+            on_rows["municipality_id_raw"].map(place_of).to_numpy()).sum()
+        expected[name] = (got.reindex(expected.index).fillna(0.0)
+                          / total.reindex(expected.index)).where(total.reindex(
+                              expected.index) > 0)
+    rows = _all_rows(plan)
+    expected["jobs"] = _row_jobs(ctx, rows).groupby(
+        rows["municipality_id_raw"].map(place_of).to_numpy()).sum().reindex(
+        expected.index).fillna(0.0)
     return expected
+
+
+def _all_rows(plan: Plan) -> pd.DataFrame:
+    return pd.concat([plan.local_rows, plan.rows, plan.cluster_rows])
+
+
+def _row_jobs(ctx: Context, rows: pd.DataFrame) -> pd.Series:
+    """Estimated jobs of each row: served weight × the service's rate × growth factor."""
+    info = ctx.demand.loc[rows["firm_id"]]
+    rate = rows["service"].map(ctx.effect.jobs_per_served_firm.model_dump()).astype(float)
+    factor = np.where(info["growth"].to_numpy(bool), ctx.effect.growth_firm_factor, 1.0)
+    return rows["weight_raw"] * rows["share"] * rows["served"].astype(float) * rate * factor
+
+
+def _stronghold_expected(ctx: Context, plan: Plan) -> pd.DataFrame:
+    """The by_stronghold report recomputed firm by firm."""
+    demand = ctx.demand
+    out = pd.DataFrame(index=pd.Index(ctx.strongholds, name="stronghold_id"))
+    out["firms"] = demand["weight"].groupby(demand["stronghold_id"]).sum()
+    for prefix, rows in (("cluster", plan.cluster_rows), ("guidance", plan.rows)):
+        firms = demand[demand[prefix].to_numpy(bool)]
+        out[f"{prefix}_firms"] = firms["weight"].groupby(firms["stronghold_id"]).sum()
+        on = rows[rows["served"]]
+        out[f"{prefix}_served"] = (on["weight_raw"] * on["share"]).groupby(
+            on["stronghold_id_raw"]).sum()
+    rows = _all_rows(plan)
+    moved = rows[rows["disrupted"].to_numpy(bool)]
+    out["firms_moved"] = (moved["weight_raw"] * moved["share"]).groupby(
+        moved["stronghold_id_raw"]).sum()
+    out["jobs"] = _row_jobs(ctx, rows).groupby(rows["stronghold_id_raw"].to_numpy()).sum()
+    return out.fillna(0.0)
 
 
 def reports(ctx: Context, dataset: Dataset, plan: Plan, frames: Mapping[str, pd.DataFrame],
@@ -1483,11 +1528,39 @@ def reports(ctx: Context, dataset: Dataset, plan: Plan, frames: Mapping[str, pd.
                 _fail(out, f"report.{name}", str(place), f"unknown {key} {place}")
                 continue
             for col in ("firms", "served", "share", "travel_mean", "travel_max",
-                        "operators_present"):
+                        "operators_present", "local_share", "cluster_share", "jobs"):
                 got, want = float(row[col]), float(expected.at[place, col])
                 if ctx.differ(got, want):
                     _fail(out, f"report.{name}", f"{place}/{col}", f"{col} {_num(got)} "
                           f"differs from the recomputed {_num(want)}")
+    if "by_stronghold" in frames and not frames["by_stronghold"].empty:
+        _by_stronghold(ctx, plan, frames["by_stronghold"], out)
+
+
+def _by_stronghold(ctx: Context, plan: Plan, frame: pd.DataFrame,
+                   out: list[Violation]) -> None:
+    table = _normalise("by_stronghold", frame, out)
+    if table is None:
+        return
+    table = table.set_index("stronghold_id")
+    expected = _stronghold_expected(ctx, plan)
+    for s in sorted(set(expected.index) ^ set(table.index)):
+        _fail(out, "report.by_stronghold", s, f"stronghold {s} is missing or unknown")
+    counted: dict[str, set[str]] = {}
+    for c in plan.selected_ids:
+        for s in plan.counts_for.get(c, ()):
+            counted.setdefault(s, set()).add(c)
+    for s, row in table.iterrows():
+        if s not in expected.index:
+            continue
+        if _items(row["clusters_selected"]) != tuple(sorted(counted.get(str(s), ()))):
+            _fail(out, "report.by_stronghold", f"{s}/clusters_selected",
+                  f"clusters_selected {row['clusters_selected']!r} differs from the plan")
+        for col in expected.columns:
+            got, want = float(row[col]), float(expected.at[s, col])
+            if ctx.differ(got, want):
+                _fail(out, "report.by_stronghold", f"{s}/{col}", f"{col} {_num(got)} "
+                      f"differs from the recomputed {_num(want)}")
 
 
 def _effect_optimum(ctx: Context, summary: Mapping[str, Any], report: CheckReport) -> None:

@@ -68,7 +68,8 @@ OUTPUT_TABLES: dict[str, OutputTable] = {t.name: t for t in (
 )}
 TABLE_FILES: dict[str, str] = {name: t.file for name, t in OUTPUT_TABLES.items()}
 
-_PLACE = ("firms:n served:n share:n travel_mean:n travel_max:n operators_present:n")
+_PLACE = ("firms:n served:n share:n travel_mean:n travel_max:n operators_present:n "
+          "local_share:n cluster_share:n jobs:n")
 #: Reports derived from the decision tables and the data: coverage place by place, so that a
 #: national average cannot hide a municipality left without service. The checker recomputes
 #: them when present.
@@ -76,6 +77,9 @@ REPORT_TABLES: dict[str, OutputTable] = {t.name: t for t in (
     _table("coverage_by_municipality",
            f"municipality_id:t name:t region_id:t rural:f {_PLACE}"),
     _table("by_region", f"region_id:t name:t {_PLACE}"),
+    _table("by_stronghold", "stronghold_id:t name:t firms:n clusters_selected:t "
+                            "cluster_firms:n cluster_served:n firms_moved:n guidance_firms:n "
+                            "guidance_served:n jobs:n"),
 )}
 #: Every table of a result folder, decisions first.
 ALL_TABLES: dict[str, OutputTable] = {**OUTPUT_TABLES, **REPORT_TABLES}

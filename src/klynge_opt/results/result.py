@@ -63,6 +63,7 @@ class Result:
     #: Reports (``REPORT_TABLES``): coverage place by place.
     coverage_by_municipality: pd.DataFrame = field(default_factory=pd.DataFrame)
     by_region: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_stronghold: pd.DataFrame = field(default_factory=pd.DataFrame)
     scenario: Scenario | None = None
     message: str = ""
     #: Why an infeasible scenario cannot be met (klynge_opt.model.diagnosis.Diagnosis), if asked.
@@ -350,7 +351,8 @@ def layered_assignments(land: Landscape, plans: Mapping[str, tuple[pd.Series, pd
         rows["service"] = service
         rows["minutes"] = _minutes(land, rows["municipality_id"],
                                    rows["operator_id"].map(op_muni))
-        rows["moved"] = [c != "" and c not in cur and not any(merged.get(k) == c for k in cur)
+        rows["moved"] = [c != "" and bool(cur) and c not in cur
+                         and not any(merged.get(k) == c for k in cur)
                          for c, cur in zip(rows["cluster_id"], rows["current"], strict=True)]
         frames.append(rows[ASSIGNMENT_COLUMNS])
     out = pd.concat(frames, ignore_index=True)
@@ -373,8 +375,32 @@ def _minutes(land: Landscape, firm_muni: pd.Series, op_muni: pd.Series) -> np.nd
 # --------------------------------------------------------------------------- numbers
 
 
+def _jobs(assignments: pd.DataFrame, land: Landscape, scenario: Scenario) -> pd.Series:
+    """Estimated jobs of each served assignment row (``[effect]``)."""
+    growth = assignments["firm_id"].map(land.dataset.firms.set_index("firm_id")["growth"]) \
+        .astype(bool)
+    eff = scenario.effect
+    rate = assignments["service"].map(eff.jobs_per_served_firm.model_dump()).astype(float)
+    served = (assignments["operator_id"] != "").astype(float)
+    return (assignments["weight"] * assignments["share"] * served * rate
+            * np.where(growth, eff.growth_firm_factor, 1.0))
+
+
+def _service_share(assignments: pd.DataFrame, service: str, key: pd.Series,
+                   index: pd.Index) -> np.ndarray:
+    """Served share of one service's demand per place (NaN where nobody needs it)."""
+    rows = assignments[assignments["service"] == service]
+    demand = rows.drop_duplicates("firm_id")
+    firms = demand["weight"].groupby(key[demand.index].to_numpy()).sum()
+    on = rows[rows["operator_id"] != ""]
+    got = (on["weight"] * on["share"]).groupby(key[on.index].to_numpy()).sum()
+    firms, got = firms.reindex(index), got.reindex(index).fillna(0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(firms > 0, got / firms, np.nan)
+
+
 def coverage_by_place(land: Landscape, operators: pd.DataFrame, assignments: pd.DataFrame,
-                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      scenario: Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Firms, served firms, served share, travel and operators present, per municipality and
     per region, for the guidance service (every firm's service without a kinds table;
     weights of firms, as everywhere)."""
@@ -386,12 +412,17 @@ def coverage_by_place(land: Landscape, operators: pd.DataFrame, assignments: pd.
     w = served["weight"] * served["share"]
     kept = operators[operators["kept"].astype(bool)]
 
-    def place(key: pd.Series, firm_key: pd.Series, served_key: pd.Series,
-              op_key: pd.Series) -> pd.DataFrame:
-        firms = demand["weight"].groupby(firm_key.to_numpy()).sum()
-        got = w.groupby(served_key.to_numpy()).sum()
+    jobs = _jobs(assignments, land, scenario)
+
+    def place(key: pd.Series, place_of: pd.Series) -> pd.DataFrame:
+        """The figures per place; ``place_of`` maps a municipality to its place."""
+        firm_key = demand["municipality_id"].map(place_of).to_numpy()
+        served_key = served["municipality_id"].map(place_of).to_numpy()
+        all_key = assignments["municipality_id"].map(place_of)
+        firms = demand["weight"].groupby(firm_key).sum()
+        got = w.groupby(served_key).sum()
         minutes = served["minutes"]
-        travel_sum = (minutes * w).groupby(served_key.to_numpy()).sum()
+        travel_sum = (minutes * w).groupby(served_key).sum()
         out = pd.DataFrame(index=pd.Index(key, name="id"))
         out["firms"] = firms.reindex(out.index).fillna(0.0).to_numpy(float)
         out["served"] = got.reindex(out.index).fillna(0.0).to_numpy(float)
@@ -399,25 +430,57 @@ def coverage_by_place(land: Landscape, operators: pd.DataFrame, assignments: pd.
             out["share"] = np.where(out["firms"] > 0, out["served"] / out["firms"], np.nan)
             out["travel_mean"] = np.where(out["served"] > 0, travel_sum.reindex(out.index)
                                           .fillna(0.0) / out["served"], np.nan)
-        out["travel_max"] = minutes.groupby(served_key.to_numpy()).max().reindex(out.index)
-        out["operators_present"] = op_key.value_counts().reindex(out.index).fillna(0) \
-            .astype(float)
+        out["travel_max"] = minutes.groupby(served_key).max().reindex(out.index)
+        out["operators_present"] = kept["municipality_id"].map(place_of).value_counts() \
+            .reindex(out.index).fillna(0).astype(float)
+        out["local_share"] = _service_share(assignments, "local", all_key, out.index)
+        out["cluster_share"] = _service_share(assignments, "cluster", all_key, out.index)
+        out["jobs"] = jobs.groupby(all_key.to_numpy()).sum().reindex(out.index).fillna(0.0) \
+            .to_numpy(float)
         return out.reset_index(drop=True)
 
-    region_of = munis["region_id"]
-    by_muni = place(ds.municipalities["municipality_id"], demand["municipality_id"],
-                    served["municipality_id"], kept["municipality_id"])
+    by_muni = place(ds.municipalities["municipality_id"],
+                    pd.Series(munis.index, index=munis.index))
     by_muni.insert(0, "municipality_id", ds.municipalities["municipality_id"].to_numpy())
     by_muni.insert(1, "name", ds.municipalities["name"].to_numpy())
     by_muni.insert(2, "region_id", ds.municipalities["region_id"].to_numpy())
     by_muni.insert(3, "rural", ds.municipalities["rural"].astype(bool).to_numpy())
-    by_region = place(ds.regions["region_id"], demand["municipality_id"].map(region_of),
-                      served["municipality_id"].map(region_of),
-                      kept["municipality_id"].map(region_of))
+    by_region = place(ds.regions["region_id"], munis["region_id"])
     by_region.insert(0, "region_id", ds.regions["region_id"].to_numpy())
     by_region.insert(1, "name", ds.regions["name"].to_numpy())
     return (by_muni[REPORT_TABLES["coverage_by_municipality"].names],
             by_region[REPORT_TABLES["by_region"].names])
+
+
+def by_stronghold(land: Landscape, clusters: pd.DataFrame, assignments: pd.DataFrame,
+                  scenario: Scenario) -> pd.DataFrame:
+    """Per stronghold: firms, the selected clusters counting for it, cluster-service demand,
+    members served and moved, guidance demand and served, estimated jobs."""
+    ds = land.dataset
+    a = assignments
+    s_of = a["stronghold_id"]
+    out = ds.strongholds[["stronghold_id", "name"]].copy()
+    sid = out["stronghold_id"]
+    out["firms"] = sid.map(ds.firms.groupby("stronghold_id")["weight"].sum()).fillna(0.0)
+    counted = clusters.loc[clusters["selected"].astype(bool), ["cluster_id", "counts_for"]]
+    pairs = [(s, c) for c, cell in zip(counted["cluster_id"], counted["counts_for"],
+                                       strict=True) for s in str(cell).split(LIST_SEPARATOR) if s]
+    per = pd.DataFrame(pairs, columns=["stronghold_id", "cluster_id"])
+    out["clusters_selected"] = sid.map(per.groupby("stronghold_id")["cluster_id"].agg(_join)) \
+        .astype(object).fillna("")
+    on = a["operator_id"] != ""
+    served = a["weight"] * a["share"]
+    for service, prefix in (("cluster", "cluster"), ("guidance", "guidance")):
+        rows = a["service"] == service
+        demand = a[rows].drop_duplicates("firm_id")
+        out[f"{prefix}_firms"] = sid.map(demand.groupby("stronghold_id")["weight"].sum()) \
+            .fillna(0.0)
+        out[f"{prefix}_served"] = sid.map(served[rows & on].groupby(s_of[rows & on]).sum()) \
+            .fillna(0.0)
+    moved = a["moved"].astype(bool)
+    out["firms_moved"] = sid.map(served[moved].groupby(s_of[moved]).sum()).fillna(0.0)
+    out["jobs"] = sid.map(_jobs(a, land, scenario).groupby(s_of).sum()).fillna(0.0)
+    return out[REPORT_TABLES["by_stronghold"].names]
 
 
 def _coverage(rows: pd.DataFrame, rural_of: pd.Series) -> dict[str, float | None]:
@@ -731,4 +794,5 @@ def read_result(result_dir: str | os.PathLike[str]) -> Result:
         tables[name] = frame
     return Result(facts.status, summary, tables["operators"], tables["clusters"],
                   tables["assignments"], tables["coverage_by_municipality"],
-                  tables["by_region"], scenario=scenario, message=facts.message or "")
+                  tables["by_region"], tables["by_stronghold"], scenario=scenario,
+                  message=facts.message or "")
