@@ -19,12 +19,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import layered_tables
 from klynge_opt.api import solve
 from klynge_opt.data.dataset import Dataset, from_tables
 from klynge_opt.data.geography import travel_times
 from klynge_opt.data.scenario import Scenario
+from klynge_opt.results.check import check_plan
 
 REL = 1e-6
 
@@ -35,8 +38,8 @@ class Option:
     cost: float
 
 
-def _instance(seed: int) -> tuple[Dataset, Scenario]:
-    rng = random.Random(seed)
+def _instance(rng: random.Random, name: str = "bf") -> tuple[Dataset, Scenario]:
+    """A random variant: costs, memberships, growth flags, weights and policies drawn."""
     t = layered_tables()
     ops = t["operators"]
     ops["annual_cost"] = [float(rng.choice([100, 300, 600, 1000, 1500])) for _ in range(len(ops))]
@@ -69,7 +72,7 @@ def _instance(seed: int) -> tuple[Dataset, Scenario]:
     if rng.random() < 0.4:
         policy["annual_budget"] = float(rng.choice([1500, 2500, 4000]))
         effect = {"sense": "max_effect"}
-    sc = Scenario(name=f"bf{seed}", policy=policy, costs=costs, objective=effect,
+    sc = Scenario(name=name, policy=policy, costs=costs, objective=effect,
                   solver={"mip_gap": 0.0})
     return from_tables(t), sc
 
@@ -198,10 +201,33 @@ def brute_force(ds: Dataset, sc: Scenario) -> tuple[float, float]:
 
 @pytest.mark.parametrize("seed", range(24))
 def test_layered_model_matches_brute_force(seed):
-    ds, sc = _instance(seed)
+    ds, sc = _instance(random.Random(seed), f"bf{seed}")
     result = solve(ds, sc)
     cost, jobs = brute_force(ds, sc)
     assert result.status == "optimal" and result.summary["check"]["ok"], result.message
     assert result.objective == pytest.approx(cost, rel=REL), (sc.policy, sc.objective)
     if sc.objective.sense == "max_effect":
         assert result.summary["effect"]["jobs"] == pytest.approx(jobs, rel=REL)
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.randoms(use_true_random=False))
+def test_layered_plans_are_optimal_and_checked(rng: random.Random) -> None:
+    """Hypothesis draws the variant (and shrinks a failure); the plan is proven optimal,
+    passes the checker, equals the brute force, and a plan with one local firm sent to a
+    closed operator is caught."""
+    ds, sc = _instance(rng, "prop")
+    result = solve(ds, sc)
+    assert result.status == "optimal" and result.summary["check"]["ok"], result.message
+    cost, _jobs = brute_force(ds, sc)
+    assert result.objective == pytest.approx(cost, rel=REL)
+    closed = result.operators.loc[~result.operators["kept"], "operator_id"]
+    if closed.empty:
+        return
+    a = result.assignments.copy()
+    first = a.index[a["service"] == "local"][0]
+    a.loc[first, "operator_id"] = closed.iloc[0]
+    report = check_plan(ds, sc, result.operators, result.clusters, a)
+    assert not report.ok
