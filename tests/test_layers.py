@@ -265,3 +265,14 @@ def test_joining_a_cluster_is_not_a_move():
     assert f08["cluster_id"].tolist() == ["C2"] and not f08["moved"].any()
     assert result.objective_terms["disruption"] == pytest.approx(10_000)
     assert result.summary["effect"]["jobs"] == pytest.approx(13.2)
+
+
+def test_cluster_costs_above_the_host_warn():
+    t = layered_tables()
+    t["clusters"]["annual_cost"] = [1200.0, 0.0, 0.0]  # C1 costs more than its host O1 (1000)
+    ds = from_tables(t)
+    (warning,) = [p for p in ds.warnings if "clusters operator" in p.message]
+    assert warning.severity == "warning" and "O1" in warning.message
+    assert warning.column == "annual_cost" and warning.line == 1  # first row (in memory)
+    t["clusters"]["annual_cost"] = [900.0, 0.0, 0.0]
+    assert not [p for p in from_tables(t).warnings if "clusters operator" in p.message]

@@ -175,6 +175,7 @@ def _landscape(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSo
     _listed(empty.to_numpy(), tables["clusters"], "cluster_id", sources["clusters"],
             "cluster covers no stronghold (no row in cluster_strongholds)", problems,
             severity="warning")
+    _cluster_costs(tables, sources, problems)
     no_firms = ~strongholds.isin(firms["stronghold_id"]) & strongholds.notna()
     _listed(no_firms.to_numpy(), tables["strongholds"], "stronghold_id", sources["strongholds"],
             "stronghold has no firms", problems, severity="warning")
@@ -186,6 +187,26 @@ def _landscape(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSo
     if "memberships" in tables:
         _memberships(tables, sources, problems)
     _reachability(tables, sources, problems)
+
+
+def _cluster_costs(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSource],
+                   problems: list[Problem]) -> None:
+    """Warn where the clusters an operator hosts cost more a year than the operator: the
+    cluster budgets and the host's cost then likely count the same money twice or not at all."""
+    clusters, ops = tables["clusters"], tables["operators"]
+    if "annual_cost" not in clusters or clusters["annual_cost"].fillna(0).eq(0).all():
+        return
+    hosted = clusters.groupby("operator_id")["annual_cost"].sum()
+    own = ops.set_index("operator_id")["annual_cost"]
+    over = hosted[hosted > own.reindex(hosted.index)]
+    rows = ops["operator_id"].isin(over.index).to_numpy()
+    for pos in np.flatnonzero(rows):
+        o = ops["operator_id"].iloc[pos]
+        problems.append(Problem(
+            "warning", f"the clusters operator {o} hosts cost {over[o]:,.0f} DKK a year, more "
+            f"than the operator itself ({own[o]:,.0f}): check that cluster and host costs do "
+            "not count the same money twice", source=sources["operators"].label,
+            line=sources["operators"].line(pos), column="annual_cost", value=str(own[o])))
 
 
 def _memberships(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSource],
