@@ -73,6 +73,24 @@ def test_info_text_and_json(tiny_dir):
     # The island's food firm has no competent operator within 60 minutes (ferry 90 + 0).
     assert [(p["municipality_id"], p["stronghold_id"]) for p in doc["far_places"]] == [
         ("0900", "food")]
+    assert doc["layers"] == []  # no kinds table
+
+
+def test_info_shows_service_layers(tmp_path):
+    data = tmp_path / "layered"
+    write_tables(layered_tables(), data)
+    res = run("info", data)
+    assert res.exit_code == 0 and "Service layers" in res.output
+    doc = json.loads(run("info", data, "--format", "json").output)
+    layers = {r["kind"]: r for r in doc["layers"]}
+    # Two councils (200 + 300 a year) for every firm (weight 9); the væksthus for the three
+    # growth firms; the two cluster organisations for the members (weight 8).
+    assert layers["local_service"]["operators"] == 2
+    assert layers["local_service"]["annual_cost"] == 500 and layers["local_service"][
+        "firms_to_serve"] == 9
+    assert layers["vaeksthus"]["firms_to_serve"] == 3
+    assert layers["cluster_organisation"]["firms_to_serve"] == 8
+    assert layers["gts_institute"]["in_scope"] is False
 
 
 def test_solve_writes_checked_result(tmp_path, tiny_dir):

@@ -208,6 +208,11 @@ def info(data: DatasetArg = None, fmt: FormatOpt = Format.text,
                   f"{t['clusters_per_stronghold_mean']:.1f} clusters and "
                   f"{t['operators_per_stronghold_mean']:.1f} competent operators per "
                   "stronghold.\n")
+    if not summary.layers.empty:
+        console.print(_frame_table(summary.layers, "Service layers (kinds): firms to serve by "
+                                   "default (every firm, growth firms, members)", {
+            "annual_cost": ",.0f", "capacity": ",.0f", "firms_to_serve": ",.0f"}))
+        console.print()
     console.print(_frame_table(summary.regions, "Regions", {
         "population": ",.0f", "firms": ",.0f", "rural_firm_share": ".1%"}))
     console.print()

@@ -21,7 +21,7 @@ Nodes are ``(kind, id)`` tuples so that ids of different kinds never collide.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import networkx as nx
@@ -212,6 +212,9 @@ class LandscapeSummary:
     fragmentation: pd.DataFrame
     far_places: pd.DataFrame
     radius_minutes: float
+    #: Service layers (a kinds table): per kind its layer, operators and their cost and
+    #: capacity; empty without one.
+    layers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -221,6 +224,7 @@ class LandscapeSummary:
             "fragmentation": self.fragmentation.to_dict("records"),
             "far_places": self.far_places.to_dict("records"),
             "radius_minutes": self.radius_minutes,
+            "layers": self.layers.to_dict("records"),
         }
 
 
@@ -299,4 +303,26 @@ def summarise(land: Landscape, radius_minutes: float = 60.0) -> LandscapeSummary
         "clusters_per_stronghold_mean": float(strongholds["clusters"].mean()),
         "operators_per_stronghold_mean": float(strongholds["competent_operators"].mean()),
     }
-    return LandscapeSummary(totals, regions, strongholds, frag, far, radius_minutes)
+    return LandscapeSummary(totals, regions, strongholds, frag, far, radius_minutes,
+                            _layers(ds))
+
+
+def _layers(ds: Dataset) -> pd.DataFrame:
+    """Operators per kind with its layer and scope (service layers), and the firms each layer
+    serves by default: every firm (local), growth firms (guidance), members (cluster)."""
+    if ds.kinds.empty:
+        return pd.DataFrame()
+    ops = ds.operators
+    out = ds.kinds[["kind", "layer", "in_scope"]].copy()
+    by_kind = ops.groupby("kind")
+    out["operators"] = out["kind"].map(by_kind.size()).fillna(0).astype(int)
+    out["annual_cost"] = out["kind"].map(by_kind["annual_cost"].sum()).fillna(0.0)
+    out["capacity"] = out["kind"].map(by_kind["capacity"].apply(
+        lambda c: np.inf if c.isna().any() else c.sum())).fillna(0.0)
+    weight = ds.firms["weight"]
+    demand = {"local_service": float(weight.sum()),
+              "entry_point": float(weight[ds.firms["growth"].astype(bool)].sum()),
+              "cluster": float(weight[ds.firms["firm_id"].isin(ds.memberships["firm_id"])]
+                               .sum())}
+    out["firms_to_serve"] = out["layer"].map(demand)
+    return out.sort_values(["layer", "kind"], ignore_index=True)
