@@ -276,3 +276,17 @@ def test_cluster_costs_above_the_host_warn():
     assert warning.column == "annual_cost" and warning.line == 1  # first row (in memory)
     t["clusters"]["annual_cost"] = [900.0, 0.0, 0.0]
     assert not [p for p in from_tables(t).warnings if "clusters operator" in p.message]
+
+
+def test_checker_recomputes_the_status_quo(layered):
+    ds, result = layered
+    assert check_result(result, dataset=ds).ok
+    sq = result.summary["status_quo"]
+    saved = sq["objective_terms"]["service"], sq["effect"]["jobs"]
+    sq["objective_terms"]["service"] += 1000.0
+    sq["effect"]["jobs"] = 99.0
+    try:
+        found = check_result(result, dataset=ds).constraints
+        assert {"status_quo.objective_terms.service", "status_quo.effect.jobs"} <= found
+    finally:
+        sq["objective_terms"]["service"], sq["effect"]["jobs"] = saved

@@ -1575,8 +1575,132 @@ def _effect_optimum(ctx: Context, summary: Mapping[str, Any], report: CheckRepor
               float(best) - jobs)
 
 
+def _sq_rows(ctx: Context) -> pd.DataFrame:
+    """Today's assignments, firm by firm (docs/model.md, status quo): a member with the
+    nearest host of its current clusters, a firm without one with the nearest competent
+    operator; with service layers each service by the nearest provider of its layer (cluster
+    service only for members). Columns: firm_id, service, operator_id, cluster_id, minutes."""
+    d = ctx.demand
+    ops = ctx.ops
+    hosts = ctx.clusters["operator_id"]
+    rows: list[tuple[str, str, str, str, float]] = []
+
+    def minutes(m: str, o: str) -> float:
+        return float(ctx.times.minutes[ctx.times.position([m])[0],
+                                       ctx.times.position([ops.at[o, "municipality_id"]])[0]])
+
+    def nearest(f: str, service: str, cands: list[tuple[str, str]]) -> None:
+        m = d.at[f, "municipality_id"]
+        best = min(((minutes(m, o), o, c) for o, c in cands), default=None)
+        if best is None:
+            rows.append((f, service, "", "", math.nan))
+        else:
+            rows.append((f, service, best[1], best[2], best[0]))
+
+    in_scope = ops.index[ops["in_scope"].to_numpy(bool)]
+    local_ops = [o for o in in_scope if ops.at[o, "layer"] == "local_service"]
+    by_s: dict[str, list[str]] = {}
+    for o, s in ctx.competence:
+        by_s.setdefault(s, []).append(o)
+    for f in d.index:
+        cur = sorted(d.at[f, "current"])
+        own = [(hosts[c], c) for c in cur]
+        if not ctx.layered:
+            nearest(f, "guidance", own or [(o, "") for o in by_s.get(d.at[f, "stronghold_id"],
+                                                                    [])])
+            continue
+        nearest(f, "local", [(o, "") for o in local_ops])
+        if d.at[f, "guidance"]:
+            nearest(f, "guidance", [(o, "") for o in by_s.get(d.at[f, "stronghold_id"], [])])
+        if d.at[f, "cluster"]:
+            nearest(f, "cluster", own)
+    return pd.DataFrame(rows, columns=["firm_id", "service", "operator_id", "cluster_id",
+                                       "minutes"])
+
+
+def status_quo_expected(ctx: Context) -> dict[str, Any]:
+    """The status-quo block of summary.json recomputed from the raw data (the data the
+    baseline is evaluated on): every operator and cluster kept, today's assignments."""
+    rows = _sq_rows(ctx)
+    d = ctx.demand.loc[rows["firm_id"]]
+    rows["weight"] = d["weight"].to_numpy(float)
+    served = rows["operator_id"] != ""
+    w = rows["weight"] * served
+    h, c = ctx.costs.horizon_years, ctx.costs
+    in_scope = ctx.ops["in_scope"].to_numpy(bool)
+    travel = rows[served & (rows["service"] != "cluster")]
+    terms = {t: 0.0 for t in COST_TERMS}
+    terms.update(
+        operating=h * float(ctx.ops.loc[in_scope, "annual_cost"].sum()),
+        service=h * c.cost_per_firm_minute * float((travel["weight"] * travel["minutes"]).sum()),
+        cluster_operating=h * float(ctx.clusters["annual_cost"].sum()),
+        outside_scope=h * float(ctx.ops.loc[~in_scope, "annual_cost"].sum()))
+
+    def coverage(mask: pd.Series, radius: float | None = None) -> dict[str, Any] | None:
+        sub = rows[mask]
+        if sub.empty:
+            return None
+        ok = (sub["operator_id"] != "") & (sub["minutes"] <= radius + 1e-9 if radius is not None
+                                           else True)
+        rural = ctx.demand.loc[sub["firm_id"], "rural"].to_numpy(bool)
+
+        def share(m: np.ndarray) -> float | None:
+            total = float(sub["weight"][m].sum())
+            return float((sub["weight"] * ok)[m].sum()) / total if total else None
+
+        return {"all": share(np.ones(len(sub), bool)), "rural": share(rural),
+                "urban": share(~rural)}
+
+    guidance = rows["service"] == "guidance"
+    g_on = rows[guidance & served]
+    jobs_rows = rows.assign(share=1.0, served=served, weight_raw=rows["weight"])
+    jobs = _row_jobs(ctx, jobs_rows)
+    annual = float(ctx.ops.loc[in_scope, "annual_cost"].sum()) + float(
+        ctx.clusters["annual_cost"].sum())
+    per = {s: rows["service"] == s for s in ("local", "guidance", "cluster")}
+    growth = d["growth"].to_numpy(bool)
+    employees = d["employees"].to_numpy(float)
+    reached = float(w.groupby([rows["firm_id"], rows["service"]]).sum().groupby(level=0)
+                    .max().sum())
+    total_jobs = float(jobs.sum())
+    radius = ctx.pol.max_travel_minutes
+    return {
+        "objective": float(sum(terms.values())), "objective_terms": terms,
+        "operators": len(ctx.ops), "clusters": len(ctx.clusters),
+        "coverage": coverage(guidance),
+        "coverage_within_radius": None if radius is None else coverage(guidance, radius),
+        "travel_minutes": {
+            "mean": float((g_on["weight"] * g_on["minutes"]).sum() / g_on["weight"].sum())
+            if len(g_on) else None,
+            "max": float(g_on["minutes"].max()) if len(g_on) else None},
+        "firms_moved": 0.0,
+        "coverage_by_service": {s: coverage(m) for s, m in per.items()},
+        "effect": {
+            "firms_served": {s: float(w[m].sum()) for s, m in per.items()},
+            "growth_firms_served": {s: float(w[m & growth].sum()) for s, m in per.items()},
+            "employees_served": {s: float((w * employees)[m].sum()) for s, m in per.items()},
+            "jobs": total_jobs, "annual_cost": annual,
+            "cost_per_served_firm": annual / reached if reached > 0 else None,
+            "cost_per_job": annual / total_jobs if total_jobs > 0 else None},
+    }
+
+
+def _status_quo(dataset: Dataset, scenario: Scenario, summary: Mapping[str, Any],
+                tol: float, out: list[Violation]) -> None:
+    """``status_quo.<key>``: the baseline block agrees with today's landscape recomputed on
+    the data it names (before the scenario's overrides unless ``baseline = "overridden"``)."""
+    given = summary.get("status_quo")
+    if not isinstance(given, Mapping):
+        return
+    base = scenario if scenario.baseline == "overridden" else scenario.with_updates(
+        {"overrides": {"operators": [], "add_operators": []}})
+    expected = status_quo_expected(context(dataset, base, tol))
+    summary_figures(context(dataset, base, tol), given, expected, out, "status_quo")
+
+
 def _check_reported(ctx: Context, dataset: Dataset, frames: Mapping[str, pd.DataFrame],
-                    summary: Mapping[str, Any]) -> CheckReport:
+                    summary: Mapping[str, Any], scenario: Scenario | None = None,
+                    ) -> CheckReport:
     given = summary.get("objective")
     report = _run(ctx, frames, summary.get("objective_terms", {}),
                   None if given is None else float(given))
@@ -1587,6 +1711,8 @@ def _check_reported(ctx: Context, dataset: Dataset, frames: Mapping[str, pd.Data
     if report.figures:
         summary_figures(ctx, summary, report.figures, report.violations)
         _effect_optimum(ctx, summary, report)
+    if scenario is not None:
+        _status_quo(dataset, scenario, summary, ctx.tol, report.violations)
     expected = summary.get("data_hash")
     actual = dataset.content_hash()
     if expected is not None and expected != actual:
@@ -1615,7 +1741,8 @@ def check_result(result: Result, dataset: Dataset | None = None,
         raise ValueError(f"the result has no plan to check (status {result.status})")
     ds = dataset if dataset is not None else _dataset_of(result.summary)
     frames = {name: getattr(result, name) for name in ALL_TABLES}
-    return _check_reported(context(ds, result.scenario, tol), ds, frames, result.summary)
+    return _check_reported(context(ds, result.scenario, tol), ds, frames, result.summary,
+                           result.scenario)
 
 
 def read_plan(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
@@ -1710,7 +1837,7 @@ def check_dir(path: str | os.PathLike[str], dataset: Dataset | None = None,
     _check_status(identity, summary, scenario, has_plan)
     status = summary.get("status")
     if has_plan and status != "evaluated":
-        report = _check_reported(ctx, ds, read_plan(folder), summary)
+        report = _check_reported(ctx, ds, read_plan(folder), summary, scenario)
         report.violations = identity + [v for v in report.violations
                                         if v.constraint != "data_hash"]
         return report
