@@ -123,9 +123,16 @@ def local_groups(land: Landscape, pol: Policy, effect: Effect) -> ServiceGroups:
 
 def current_clusters(ds: Dataset) -> pd.Series:
     """Per firm (aligned with ``ds.firms``): the sorted tuple of its current clusters."""
-    per_firm = ds.memberships.groupby("firm_id")["cluster_id"].agg(lambda c: tuple(sorted(c)))
-    return ds.firms["firm_id"].map(per_firm).apply(
-        lambda c: c if isinstance(c, tuple) else ()).reset_index(drop=True)
+    ordered = ds.memberships.sort_values(["firm_id", "cluster_id"])
+    firms = ordered["firm_id"].to_numpy()
+    clusters = ordered["cluster_id"].to_numpy()
+    if len(firms) == 0:
+        return pd.Series([()] * len(ds.firms), dtype=object)
+    # One run of rows per firm: split at the boundaries instead of a Python groupby.
+    starts = np.flatnonzero(np.r_[True, firms[1:] != firms[:-1]])
+    per_firm = dict(zip(firms[starts], (tuple(c) for c in np.split(clusters, starts[1:])),
+                        strict=True))
+    return pd.Series([per_firm.get(f, ()) for f in ds.firms["firm_id"]], dtype=object)
 
 
 def cluster_groups(land: Landscape, pol: Policy, effect: Effect) -> ServiceGroups:

@@ -1074,13 +1074,15 @@ def local_service(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     rows = plan.local_rows
     _layer_shares(ctx, rows, ctx.demand["local"], "local_service",
                   ctx.pol.local.coverage == "hard", out)
-    for row in rows[rows["served"]].itertuples():
-        o = row.operator_id
-        info = ctx.ops.loc[o]
-        if not plan.kept[o] or info["layer"] != "local_service" or not info["in_scope"]:
-            _fail(out, "local_service.operator", f"{row.firm_id}/{o}", f"operator {o} "
-                  f"(layer {info['layer']}, {'kept' if plan.kept[o] else 'closed'}) cannot "
-                  "give local service", row.share)
+    on = rows[rows["served"]]
+    o = on["operator_id"]
+    kept = o.map(plan.kept).astype(bool)
+    layer = o.map(ctx.ops["layer"])
+    bad = ~kept | (layer != "local_service") | ~o.map(ctx.ops["in_scope"]).astype(bool)
+    for row, is_kept, lay in zip(on[bad].itertuples(), kept[bad], layer[bad], strict=True):
+        _fail(out, "local_service.operator", f"{row.firm_id}/{row.operator_id}",
+              f"operator {row.operator_id} (layer {lay}, {'kept' if is_kept else 'closed'}) "
+              "cannot give local service", row.share)
 
 
 def local_radius(ctx: Context, plan: Plan, out: list[Violation]) -> None:
