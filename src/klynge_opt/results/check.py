@@ -60,6 +60,7 @@ name                               what is checked
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -224,6 +225,11 @@ class Context:
     #: and whether it needs local / guidance / cluster service.
     layered: bool = False
     demand: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @functools.cached_property
+    def covers_pairs(self) -> frozenset[tuple[str, str]]:
+        """(cluster, stronghold) pairs of ``covers``."""
+        return frozenset((c, s) for c, ss in self.covers.items() for s in ss)
 
     def scale(self, a: float, b: float) -> float:
         return self.tol * max(abs(a), abs(b), 1.0)
@@ -1101,21 +1107,26 @@ def cluster_service(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     rows = plan.cluster_rows
     _layer_shares(ctx, rows, ctx.demand["cluster"], "cluster_service",
                   ctx.pol.cluster.coverage == "hard", out)
-    for row in rows[rows["operator_id"] != ""].itertuples():
-        c, where = row.cluster_id, f"{row.firm_id}/{row.cluster_id}"
-        if c not in ctx.clusters.index:
-            _fail(out, "cluster_service.cluster", where, f"unknown cluster {c!r}", row.share)
-            continue
-        host = ctx.clusters.at[c, "operator_id"]
-        if not plan.selected[c]:
-            _fail(out, "cluster_service.cluster", where, f"cluster {c} is not selected",
-                  row.share)
-        if row.stronghold_id_raw not in ctx.covers.get(c, ()):
-            _fail(out, "cluster_service.cluster", where, f"cluster {c} does not cover "
-                  f"stronghold {row.stronghold_id_raw}", row.share)
-        if row.operator_id != host:
-            _fail(out, "cluster_service.cluster", where, f"operator is {row.operator_id}, the "
-                  f"cluster's host is {host}", row.share)
+    on = rows[rows["operator_id"] != ""]
+    c = on["cluster_id"]
+    known = c.isin(ctx.clusters.index)
+    host = c.map(ctx.clusters["operator_id"])
+    covers = ctx.covers_pairs
+    uncovered = pd.Series([(k, s) not in covers for k, s in zip(
+        c, on["stronghold_id_raw"], strict=True)], index=on.index)
+    checks: tuple[tuple[pd.Series, Callable[[Any], str]], ...] = (
+        (~known, lambda r: f"unknown cluster {r.cluster_id!r}"),
+        (known & ~c.map(plan.selected).fillna(False).astype(bool),
+         lambda r: f"cluster {r.cluster_id} is not selected"),
+        (known & uncovered,
+         lambda r: f"cluster {r.cluster_id} does not cover stronghold {r.stronghold_id_raw}"),
+        (known & (on["operator_id"] != host),
+         lambda r: f"operator is {r.operator_id}, the cluster's host is "
+                   f"{ctx.clusters.at[r.cluster_id, 'operator_id']}"))
+    for mask, message in checks:
+        for row in on[mask.to_numpy(bool)].itertuples():
+            _fail(out, "cluster_service.cluster", f"{row.firm_id}/{row.cluster_id}",
+                  message(row), row.share)
 
 
 def cluster_radius(ctx: Context, plan: Plan, out: list[Violation]) -> None:
