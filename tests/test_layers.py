@@ -290,3 +290,15 @@ def test_checker_recomputes_the_status_quo(layered):
         assert {"status_quo.objective_terms.service", "status_quo.effect.jobs"} <= found
     finally:
         sq["objective_terms"]["service"], sq["effect"]["jobs"] = saved
+
+
+def test_diagnosis_names_the_layer():
+    # Hard local coverage within 30 minutes: the island is 90 minutes from L1.
+    ds = from_tables(layered_tables())
+    result = solve(ds, Scenario(name="x", policy={"local": {"coverage": "hard",
+                                                            "max_travel_minutes": 30}}),
+                   diagnose=True)
+    assert result.status == "infeasible"
+    text = result.diagnosis.explain()
+    assert "local service: 1 firms unserved in Island (0900)" in text
+    assert "remove local.max_travel_minutes (30)" in text
