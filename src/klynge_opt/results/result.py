@@ -579,21 +579,29 @@ def status_quo_plan(land: Landscape, scenario: Scenario) -> pd.DataFrame:
     firms = ds.firms[["firm_id", "municipality_id", "stronghold_id"]].assign(
         row=np.arange(len(ds.firms)))
 
-    def nearest(cand: pd.DataFrame) -> pd.DataFrame:
-        """One row per firm: the candidate with the fewest minutes (ties by id)."""
-        op_muni = ds.operators.set_index("operator_id")["municipality_id"]
+    op_muni = ds.operators.set_index("operator_id")["municipality_id"]
+
+    def nearest(cand: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+        """One row per ``key``: the candidate with the fewest minutes (ties by id)."""
         cand = cand.assign(minutes=_minutes(land, cand["municipality_id"],
                                             cand["operator_id"].map(op_muni)))
-        return cand.sort_values(["row", "minutes", "operator_id", "cluster_id"]) \
-            .drop_duplicates("row")
+        return cand.sort_values([*key, "minutes", "operator_id", "cluster_id"]) \
+            .drop_duplicates(key)
 
-    local = nearest(firms.merge(pd.DataFrame({"operator_id": local_ops}), how="cross")
-                    .assign(cluster_id=""))
+    def by_place(cand: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+        """The nearest provider per place (all firms there share it), given to each firm."""
+        best = nearest(cand.assign(cluster_id=""), key)
+        return firms.merge(best[[*key, "operator_id", "cluster_id", "minutes"]], on=key)
+
+    places = firms[["municipality_id", "stronghold_id"]].drop_duplicates()
+    local = by_place(places[["municipality_id"]].drop_duplicates().merge(
+        pd.DataFrame({"operator_id": local_ops}), how="cross"), ["municipality_id"])
     comp = land.competence[land.competence["operator_id"].isin(givers)]
-    guidance = nearest(firms.merge(comp, on="stronghold_id").assign(cluster_id=""))
+    guidance = by_place(places.merge(comp, on="stronghold_id"),
+                        ["municipality_id", "stronghold_id"])
     hosts = ds.memberships.merge(ds.clusters[["cluster_id", "operator_id"]], on="cluster_id")
     cluster = nearest(firms.merge(hosts[["firm_id", "operator_id", "cluster_id"]],
-                                  on="firm_id"))
+                                  on="firm_id"), ["row"])
 
     def plan(rows: pd.DataFrame, groups: services.ServiceGroups) -> tuple[pd.Series,
                                                                          pd.DataFrame]:
