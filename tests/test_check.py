@@ -737,21 +737,28 @@ def _outside_scope(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
     return {"outside_scope": _check(ds, result, t)}
 
 
-def _local_service(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
+def _layer_violations(service: str, firm: str, wrong_firm: str, wrong: dict[str, Any],
+                      third: str) -> dict[str, CheckReport]:
+    """A layer's three violations: ``firm`` without its row, ``firm`` unserved under hard
+    coverage of the layer, ``wrong_firm`` served by a provider that may not serve it."""
     ds, result = _layered()
-    missing = tables(result)  # F02 has no local row
-    _drop_row(missing, "F02", "local")
-    _refresh_layers(ds, missing)
-    unserved = tables(result)  # F02's local service unserved under hard local coverage
-    _unserve(unserved, "F02", "local")
-    _refresh_layers(ds, unserved)
-    wrong = tables(result)  # F02 (A1) gets local service from the væksthus O3 (B2): 90 min
-    _layer_row(wrong, "F02", "local", operator_id="O3", minutes=90.0)
-    _refresh_layers(ds, wrong)
-    return {"local_service": _check(ds, result, missing),
-            "local_service.unserved": _check(ds, result, unserved,
-                                             policy={"local": {"coverage": "hard"}}),
-            "local_service.operator": _check(ds, result, wrong)}
+    missing, unserved, bad = tables(result), tables(result), tables(result)
+    _drop_row(missing, firm, service)
+    _unserve(unserved, firm, service)
+    _layer_row(bad, wrong_firm, service, **wrong)
+    for t in (missing, unserved, bad):
+        _refresh_layers(ds, t)
+    name = f"{service}_service"
+    return {name: _check(ds, result, missing),
+            f"{name}.unserved": _check(ds, result, unserved,
+                                       policy={service: {"coverage": "hard"}}),
+            f"{name}.{third}": _check(ds, result, bad)}
+
+
+def _local_service(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
+    # F02 (A1): no local row; unserved; served by the væksthus O3 (B2, 90 minutes).
+    return _layer_violations("local", "F02", "F02", {"operator_id": "O3", "minutes": 90.0},
+                             "operator")
 
 
 def _local_radius(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
@@ -761,20 +768,10 @@ def _local_radius(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
 
 
 def _cluster_service(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
-    ds, result = _layered()
-    missing = tables(result)  # the member F01 has no cluster row
-    _drop_row(missing, "F01", "cluster")
-    _refresh_layers(ds, missing)
-    unserved = tables(result)  # F01 without a cluster under hard cluster coverage
-    _unserve(unserved, "F01", "cluster")
-    _refresh_layers(ds, unserved)
-    wrong = tables(result)  # the food firm F05 (B1) in the ICT cluster C2 (host O2, B1)
-    _layer_row(wrong, "F05", "cluster", operator_id="O2", cluster_id="C2", minutes=10.0)
-    _refresh_layers(ds, wrong)
-    return {"cluster_service": _check(ds, result, missing),
-            "cluster_service.unserved": _check(ds, result, unserved,
-                                               policy={"cluster": {"coverage": "hard"}}),
-            "cluster_service.cluster": _check(ds, result, wrong)}
+    # The member F01: no cluster row; without a cluster. The food firm F05 (B1) in the ICT
+    # cluster C2 (host O2, B1).
+    return _layer_violations("cluster", "F01", "F05", {"operator_id": "O2", "cluster_id": "C2",
+                                                       "minutes": 10.0}, "cluster")
 
 
 def _cluster_radius(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:

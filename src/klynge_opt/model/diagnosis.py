@@ -517,20 +517,24 @@ def _drop_close_kinds(a: _Ask) -> list[Suggestion]:
     return [a.attempt("drop close_kinds", {"policy": {"close_kinds": []}})]
 
 
-def _lower_critical_mass(a: _Ask) -> list[Suggestion]:
-    """The largest working min_firms_per_operator (then per node) below the current one, to
-    the nearest 5 % of it."""
+def _lower_each(a: _Ask, keys: tuple[str, ...], fmt: str = "g") -> list[Suggestion]:
+    """For each positive policy key: the largest working value below the current one, to the
+    nearest 5 % of it."""
     out = []
-    for key in ("min_firms_per_operator", "min_firms_per_node"):
+    for key in keys:
         now = getattr(a.pol, key)
         if now <= 0:
             continue
         grid = [round(now * f / 20, 6) for f in range(20)]
         best = _largest_feasible(grid, lambda v, key=key: a.works({"policy": {key: v}}))
         if best is not None:
-            out.append(a.attempt(f"lower {key} from {now:g} to {best:g}",
+            out.append(a.attempt(f"lower {key} from {now:{fmt}} to {best:{fmt}}",
                                  {"policy": {key: best}}))
     return out
+
+
+def _lower_critical_mass(a: _Ask) -> list[Suggestion]:
+    return _lower_each(a, ("min_firms_per_operator", "min_firms_per_node"))
 
 
 def _raise_max_utilisation(a: _Ask) -> list[Suggestion]:
@@ -603,17 +607,9 @@ def _drop_rural_parity(a: _Ask) -> list[Suggestion]:
 
 
 def _lower_coverage_floors(a: _Ask) -> list[Suggestion]:
-    out = []
-    for key in ("min_coverage_per_municipality", "min_coverage_per_region"):
-        now = getattr(a.pol, key)
-        if a.pol.coverage != "soft" or now <= 0:
-            continue
-        grid = [round(now * f / 20, 4) for f in range(20)]
-        best = _largest_feasible(grid, lambda v, key=key: a.works({"policy": {key: v}}))
-        if best is not None:
-            out.append(a.attempt(f"lower {key} from {now:.0%} to {best:.0%}",
-                                 {"policy": {key: best}}))
-    return out
+    if a.pol.coverage != "soft":
+        return []
+    return _lower_each(a, ("min_coverage_per_municipality", "min_coverage_per_region"), ".0%")
 
 
 def _allow_shared_clusters(a: _Ask) -> list[Suggestion]:
@@ -645,15 +641,7 @@ def _layer_radius(layer: str) -> Callable[[_Ask], list[Suggestion]]:
 
 
 def _lower_cluster_members(a: _Ask) -> list[Suggestion]:
-    now = a.pol.min_members_per_cluster
-    if now <= 0:
-        return []
-    grid = [round(now * f / 10, 6) for f in range(10)]
-    best = _largest_feasible(grid, lambda v: a.works({"policy": {"min_members_per_cluster": v}}))
-    if best is None:
-        return []
-    return [a.attempt(f"lower min_members_per_cluster from {now:g} to {best:g}",
-                      {"policy": {"min_members_per_cluster": best}})]
+    return _lower_each(a, ("min_members_per_cluster",))
 
 
 #: The changes the diagnosis can suggest, by the name ``Family.remedies`` uses, in the order

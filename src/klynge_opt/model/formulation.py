@@ -521,19 +521,25 @@ def outside_scope(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) ->
         m.y[o].fix(1)
 
 
+def _layer_assignment(m: pyo.ConcreteModel, groups: pyo.Set, x: pyo.Var, u: str,
+                      providers: pd.Series) -> pyo.Constraint:
+    """Σ_p x_gp (+ u_g under soft coverage) = 1 for every group of a layer."""
+    soft = hasattr(m, u)
+
+    def rule(m: pyo.ConcreteModel, g: str) -> object:
+        served = sum(x[g, p] for p in providers.get(g, []))
+        if soft:
+            return served + getattr(m, u)[g] == 1
+        return pyo.Constraint.Infeasible if isinstance(served, int) else served == 1
+
+    return pyo.Constraint(groups, rule=rule)
+
+
 def local_service(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
     """Σ_o xl_go (+ ul_g) = 1 for every local group; xl_go <= y_o."""
     if not inp.layered:
         return
-    soft = hasattr(m, "ul")
-
-    def rule(m: pyo.ConcreteModel, g: str) -> object:
-        served = sum(m.xl[g, o] for o in m._local_of_group.get(g, []))
-        if soft:
-            return served + m.ul[g] == 1
-        return pyo.Constraint.Infeasible if isinstance(served, int) else served == 1
-
-    m.local_assignment = pyo.Constraint(m.GL, rule=rule)
+    m.local_assignment = _layer_assignment(m, m.GL, m.xl, "ul", m._local_of_group)
     m.local_needs_operator = pyo.Constraint(m.EL, rule=lambda m, g, o: m.xl[g, o] <= m.y[o])
 
 
@@ -541,15 +547,7 @@ def cluster_service(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) 
     """Σ_c w_gc (+ uc_g) = 1 for every cluster group; w_gc <= z_c."""
     if not inp.layered:
         return
-    soft = hasattr(m, "uc")
-
-    def rule(m: pyo.ConcreteModel, g: str) -> object:
-        served = sum(m.w[g, c] for c in m._cluster_of_group.get(g, []))
-        if soft:
-            return served + m.uc[g] == 1
-        return pyo.Constraint.Infeasible if isinstance(served, int) else served == 1
-
-    m.cluster_assignment = pyo.Constraint(m.GC, rule=rule)
+    m.cluster_assignment = _layer_assignment(m, m.GC, m.w, "uc", m._cluster_of_group)
     m.cluster_needs_selection = pyo.Constraint(m.EC, rule=lambda m, g, c: m.w[g, c] <= m.z[c])
 
 
