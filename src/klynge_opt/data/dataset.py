@@ -7,10 +7,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from ..problems import InputError, Problem, errors
+from .boundaries import read_boundaries
 from .loading import TableSource, coerce_table, default_column, read_raw
 
 #: The embedded Danish data set, relative to the repository root.
@@ -29,6 +31,9 @@ class Dataset:
     tables: Mapping[str, pd.DataFrame]
     source: str = "<memory>"
     warnings: tuple[Problem, ...] = field(default=())
+    #: ``boundaries.geojson`` (a FeatureCollection keyed by municipality_id) when the folder
+    #: has one: for maps only, not part of the content hash.
+    boundaries: Mapping[str, Any] | None = None
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         # Tables read as attributes: ``ds.firms``; dataclass fields resolve before this.
@@ -103,9 +108,12 @@ def inspect(path: str | os.PathLike[str]) -> tuple[Dataset | None, list[Problem]
     # Tables that did load are checked even when others are missing: all problems at once.
     typed, more = check_tables(raw.tables, raw.sources, report_missing=False)
     problems = raw.problems + more
+    munis = typed["municipalities"] if "municipalities" in raw.tables else None
+    boundaries = read_boundaries(Path(path), munis, problems)
     if errors(problems):
         return None, problems
-    return Dataset(typed, source=str(Path(path)), warnings=tuple(problems)), problems
+    return Dataset(typed, source=str(Path(path)), warnings=tuple(problems),
+                   boundaries=boundaries), problems
 
 
 def load_partial(path: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:

@@ -7,6 +7,7 @@ kinds are resolved here into plain sets, so the model and the checker read the s
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 
 import numpy as np
@@ -112,7 +113,8 @@ def apply_overrides(dataset: Dataset, scenario: Scenario) -> Dataset:
         tables["operator_strongholds"] = pd.concat([tables["operator_strongholds"], comp],
                                                    ignore_index=True)
     tables["operators"] = ops
-    return from_tables(tables, source=dataset.source)
+    return dataclasses.replace(from_tables(tables, source=dataset.source),
+                               boundaries=dataset.boundaries)
 
 
 def forced_operators(dataset: Dataset, policy: Policy) -> tuple[set[str], set[str]]:
