@@ -75,3 +75,19 @@ def test_outputs_doc_documents_no_stale_summary_key():
              for key in re.findall(r"`(\w+)`", line.split("|")[1])}
     declared = {path[0] for path, owner in summary_paths() if owner is ResultSummary}
     assert named - declared == set()
+
+
+def test_outputs_doc_lists_every_checker_rule_and_violation():
+    """The checker table of docs/outputs.md names each rule (family) with exactly the violation
+    names its rule reports (results.check.RULE_VIOLATIONS)."""
+    from klynge_opt.results.check import RULE_VIOLATIONS
+
+    text = (ROOT / "docs" / "outputs.md").read_text(encoding="utf-8")
+    section = text.split("| family | violations | what is checked |", 1)[1].split("\n\n", 1)[0]
+    documented = {}
+    for line in section.splitlines():
+        cells = line.split("|")
+        if len(cells) > 3 and cells[1].strip().startswith("`"):
+            family = cells[1].strip().strip("`")
+            documented[family] = tuple(re.findall(r"`([\w.]+)`", cells[2]))
+    assert documented == {f: tuple(v) for f, v in RULE_VIOLATIONS.items()}

@@ -16,7 +16,7 @@ from klynge_opt.api import solve
 from klynge_opt.data.dataset import from_tables
 from klynge_opt.data.scenario import Scenario
 from klynge_opt.problems import InputError
-from klynge_opt.results.check import check_result
+from klynge_opt.results.check import check_plan, check_result
 
 
 @pytest.fixture(scope="module")
@@ -302,3 +302,14 @@ def test_diagnosis_names_the_layer():
     text = result.diagnosis.explain()
     assert "local service: 1 firms unserved in Island (0900)" in text
     assert "remove local.max_travel_minutes (30)" in text
+
+
+def test_check_plan_verifies_report_tables_in_process(layered):
+    ds, result = layered
+    tables = {"by_region": result.by_region.copy(), "by_stronghold": result.by_stronghold}
+    assert check_plan(ds, result.scenario, result.operators, result.clusters,
+                      result.assignments, report_tables=tables).ok
+    tables["by_region"].loc[0, "jobs"] += 1.0
+    report = check_plan(ds, result.scenario, result.operators, result.clusters,
+                        result.assignments, report_tables=tables)
+    assert report.constraints == {"report.by_region"}

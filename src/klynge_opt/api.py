@@ -177,6 +177,9 @@ def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
     summary = {**base, **summarise(report, model, session.land, sc, operators, clusters,
                                    assignments, timings, baseline)}
     status, message = report.status, ""
+    by_muni, by_region = coverage_by_place(session.land, operators, assignments, sc)
+    places = {"coverage_by_municipality": by_muni, "by_region": by_region,
+              "by_stronghold": by_stronghold(session.land, clusters, assignments, sc)}
     if verify:
         # Every plan passes the independent checker, which recomputes from the raw data; its
         # verdict, not the solver's, decides whether the plan is reported as a solution.
@@ -184,16 +187,14 @@ def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
         assert facts.objective_terms is not None  # summarise reports the plan's terms
         checked = check_plan(session.original, sc, operators, clusters, assignments,
                              facts.objective_terms.to_dict(),
-                             reported_objective=facts.objective)
+                             reported_objective=facts.objective, report_tables=places)
         summary["check"] = checked.to_dict()
         if not checked.ok:
             status = "check_failed"
             message = (f"the solver's plan ({report.status}) fails the independent check "
                        f"({len(checked.violations)} violations): it is not a valid plan")
             summary.update(status=status, proven_optimal=False, message=message)
-    by_muni, by_region = coverage_by_place(session.land, operators, assignments, sc)
-    return Result(status, clean_json(summary), operators, clusters, assignments, by_muni,
-                  by_region, by_stronghold(session.land, clusters, assignments, sc),
+    return Result(status, clean_json(summary), operators, clusters, assignments, **places,
                   scenario=sc, message=message)
 
 

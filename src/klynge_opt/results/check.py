@@ -92,7 +92,6 @@ from .outputs import (
     COST_TERMS,
     LIST_SEPARATOR,
     OUTPUT_TABLES,
-    REPORT_TABLES,
     SCENARIO_FILE,
     SUMMARY_FILE,
     TABLE_FILES,
@@ -1425,6 +1424,7 @@ def _run(ctx: Context, frames: Mapping[str, pd.DataFrame],
         return CheckReport(out, {}, math.nan, reported_objective)
     for check in (*TABLE_CHECKS, *RULES.values()):
         check(ctx, plan, out)
+    reports(ctx, plan, frames, out)
     terms = cost_terms(ctx, plan)
     if reported_terms is not None:
         objective_terms(ctx, terms, reported_terms, out)
@@ -1442,13 +1442,17 @@ def _run(ctx: Context, frames: Mapping[str, pd.DataFrame],
 def check_plan(dataset: Dataset, scenario: Scenario, operators: pd.DataFrame,
                clusters: pd.DataFrame, assignments: pd.DataFrame,
                reported_terms: Mapping[str, float] | None = None, tol: float = 1e-6, *,
-               reported_objective: float | None = None) -> CheckReport:
+               reported_objective: float | None = None,
+               report_tables: Mapping[str, pd.DataFrame] | None = None) -> CheckReport:
     """Check a plan (the three output tables) against the raw data and the scenario.
 
     ``tol`` is relative to ``max(|a|, |b|, 1)`` of the two sides compared. The reported
-    objective defaults to the sum of ``reported_terms`` when those are given.
+    objective defaults to the sum of ``reported_terms`` when those are given. The report
+    tables given (``coverage_by_municipality``, ``by_region``, ``by_stronghold``) are checked
+    cell by cell too.
     """
-    frames = {"operators": operators, "clusters": clusters, "assignments": assignments}
+    frames = {"operators": operators, "clusters": clusters, "assignments": assignments,
+              **(report_tables or {})}
     return _run(context(dataset, scenario, tol), frames, reported_terms, reported_objective)
 
 
@@ -1518,14 +1522,14 @@ def _stronghold_expected(ctx: Context, plan: Plan) -> pd.DataFrame:
     return out.fillna(0.0)
 
 
-def reports(ctx: Context, dataset: Dataset, plan: Plan, frames: Mapping[str, pd.DataFrame],
+def reports(ctx: Context, plan: Plan, frames: Mapping[str, pd.DataFrame],
             out: list[Violation]) -> None:
     """``report.<table>``: the coverage tables (REPORT_TABLES) agree with the plan, place by
     place; a report absent from ``frames`` is not checked."""
-    munis = dataset.municipalities.set_index("municipality_id")
+    munis = ctx.region_of
     places = {"coverage_by_municipality": ("municipality_id",
                                            pd.Series(munis.index, munis.index)),
-              "by_region": ("region_id", munis["region_id"])}
+              "by_region": ("region_id", munis)}
     for name, (key, place_of) in places.items():
         if name not in frames or frames[name].empty:
             continue
@@ -1717,10 +1721,6 @@ def _check_reported(ctx: Context, dataset: Dataset, frames: Mapping[str, pd.Data
     given = summary.get("objective")
     report = _run(ctx, frames, summary.get("objective_terms", {}),
                   None if given is None else float(given))
-    if any(name in frames for name in REPORT_TABLES):
-        plan = plan_of(ctx, frames, [])
-        if plan is not None:
-            reports(ctx, dataset, plan, frames, report.violations)
     if report.figures:
         summary_figures(ctx, summary, report.figures, report.violations)
         _effect_optimum(ctx, summary, report)
