@@ -313,3 +313,14 @@ def test_check_plan_verifies_report_tables_in_process(layered):
     report = check_plan(ds, result.scenario, result.operators, result.clusters,
                         result.assignments, report_tables=tables)
     assert report.constraints == {"report.by_region"}
+
+
+def test_fewest_changes_with_mergers_reports_the_plans_disruption():
+    # The second stage (fewest changes) must count a member relieved by a merger as not
+    # moved; otherwise the relief is left free and the reported disruption overstates the plan.
+    ds = from_tables(layered_tables())
+    result = solve(ds, Scenario(name="fc", policy={"allow_mergers": True, "exempt_strongholds":
+                                                   ["food", "ict"]},
+                                objective={"secondary": "fewest_changes"}))
+    assert result.status == "optimal" and result.summary["check"]["ok"], \
+        result.summary["check"]["violations"]

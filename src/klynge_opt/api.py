@@ -285,8 +285,11 @@ def _moved(m: pyo.ConcreteModel, inputs: ModelInputs | None) -> object:
     if inputs.layered:
         cp = inputs.cluster_pairs[inputs.cluster_pairs["moved"].astype(bool)]
         q = inputs.cluster_groups["weight"]
-        moved += [float(q[g]) * m.w[g, c] for g, c in zip(cp["group_id"], cp["cluster_id"],
-                                                           strict=True)]
+        # A member relieved by a merger (r) is not moved; counting it as moved would leave r
+        # free, and the reported disruption would then be more than the plan's.
+        relief = getattr(m, "r", {})
+        moved += [float(q[g]) * (m.w[g, c] - relief[g, c] if (g, c) in relief else m.w[g, c])
+                  for g, c in zip(cp["group_id"], cp["cluster_id"], strict=True)]
     return sum(moved)
 
 
