@@ -14,6 +14,7 @@ import pytest
 from conftest import layered_tables, tiny_tables
 from klynge_opt.api import solve
 from klynge_opt.data.dataset import from_tables
+from klynge_opt.data.loading import write_tables
 from klynge_opt.data.scenario import Scenario
 from klynge_opt.problems import InputError
 from klynge_opt.results.check import check_plan, check_result
@@ -324,3 +325,23 @@ def test_fewest_changes_with_mergers_reports_the_plans_disruption():
                                 objective={"secondary": "fewest_changes"}))
     assert result.status == "optimal" and result.summary["check"]["ok"], \
         result.summary["check"]["violations"]
+
+
+def test_compare_shows_layers_and_effect(tmp_path):
+    from klynge_opt.studies.compare import compare
+
+    data = tmp_path / "layered"
+    write_tables(layered_tables(), data)
+    scenarios = []
+    for name, policy in (("base", {}), ("merge", {"allow_mergers": True})):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(f'name = "{name}"\ndata = "{data.as_posix()}"\n[policy]\n'
+                        + "".join(f"{k} = {str(v).lower()}\n" for k, v in policy.items()),
+                        encoding="utf-8")
+        scenarios.append(path)
+    table = compare(scenarios, tmp_path / "cmp").table.set_index("metric")
+    assert table.loc["total cost", "base"] == pytest.approx(259_000)
+    assert table.loc["total cost", "merge"] == pytest.approx(254_000)
+    assert table.loc["estimated jobs", "base"] == pytest.approx(12.2)
+    assert table.loc["coverage, cluster service", "merge"] == pytest.approx(1.0)
+    assert table.loc["savings share, in scope", "base"] == pytest.approx(-10_000 / 224_000)

@@ -37,6 +37,9 @@ METRICS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("upgrade", ("objective_terms", "upgrade"), "DKK"),
     ("disruption", ("objective_terms", "disruption"), "DKK"),
     ("unserved penalty", ("objective_terms", "unserved_penalty"), "DKK"),
+    ("cluster operating", ("objective_terms", "cluster_operating"), "DKK"),
+    ("outside scope", ("objective_terms", "outside_scope"), "DKK"),
+    ("merger", ("objective_terms", "merger"), "DKK"),
     ("operators before", ("counts", "operators_before"), ""),
     ("operators after", ("counts", "operators_after"), ""),
     ("clusters before", ("counts", "clusters_before"), ""),
@@ -47,8 +50,13 @@ METRICS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("travel mean", ("travel_minutes", "mean"), "minutes"),
     ("travel max", ("travel_minutes", "max"), "minutes"),
     ("firms moved", ("firms_moved",), "firms"),
+    ("coverage, local service", ("coverage_by_service", "local", "all"), "share"),
+    ("coverage, cluster service", ("coverage_by_service", "cluster", "all"), "share"),
+    ("estimated jobs", ("effect", "jobs"), "jobs"),
+    ("annual cost per estimated job", ("effect", "cost_per_job"), "DKK"),
     ("savings vs status quo", ("savings", "total"), "DKK"),
     ("savings share", ("savings", "share"), "share"),
+    ("savings share, in scope", ("savings", "in_scope_share"), "share"),
     ("mip gap", ("mip_gap",), "share"),
 )
 
