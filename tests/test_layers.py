@@ -211,7 +211,8 @@ def test_max_effect_within_a_budget():
 
     with pytest.raises(InputError) as err:
         parse_scenario({"objective": {"sense": "max_effect"}})
-    assert "annual_budget" in err.value.problems[0].message
+    (problem,) = err.value.problems
+    assert problem.column == "objective" and "annual_budget" in problem.message
     ds = from_tables(layered_tables())
     policy = {"annual_budget": 3000, "coverage": "soft", "coverage_target": 0}
     costs = {"unserved_penalty_per_firm": 2000}

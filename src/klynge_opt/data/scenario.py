@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -250,12 +251,16 @@ class Scenario(_Strict):
     #: The file the scenario was read from, for messages; not part of its meaning.
     _source: str | None = PrivateAttr(default=None)
 
-    @model_validator(mode="after")
-    def _budget_for_effect(self) -> Scenario:
-        if self.objective.sense == "max_effect" and self.policy.annual_budget is None:
-            raise ValueError("objective.sense = \"max_effect\" needs policy.annual_budget: "
-                             "the most effect for which budget (DKK a year)?")
-        return self
+    @field_validator("objective")
+    @classmethod
+    def _budget_for_effect(cls, objective: Objective, info: ValidationInfo) -> Objective:
+        # policy is declared before objective, so it is validated (or failed) already.
+        policy = info.data.get("policy")
+        if objective.sense == "max_effect" and policy is not None and \
+                policy.annual_budget is None:
+            raise ValueError("sense = \"max_effect\" needs policy.annual_budget: the most "
+                             "effect for which budget (DKK a year)?")
+        return objective
 
     @field_validator("name")
     @classmethod
