@@ -346,3 +346,32 @@ def test_compare_shows_layers_and_effect(tmp_path):
     assert table.loc["estimated jobs", "base"] == pytest.approx(12.2)
     assert table.loc["coverage, cluster service", "merge"] == pytest.approx(1.0)
     assert table.loc["savings share, in scope", "base"] == pytest.approx(-10_000 / 224_000)
+
+
+def test_a_scenario_can_add_a_cluster():
+    """A national cluster formed after the reform, hosted by the væksthus O3 (competent in
+    food and ict), covering food with ict as secondary: selectable in the plan, absent from
+    today's landscape."""
+    ds = from_tables(layered_tables())
+    sc = Scenario(name="added", policy={"keep_clusters": ["NAT"], "close_clusters": ["C3"]},
+                  overrides={"add_clusters": [{
+                      "cluster_id": "NAT", "name": "National Food Cluster", "operator_id": "O3",
+                      "strongholds": ["food"], "secondary": ["ict"], "label": "gold",
+                      "annual_cost": 100.0}]})
+    result = solve(ds, sc)
+    assert result.status == "optimal" and result.summary["check"]["ok"]
+    cl = result.clusters.set_index("cluster_id")
+    # NAT counts for food only (ict is secondary): C2 stands for ict; C1 would be a second
+    # food cluster and stays out.
+    assert cl.at["NAT", "selected"] and cl.at["NAT", "counts_for"] == "food"
+    assert cl.at["C2", "selected"] and not cl.at["C1", "selected"]
+    assert result.objective_terms["cluster_operating"] == pytest.approx(500)
+    assert result.summary["status_quo"]["clusters"] == 3  # today: no NAT
+    assert check_result(result, dataset=ds).ok
+    bad = Scenario(name="bad", overrides={"add_clusters": [{
+        "cluster_id": "C1", "name": "Twin", "operator_id": "O9", "strongholds": ["fish"]}]})
+    with pytest.raises(InputError) as err:
+        solve(ds, bad)
+    columns = {p.column for p in err.value.problems}
+    assert {"overrides.add_clusters[0].cluster_id", "overrides.add_clusters[0].operator_id",
+            "overrides.add_clusters[0].strongholds"} <= columns

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..problems import InputError, Problem
 from .dataset import Dataset, from_tables
-from .scenario import Policy, Scenario
+from .scenario import NewCluster, Policy, Scenario
 
 
 def validate_against(dataset: Dataset, scenario: Scenario, source: str,
@@ -32,7 +32,8 @@ def validate_against(dataset: Dataset, scenario: Scenario, source: str,
     added = [n.operator_id for n in ov.add_operators]
     known_ops = operators | set(added)
     problems: list[Problem] = list(earlier or [])
-    clusters = set(dataset.clusters["cluster_id"])
+    existing = set(dataset.clusters["cluster_id"])
+    clusters = existing | {n.cluster_id for n in ov.add_clusters}
     choices = {"operator id": known_ops, "stronghold id": strongholds,
                "municipality id": municipalities, "operator kind": kinds,
                "cluster id": clusters}
@@ -78,6 +79,18 @@ def validate_against(dataset: Dataset, scenario: Scenario, source: str,
         for s in new.strongholds:
             if s not in strongholds:
                 bad(f"{key}.strongholds", s, "stronghold id")
+    clusters_added = [n.cluster_id for n in ov.add_clusters]
+    for i, new in enumerate(ov.add_clusters):
+        key = f"overrides.add_clusters[{i}]"
+        if new.cluster_id in existing or clusters_added.count(new.cluster_id) > 1:
+            problems.append(Problem("error", "cluster id already exists", source=source,
+                                    column=f"{key}.cluster_id", value=new.cluster_id))
+        if new.operator_id not in known_ops:
+            bad(f"{key}.operator_id", new.operator_id, "operator id")
+        for field_name in ("strongholds", "secondary"):
+            for s in getattr(new, field_name):
+                if s not in strongholds:
+                    bad(f"{key}.{field_name}", s, "stronghold id")
     if problems:
         raise InputError(problems, what=f"scenario {source}")
 
@@ -113,8 +126,29 @@ def apply_overrides(dataset: Dataset, scenario: Scenario) -> Dataset:
         tables["operator_strongholds"] = pd.concat([tables["operator_strongholds"], comp],
                                                    ignore_index=True)
     tables["operators"] = ops
+    if ov.add_clusters:
+        _add_clusters(tables, ov.add_clusters)
     return dataclasses.replace(from_tables(tables, source=dataset.source),
                                boundaries=dataset.boundaries)
+
+
+def _add_clusters(tables: dict[str, pd.DataFrame], new: tuple[NewCluster, ...]) -> None:
+    """Hypothetical clusters as rows of clusters and cluster_strongholds (validated again by
+    ``from_tables``: a host not competent in a stronghold is reported there)."""
+    rows = pd.DataFrame([{
+        "cluster_id": n.cluster_id, "name": n.name, "operator_id": n.operator_id,
+        "budget": n.budget, "label": n.label,
+        "gold_upgrade_cost": np.nan if n.gold_upgrade_cost is None else n.gold_upgrade_cost,
+        "knowledge_partners": n.knowledge_partners, "annual_cost": n.annual_cost,
+        "capacity": np.nan if n.capacity is None else n.capacity,
+        "merge_cost": n.merge_cost} for n in new])
+    tables["clusters"] = pd.concat([tables["clusters"], rows], ignore_index=True)
+    covers = pd.DataFrame(
+        [(n.cluster_id, s, "primary") for n in new for s in n.strongholds]
+        + [(n.cluster_id, s, "secondary") for n in new for s in n.secondary],
+        columns=["cluster_id", "stronghold_id", "role"])
+    tables["cluster_strongholds"] = pd.concat([tables["cluster_strongholds"], covers],
+                                              ignore_index=True)
 
 
 def forced_operators(dataset: Dataset, policy: Policy) -> tuple[set[str], set[str]]:

@@ -190,15 +190,36 @@ class NewOperator(_Strict):
     strongholds: tuple[str, ...] = Field(min_length=1)
 
 
+class NewCluster(_Strict):
+    """A hypothetical cluster (say, a national cluster formed after the reform), added to the
+    data for this scenario only; ``secondary`` lists strongholds it covers in a secondary role."""
+
+    cluster_id: str
+    name: str
+    #: Host: an operator of the data or one of ``add_operators``; it must be competent in the
+    #: cluster's strongholds, as in the data.
+    operator_id: str
+    strongholds: tuple[str, ...] = Field(min_length=1)
+    secondary: tuple[str, ...] = ()
+    budget: float = Field(0.0, ge=0, le=MAX_AMOUNT)
+    label: Literal["none", "bronze", "silver", "gold"] = "none"
+    gold_upgrade_cost: float | None = Field(None, ge=0, le=MAX_AMOUNT)
+    knowledge_partners: int = Field(0, ge=0)
+    annual_cost: float = Field(0.0, ge=0, le=MAX_AMOUNT)
+    capacity: float | None = Field(None, ge=0)
+    merge_cost: float = Field(0.0, ge=0, le=MAX_AMOUNT)
+
+
 class Overrides(_Strict):
     """Changes to the data for this scenario, without touching the data files."""
 
     operators: tuple[OperatorChange, ...] = ()
     add_operators: tuple[NewOperator, ...] = ()
+    add_clusters: tuple[NewCluster, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not self.operators and not self.add_operators
+        return not self.operators and not self.add_operators and not self.add_clusters
 
 
 class ServiceRates(_Strict):

@@ -1710,7 +1710,7 @@ def _status_quo(dataset: Dataset, scenario: Scenario, summary: Mapping[str, Any]
     if not isinstance(given, Mapping):
         return
     base = scenario if scenario.baseline == "overridden" else scenario.with_updates(
-        {"overrides": {"operators": [], "add_operators": []}})
+        {"overrides": {"operators": [], "add_operators": [], "add_clusters": []}})
     expected = status_quo_expected(context(dataset, base, tol))
     summary_figures(context(dataset, base, tol), given, expected, out, "status_quo")
 
