@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import json
 import os
 import platform
 import re
 import statistics
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -135,3 +138,15 @@ def verdict(ok: bool) -> str:
 
 def log(*args: object) -> None:
     print(*args, file=sys.stderr, flush=True)
+
+
+def solve_cli(args: Sequence[str], out: Path) -> dict:
+    """``python3 -m klynge_opt solve ARGS --out OUT`` in a fresh process: its wall clock and
+    the summary.json it wrote (a failed run stops the benchmark with its output)."""
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "klynge_opt", "solve", *args, "--out",
+                           str(out)], cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"CLI failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return {"wall": wall, "summary": json.loads((out / "summary.json").read_text())}

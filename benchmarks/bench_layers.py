@@ -15,15 +15,11 @@ Target: wall clock < 10 s per run, proven optimal within the scenario's gap, che
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import ROOT, log, median, section, table, verdict, write_section
+from _common import ROOT, log, median, section, solve_cli, table, verdict, write_section
 
 TARGET_S = 10.0
 KEYS = ("load", "build", "solve", "extract", "total")
@@ -43,17 +39,6 @@ keep_kinds = ["business_centre"]
 """
 
 
-def run_once(data: Path, scenario: Path, out: Path) -> dict:
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "klynge_opt", "solve", str(scenario),
-                           "--data", str(data), "--out", str(out)], cwd=ROOT,
-                          capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(f"CLI failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return {"wall": wall, "summary": json.loads((out / "summary.json").read_text())}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
@@ -66,7 +51,7 @@ def main() -> None:
         scenario = Path(tmp) / "reform-layers.toml"
         scenario.write_text(SCENARIO, encoding="utf-8")
         for i in range(args.repeats):
-            run = run_once(data, scenario, Path(tmp) / f"run{i}")
+            run = solve_cli([str(scenario), "--data", str(data)], Path(tmp) / f"run{i}")
             s = run["summary"]
             log(f"run {i}: {run['wall']:.2f} s wall, {s['status']}, timings "
                 + ", ".join(f"{k} {s['timings'][k]:.2f}" for k in KEYS))

@@ -12,29 +12,14 @@ extract), so process start-up and imports show as the remainder.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import ROOT, log, median, section, table, verdict, write_section
+from _common import ROOT, log, median, section, solve_cli, table, verdict, write_section
 
 SCENARIO = ROOT / "scenarios" / "reform.toml"
 TARGET_S = 10.0
 KEYS = ("load", "build", "solve", "extract", "total")
-
-
-def run_once(out: Path) -> dict:
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "klynge_opt", "solve", str(SCENARIO),
-                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(f"CLI failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    summary = json.loads((out / "summary.json").read_text())
-    return {"wall": wall, "summary": summary}
 
 
 def main() -> None:
@@ -45,7 +30,7 @@ def main() -> None:
     runs = []
     with tempfile.TemporaryDirectory(prefix="klynge-bench-reform-") as tmp:
         for i in range(args.repeats):
-            run = run_once(Path(tmp) / f"run{i}")
+            run = solve_cli([str(SCENARIO)], Path(tmp) / f"run{i}")
             s = run["summary"]
             log(f"run {i}: {run['wall']:.2f} s wall, {s['status']}, timings "
                 + ", ".join(f"{k} {s['timings'][k]:.2f}" for k in KEYS))

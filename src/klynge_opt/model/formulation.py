@@ -66,6 +66,9 @@ class ModelInputs:
     cluster_pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: Possible mergers (allow_mergers): ``merged, successor`` pairs sharing a stronghold.
     merges: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Per service: each firm's group (aligned with the data's firms; NaN: not its demand),
+    #: for turning group decisions back into firm rows. Empty without layers.
+    firm_groups: dict[str, pd.Series] = field(default_factory=dict)
 
 
 def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
@@ -137,11 +140,15 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
                          counts=counts[["cluster_id", "stronghold_id"]].reset_index(drop=True))
     if not layered:
         return inputs
-    local = services.local_groups(land, pol, scenario.effect).groups
+    local_service = services.local_groups(land, pol, scenario.effect)
+    local = local_service.groups
     local_ops = operators.index[(operators["layer"] == "local_service") & operators["in_scope"]]
-    member = services.cluster_groups(land, pol, scenario.effect).groups
+    cluster_service = services.cluster_groups(land, pol, scenario.effect)
+    member = cluster_service.groups
     return dataclasses.replace(
         inputs, layered=True, local_groups=local,
+        firm_groups={"local": local_service.firm_group, "guidance": guidance.firm_group,
+                     "cluster": cluster_service.firm_group},
         local_pairs=services.local_pairs(land, local, local_ops, pol.local.max_travel_minutes),
         cluster_groups=member,
         cluster_pairs=services.cluster_pairs(land, member, pol.cluster.max_travel_minutes),

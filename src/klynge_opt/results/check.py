@@ -1368,26 +1368,26 @@ def _service_coverage(ctx: Context, rows: pd.DataFrame, need: str) -> dict[str, 
 
 def effect(ctx: Context, plan: Plan) -> dict[str, Any]:
     """The effect figures (docs/outputs.md, ``effect``), firm by firm from the raw data."""
-    rates = ctx.effect.jobs_per_served_firm
-    per: dict[str, pd.DataFrame] = {"local": plan.local_rows, "guidance": plan.rows,
-                                    "cluster": plan.cluster_rows}
-    firms, growth, employees = {}, {}, {}
-    jobs = 0.0
-    reached = pd.Series(dtype=float)
-    for name, rows in per.items():
-        on = rows[rows["served"]]
-        w = on["weight_raw"] * on["share"]
-        info = ctx.demand.loc[on["firm_id"]]
-        firms[name] = float(w.sum())
-        growth[name] = float(w[info["growth"].to_numpy(bool)].sum())
-        employees[name] = float((w * info["employees"].to_numpy(float)).sum())
-        jobs += getattr(rates, name) * float((w * info["effect"].to_numpy(float)
-                                              / info["weight"].to_numpy(float)).sum())
-        reached = pd.concat([reached, w.groupby(on["firm_id"]).sum()])
-    served = float(reached.groupby(level=0).max().sum()) if len(reached) else 0.0
-    annual = _annual_cost(ctx, plan)
-    return {"firms_served": firms, "growth_firms_served": growth,
-            "employees_served": employees, "jobs": jobs, "annual_cost": annual,
+    return _effect_of_rows(ctx, _all_rows(plan), _annual_cost(ctx, plan))
+
+
+def _effect_of_rows(ctx: Context, rows: pd.DataFrame, annual: float) -> dict[str, Any]:
+    """Effect figures of assignment rows (firm_id, service, served, weight_raw, share) at an
+    annual cost: per service firms, growth firms and employees served; jobs; cost ratios."""
+    on = rows[rows["served"].to_numpy(bool)]
+    w = on["weight_raw"] * on["share"]
+    info = ctx.demand.loc[on["firm_id"]]
+    growth = info["growth"].to_numpy(bool)
+    employees = info["employees"].to_numpy(float)
+    per = {s: (on["service"] == s).to_numpy() for s in ("local", "guidance", "cluster")}
+    jobs = float(_row_jobs(ctx, on).sum())
+    # A firm served by several services counts once (its best-served service's weight).
+    served = float(w.groupby([on["firm_id"], on["service"]]).sum().groupby(level=0).max()
+                   .sum()) if len(on) else 0.0
+    return {"firms_served": {s: float(w[m].sum()) for s, m in per.items()},
+            "growth_firms_served": {s: float(w[m & growth].sum()) for s, m in per.items()},
+            "employees_served": {s: float((w * employees)[m].sum()) for s, m in per.items()},
+            "jobs": jobs, "annual_cost": annual,
             "cost_per_served_firm": annual / served if served > 0 else None,
             "cost_per_job": annual / jobs if jobs > 0 else None}
 
@@ -1642,7 +1642,6 @@ def status_quo_expected(ctx: Context) -> dict[str, Any]:
     d = ctx.demand.loc[rows["firm_id"]]
     rows["weight"] = d["weight"].to_numpy(float)
     served = rows["operator_id"] != ""
-    w = rows["weight"] * served
     h, c = ctx.costs.horizon_years, ctx.costs
     in_scope = ctx.ops["in_scope"].to_numpy(bool)
     travel = rows[served & (rows["service"] != "cluster")]
@@ -1670,16 +1669,9 @@ def status_quo_expected(ctx: Context) -> dict[str, Any]:
 
     guidance = rows["service"] == "guidance"
     g_on = rows[guidance & served]
-    jobs_rows = rows.assign(share=1.0, served=served, weight_raw=rows["weight"])
-    jobs = _row_jobs(ctx, jobs_rows)
     annual = float(ctx.ops.loc[in_scope, "annual_cost"].sum()) + float(
         ctx.clusters["annual_cost"].sum())
     per = {s: rows["service"] == s for s in ("local", "guidance", "cluster")}
-    growth = d["growth"].to_numpy(bool)
-    employees = d["employees"].to_numpy(float)
-    reached = float(w.groupby([rows["firm_id"], rows["service"]]).sum().groupby(level=0)
-                    .max().sum())
-    total_jobs = float(jobs.sum())
     radius = ctx.pol.max_travel_minutes
     return {
         "objective": float(sum(terms.values())), "objective_terms": terms,
@@ -1692,13 +1684,8 @@ def status_quo_expected(ctx: Context) -> dict[str, Any]:
             "max": float(g_on["minutes"].max()) if len(g_on) else None},
         "firms_moved": 0.0,
         "coverage_by_service": {s: coverage(m) for s, m in per.items()},
-        "effect": {
-            "firms_served": {s: float(w[m].sum()) for s, m in per.items()},
-            "growth_firms_served": {s: float(w[m & growth].sum()) for s, m in per.items()},
-            "employees_served": {s: float((w * employees)[m].sum()) for s, m in per.items()},
-            "jobs": total_jobs, "annual_cost": annual,
-            "cost_per_served_firm": annual / reached if reached > 0 else None,
-            "cost_per_job": annual / total_jobs if total_jobs > 0 else None},
+        "effect": _effect_of_rows(
+            ctx, rows.assign(share=1.0, served=served, weight_raw=rows["weight"]), annual),
     }
 
 

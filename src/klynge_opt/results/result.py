@@ -135,7 +135,6 @@ def extract(m: pyo.ConcreteModel, land: Landscape, inp: ModelInputs, scenario: S
     plan = pd.concat([served[["group_id", "operator_id", "share"]], unserved],
                      ignore_index=True)
     if inp.layered:
-        pol, effect = scenario.policy, scenario.effect
         host = ds.clusters.set_index("cluster_id")["operator_id"]
         local = pd.concat([_group_plan(m.xl, "operator_id", split), _unserved(m, "ul")],
                           ignore_index=True)
@@ -144,9 +143,9 @@ def extract(m: pyo.ConcreteModel, land: Landscape, inp: ModelInputs, scenario: S
         member["operator_id"] = member["cluster_id"].map(host).fillna("")
         merged = _merged(m)
         assignments = layered_assignments(land, {
-            "local": (services.local_groups(land, pol, effect).firm_group, local),
-            "guidance": (services.guidance_groups(land, pol, effect).firm_group, plan),
-            "cluster": (services.cluster_groups(land, pol, effect).firm_group, member)},
+            "local": (inp.firm_groups["local"], local),
+            "guidance": (inp.firm_groups["guidance"], plan),
+            "cluster": (inp.firm_groups["cluster"], member)},
             merged)
     else:
         merged = {}
@@ -259,9 +258,8 @@ def plan_tables(land: Landscape, d: Decisions, assignments: pd.DataFrame,
     cl = ds.clusters.rename(columns={"operator_id": "host_operator_id"}).copy()
     covers = ds.cluster_strongholds.groupby("cluster_id")["stronghold_id"].agg(_join)
     cl["strongholds"] = cl["cluster_id"].map(covers).fillna("")
-    counted = ds.cluster_strongholds[d.selected[ds.cluster_strongholds["cluster_id"].map(
-        dict(zip(ds.clusters["cluster_id"], range(len(ds.clusters)), strict=True)))
-        .to_numpy()]] if d.counts is None else d.counts
+    counted = d.counts if d.counts is not None else ds.cluster_strongholds[
+        ds.cluster_strongholds["cluster_id"].isin(ds.clusters["cluster_id"][d.selected])]
     cl["counts_for"] = cl["cluster_id"].map(
         counted.groupby("cluster_id")["stronghold_id"].agg(_join)).astype(object).fillna("")
     cl["selected"] = d.selected
@@ -291,12 +289,7 @@ def _assignments(land: Landscape, group_plan: pd.DataFrame, selected: pd.DataFra
 
     op_muni = ds.operators.set_index("operator_id")["municipality_id"]
     has_op = rows["operator_id"] != ""
-    minutes = np.full(len(rows), np.nan)
-    if has_op.any():
-        i = land.times.position(rows.loc[has_op, "municipality_id"])
-        j = land.times.position(rows.loc[has_op, "operator_id"].map(op_muni))
-        minutes[has_op.to_numpy()] = land.times.minutes[i, j]
-    rows["minutes"] = minutes
+    rows["minutes"] = _minutes(land, rows["municipality_id"], rows["operator_id"].map(op_muni))
 
     # The firm's cluster: the selected cluster for its stronghold, preferring one its operator
     # hosts (matters only when several clusters per stronghold are selected).
@@ -534,12 +527,8 @@ def effect_figures(assignments: pd.DataFrame, land: Landscape, scenario: Scenari
     served = a["weight"] * a["share"]
     growth = a["firm_id"].map(info["growth"]).astype(bool)
     employees = a["firm_id"].map(info["employees"]).astype(float).fillna(0.0)
-    eff = scenario.effect
-    factor = np.where(growth, eff.growth_firm_factor, 1.0)
-    rates = eff.jobs_per_served_firm
     per = {s: a["service"] == s for s in SERVICES}
-    jobs = sum(getattr(rates, s) * float((served * factor)[mask].sum())
-               for s, mask in per.items())
+    jobs = float(_jobs(a, land, scenario).sum())
     # A firm served by several services counts once (its best-served service's weight).
     per_service = served.groupby([a["firm_id"], a["service"]]).sum()
     reached = float(per_service.groupby(level=0).max().sum()) if len(a) else 0.0
@@ -571,7 +560,6 @@ def status_quo_plan(land: Landscape, scenario: Scenario) -> pd.DataFrame:
     ds = land.dataset
     if not services.is_layered(ds):
         return _legacy_status_quo_plan(land)
-    pol, effect = scenario.policy, scenario.effect
     layers = services.operator_layers(ds)
     in_scope = layers.index[layers["in_scope"].to_numpy(bool)]
     local_ops = in_scope[layers.loc[in_scope, "layer"] == "local_service"]
@@ -603,17 +591,17 @@ def status_quo_plan(land: Landscape, scenario: Scenario) -> pd.DataFrame:
     cluster = nearest(firms.merge(hosts[["firm_id", "operator_id", "cluster_id"]],
                                   on="firm_id"), ["row"])
 
-    def plan(rows: pd.DataFrame, groups: services.ServiceGroups) -> tuple[pd.Series,
-                                                                         pd.DataFrame]:
+    demand = services.firm_demand(ds, scenario.policy)
+
+    def plan(rows: pd.DataFrame, service: str) -> tuple[pd.Series, pd.DataFrame]:
         # Each firm its own group: the status quo is not aggregated.
-        firm_group = pd.Series(np.where(groups.firm_group.notna(), np.arange(len(ds.firms)),
+        firm_group = pd.Series(np.where(demand[service].to_numpy(), np.arange(len(ds.firms)),
                                         np.nan))
         return firm_group, rows.assign(group_id=rows["row"].astype(float), share=1.0)
 
-    return layered_assignments(land, {
-        "local": plan(local, services.local_groups(land, pol, effect)),
-        "guidance": plan(guidance, services.guidance_groups(land, pol, effect)),
-        "cluster": plan(cluster, services.cluster_groups(land, pol, effect))})
+    return layered_assignments(land, {"local": plan(local, "local"),
+                                      "guidance": plan(guidance, "guidance"),
+                                      "cluster": plan(cluster, "cluster")})
 
 
 def _legacy_status_quo_plan(land: Landscape) -> pd.DataFrame:
