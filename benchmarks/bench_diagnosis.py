@@ -24,7 +24,7 @@ CASES = {
 
 def main() -> None:
     ds = load()
-    base = load_scenario(ROOT / "scenarios" / "reform.toml")
+    base = load_scenario(ROOT / "scenarios" / "paper-2017.toml")
     rows = []
     for label, updates in CASES.items():
         sc = base.with_updates(updates)

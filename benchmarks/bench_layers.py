@@ -32,7 +32,7 @@ gts_institute,other,false,GTS institute (state level; outside the reform)
 science_park,other,false,Science park (outside the reform)
 """
 SCENARIO = f"""name = "reform-layers"
-extends = "{(ROOT / 'scenarios' / 'reform.toml').as_posix()}"
+extends = "{(ROOT / 'scenarios' / "paper-2017.toml").as_posix()}"
 [policy]
 coverage_target = 0.85
 keep_kinds = ["business_centre"]

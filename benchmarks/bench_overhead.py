@@ -42,7 +42,7 @@ from klynge_opt.model.solver import highs_options
 from klynge_opt.model.solver import solve as run_solver
 from klynge_opt.results.result import extract, status_quo
 
-REFORM = ROOT / "scenarios" / "reform.toml"
+REFORM = ROOT / "scenarios" / "paper-2017.toml"
 TARGET = 0.5
 #: Denmark: 98 municipalities, 104 operators, 46 clusters, 12,000 firms, 10 strongholds.
 DENMARK_SIZE = {"municipalities": 98, "operators": 104, "clusters": 46, "firms": 12_000}

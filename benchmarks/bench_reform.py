@@ -1,6 +1,6 @@
 """The Danish reform scenario end to end through the CLI, median of 3 fresh processes.
 
-    python3 -m klynge_opt solve scenarios/reform.toml --out TMP
+    python3 -m klynge_opt solve scenarios/paper-2017.toml --out TMP
 
 Target: wall clock < 10 s per run, proven optimal, plan passes the checker. The section also
 gives the API's own timings breakdown from each run's summary.json (load, build, solve,
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from _common import ROOT, log, median, section, solve_cli, table, verdict, write_section
 
-SCENARIO = ROOT / "scenarios" / "reform.toml"
+SCENARIO = ROOT / "scenarios" / "paper-2017.toml"
 TARGET_S = 10.0
 KEYS = ("load", "build", "solve", "extract", "total")
 
@@ -52,7 +52,7 @@ def main() -> None:
                  f"{startup:.2f}", f"{startup / wall:.0%}"])
     rows.append(["**CLI wall clock**", f"**{wall:.2f}**", "100%"])
     body = (
-        f"`python3 -m klynge_opt solve scenarios/reform.toml --out TMP`, {args.repeats} fresh "
+        f"`python3 -m klynge_opt solve scenarios/paper-2017.toml --out TMP`, {args.repeats} fresh "
         f"processes: median wall clock **{wall:.2f} s** (min {min(walls):.2f}, max "
         f"{max(walls):.2f}). Target < {TARGET_S:.0f} s, proven optimal, checker ok: "
         f"{verdict(wall < TARGET_S and optimal and checked)} (every run "

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import layered_tables
-from klynge_opt.api import solve
+from klynge_opt.api import open_session, solve
 from klynge_opt.data.dataset import Dataset, from_tables
 from klynge_opt.data.geography import travel_times
 from klynge_opt.data.scenario import Scenario
@@ -241,3 +241,22 @@ def test_layered_plans_are_optimal_and_checked(rng: random.Random) -> None:
     a.loc[first, "operator_id"] = closed.iloc[0]
     report = check_plan(ds, sc, result.operators, result.clusters, a)
     assert not report.ok
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_cluster_groups_without_place_give_the_same_optimum(seed):
+    """With split shares, no cluster radius and a least-cost objective the cluster service is
+    grouped by (stronghold, current clusters) only. A radius no pair exceeds keeps the
+    municipality in the groups (docs/model.md) without excluding anything: both optima must
+    agree, and the coarse model must have fewer cluster groups where places differ."""
+    ds, sc = _instance(random.Random(1000 + seed), f"eq{seed}")
+    sc = sc.with_updates({"policy": {"allow_split": True}, "objective": {"sense": "min_cost"}})
+    fine = sc.with_updates({"policy": {"cluster": {"max_travel_minutes": 10_000.0}}})
+    coarse_inputs = open_session(ds, sc).inputs
+    fine_inputs = open_session(ds, fine).inputs
+    assert len(coarse_inputs.cluster_groups) <= len(fine_inputs.cluster_groups)
+    a, b = solve(ds, sc), solve(ds, fine)
+    assert a.status == b.status  # both optimal, or both infeasible (a budget below any plan)
+    if a.status == "optimal":
+        assert a.summary["check"]["ok"]
+        assert a.objective == pytest.approx(b.objective, rel=REL)

@@ -202,9 +202,11 @@ def test_generate_synthetic_is_valid(tmp_path):
 def test_scenario_show_resolves_inheritance():
     from conftest import ROOT
 
-    res = run("scenario", "show", ROOT / "scenarios" / "reform.toml")
+    res = run("scenario", "show", ROOT / "scenarios" / "paper-2017.toml")
     assert res.exit_code == 0 and "inherits from" in res.output
-    assert "min_firms_per_operator = 100.0" in res.output
+    assert "min_members_per_cluster = 300.0" in res.output
+    # inherited from common.toml:
+    assert "allow_mergers = true" in res.output
 
 
 def _commands(group, prefix=()):

@@ -130,7 +130,7 @@ def denmark():
 
 
 def test_denmark_prechecks_are_fast_and_name_bornholm(denmark):
-    sc = load_scenario(ROOT / "scenarios" / "reform.toml").with_updates(
+    sc = load_scenario(ROOT / "scenarios" / "paper-2017.toml").with_updates(
         {"policy": {"coverage": "hard", "max_travel_minutes": 60}})
     session = open_session(denmark, sc)
     where = {f.where for f in session.findings}
@@ -141,7 +141,7 @@ def test_denmark_prechecks_are_fast_and_name_bornholm(denmark):
 
 @pytest.mark.slow  # a full Danish diagnosis with verified suggestions: ~30 s
 def test_denmark_region_cap_clash(denmark):
-    sc = load_scenario(ROOT / "scenarios" / "reform.toml").with_updates(
+    sc = load_scenario(ROOT / "scenarios" / "paper-2017.toml").with_updates(
         {"policy": {"max_operators": 8}})
     r = solve(denmark, sc, diagnose=True)
     f = r.diagnosis.findings[0]

@@ -71,7 +71,7 @@ def test_optimal_means_proven_within_the_small_gap(gap, requested, expected):
 def test_danish_reform_at_a_loose_gap_is_feasible_not_optimal():
     from conftest import ROOT
 
-    sc = load_scenario(ROOT / "scenarios" / "reform.toml").with_updates(
+    sc = load_scenario(ROOT / "scenarios" / "paper-2017.toml").with_updates(
         {"solver": {"mip_gap": 1.0}})
     result = solve(None, sc)
     assert result.has_solution and result.summary["check"]["ok"]

@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("data",),
     ("model",),
     ("results",),
-    ("api",),
+    ("api", "denmark"),
     ("studies",),
     ("cli", "__main__", "__init__"),
 )

@@ -26,7 +26,7 @@ from klynge_opt.model.formulation import build_model, prepare
 from klynge_opt.model.landscape import build_landscape
 from klynge_opt.model.solver import highs_options, solve
 
-REFORM = dataset_api.DENMARK.parents[1] / "scenarios" / "reform.toml"
+REFORM = dataset_api.DENMARK.parents[1] / "scenarios" / "paper-2017.toml"
 
 
 def _highs(solver: Any) -> highspy.Highs:

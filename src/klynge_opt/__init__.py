@@ -4,7 +4,7 @@ The Python API mirrors the command line::
 
     import klynge_opt as ko
     ds = ko.load("data/denmark")
-    result = ko.solve(ds, ko.load_scenario("scenarios/reform.toml"))
+    result = ko.solve(ds, ko.load_scenario("scenarios/paper-2017.toml"))
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ app = typer.Typer(
     add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
     rich_markup_mode=None,
     help="klynge-opt: design a consolidated business-promotion system.",
-    epilog="Example: klynge-opt solve scenarios/reform.toml --out results/reform\n\n"
+    epilog="Example: klynge-opt solve scenarios/paper-2017.toml --out results/reform\n\n"
            "Exit codes: 0 success; 1 a solve failed, its check found violations, or an output "
            "could not be written; 2 bad input (data, scenario, options, or an output path "
            "that must not be replaced); 3 infeasible scenario; 130 interrupted.")
@@ -367,7 +367,7 @@ def solve(scenario: ScenarioArg = None,
           ) -> None:
     """Solve a scenario: choose the operators and clusters to keep at least cost.
 
-    Example: klynge-opt solve scenarios/reform.toml --out results/reform
+    Example: klynge-opt solve scenarios/paper-2017.toml --out results/reform
     """
     from .api import load_inputs
     from .api import solve as api_solve
@@ -449,7 +449,7 @@ app.add_typer(scenario_app, name="scenario")
 def scenario_show(file: Annotated[Path, typer.Argument(help="Scenario TOML file.")]) -> None:
     """Print the fully resolved scenario (inheritance and defaults applied) as TOML.
 
-    Example: klynge-opt scenario show scenarios/reform.toml
+    Example: klynge-opt scenario show scenarios/paper-2017.toml
     """
     import tomli_w
 
@@ -495,7 +495,7 @@ def compare(scenarios: ScenariosArg,
             force: ForceOpt = False) -> None:
     """Solve several scenarios and show them side by side: costs, inputs and decisions.
 
-    Example: klynge-opt compare scenarios/status-quo.toml scenarios/reform.toml
+    Example: klynge-opt compare scenarios/status-quo.toml scenarios/paper-2017.toml
     """
     from .studies.compare import compare as run_compare
     from .studies.compare import write_comparison
@@ -535,7 +535,7 @@ def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
           ) -> None:
     """What each active policy costs: re-solve with that one policy relaxed.
 
-    Example: klynge-opt price scenarios/reform.toml --out results/price.csv
+    Example: klynge-opt price scenarios/paper-2017.toml --out results/price.csv
     """
     from .studies.price import price as run_price
 
@@ -571,7 +571,7 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
           ) -> None:
     """Trade-off curves: solve over a range of one or two numeric parameters.
 
-    Example: klynge-opt sweep scenarios/reform.toml --param policy.max_travel_minutes=60:120:15
+    Example: klynge-opt sweep scenarios/paper-2017.toml --param policy.max_travel_minutes=60:120:15
     """
     from .studies.sweep import parse_range, plot_sweep
     from .studies.sweep import sweep as run_sweep
@@ -604,7 +604,7 @@ def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML fi
                      help="Write the table as CSV here.")] = None) -> None:
     """The k best distinct operator sets, each with its cost gap to the optimum.
 
-    Example: klynge-opt alternatives scenarios/reform.toml -k 5
+    Example: klynge-opt alternatives scenarios/paper-2017.toml -k 5
     """
     from .studies.alternatives import alternatives as run_alternatives
 
@@ -642,30 +642,37 @@ class DataFormat(StrEnum):
 @_handled
 def generate_denmark(
         base: Annotated[Path | None, typer.Option(
-            help="Folder with the curated Danish tables (default: the embedded Danish data "
-                 "set).")] = None,
+            help="Folder with the Danish geography: regions, municipalities, strongholds, "
+                 "links (default: the embedded Danish data set).")] = None,
+        sources: Annotated[Path | None, typer.Option(
+            help="Folder with the curated organisations, clusters and kinds (default: "
+                 "data/sources/denmark).")] = None,
         out: Annotated[Path | None, typer.Option(
             help="Output folder (default: a new folder "
                  "generated/denmark-<firms>-firms-seed-<seed>).")] = None,
-        firms: Annotated[int, typer.Option(min=1, help="Number of firms.")] = 12_000,
+        firms: Annotated[int, typer.Option(min=1, help="Cluster member firms.")] = 12_000,
+        smes: Annotated[int, typer.Option(
+            min=0, help="Rows of the wider SME sample (each row stands for 5 firms).")] = 24_000,
         seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 2017,
         force: Annotated[bool, typer.Option(
             "--force", help="Replace an existing data set at --out (e.g. --out = --base).")
         ] = False) -> None:
-    """Generate the synthetic firms and memberships of the Danish data set into a new folder.
+    """Build the Danish data set from its curated sources: local services, firms,
+    memberships, capacities and costs by the rules in data/denmark/README.md.
 
-    Example: klynge-opt generate denmark --firms 500 --seed 7
+    Example: klynge-opt generate denmark --out data/denmark --force   (the embedded set)
     """
-    from .data.dataset import DENMARK, load_partial
-    from .data.generator import generate_firms
     from .data.loading import write_tables
+    from .denmark import SOURCES, build_denmark
 
     target = out or Path("generated") / f"denmark-{firms}-firms-seed-{seed}"
-    tables = load_partial(base or DENMARK)
-    tables.update(generate_firms(tables, n_firms=firms, seed=seed))
+    built = build_denmark(sources or SOURCES, base, members=firms, smes=smes, seed=seed)
+    tables = built.tables
     target = write_tables(tables, target, force=force)
-    console.print(f"wrote {firms:,} firms and {len(tables['memberships']):,} memberships "
-                  f"(seed {seed}) to {escape(str(target))}/")
+    console.print(f"wrote {len(tables['operators']):,} operators, "
+                  f"{len(tables['clusters']):,} clusters, {len(tables['firms']):,} firms and "
+                  f"{len(tables['memberships']):,} memberships (seed {seed}) to "
+                  f"{escape(str(target))}/")
 
 
 @generate_app.command("synthetic")

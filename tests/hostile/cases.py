@@ -58,6 +58,7 @@ from .steps import (
     remove,
     rename_operator,
     set_col,
+    sources,
     summary,
     symlink,
     text,
@@ -185,7 +186,7 @@ START_WAIT = 240.0
 
 def _interrupt(sig: int) -> Callable[[Ctx], Outcome]:
     def custom(ctx: Ctx) -> Outcome:
-        proc = ctx.popen("solve", "{repo}/scenarios/reform.toml", "--out",
+        proc = ctx.popen("solve", "{repo}/scenarios/paper-2017.toml", "--out",
                          "{proj}/results/reform", "--log")
         lines: list[str] = []
         started = threading.Event()
@@ -228,7 +229,7 @@ for name, sig in (("sigint", signal.SIGINT), ("sigterm", signal.SIGTERM)):
 
 
 def _concurrent(ctx: Ctx) -> Outcome:
-    procs = [ctx.popen("solve", "{repo}/scenarios/reform.toml", "--out",
+    procs = [ctx.popen("solve", "{repo}/scenarios/paper-2017.toml", "--out",
                        "{proj}/results/reform") for _ in range(2)]
     runs = []
     for proc in procs:
@@ -635,10 +636,11 @@ for tag, payload in FORMULAS:
         data(mutate=names("operators", lambda i, _o, p=payload: f"{p} op{i + 1}")), plan(),
         allowed=("proj/res",), extra=_formula_solve_ok(payload))
     add(f"os-formula-{tag}-generated-xlsx", SAFETY,
-        ["generate", "denmark", "--base", "{proj}/dk", "--out", "{proj}/dk.xlsx", "--firms",
-         "500"], 0,
-        denmark("dk", names("operators", lambda i, _o, p=payload: f"{p} {i + 1}",
-                            rows=range(3))),
+        ["generate", "denmark", "--base", "{proj}/dk", "--sources", "{proj}/src", "--out",
+         "{proj}/dk.xlsx", "--firms", "500", "--smes", "500"], 0,
+        denmark("dk"), sources("src", names("organisations",
+                                            lambda i, _o, p=payload: f"{p} {i + 1}",
+                                            rows=range(3))),
         allowed=("proj/dk.xlsx",), extra=_formula_xlsx_ok(payload, "dk.xlsx"))
 for tag, payload in FORMULAS[:4]:
     add(f"os-formula-{tag}-comparison-csv", SAFETY,
@@ -655,8 +657,10 @@ def _formula_dk_csv_ok(ctx: Ctx, _: Outcome) -> None:
 
 
 add("os-formula-equals-generated-csv", SAFETY,
-    ["generate", "denmark", "--base", "{proj}/dk", "--out", "{proj}/dk2", "--firms", "500"], 0,
-    denmark("dk", names("operators", lambda i, _o: f"=1+1 {i + 1}", rows=range(3))),
+    ["generate", "denmark", "--base", "{proj}/dk", "--sources", "{proj}/src", "--out",
+     "{proj}/dk2", "--firms", "500", "--smes", "500"], 0,
+    denmark("dk"), sources("src", names("organisations", lambda i, _o: f"=1+1 {i + 1}",
+                                        rows=range(3))),
     allowed=("proj/dk2",), extra=_formula_dk_csv_ok)
 
 

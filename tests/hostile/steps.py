@@ -248,6 +248,25 @@ def denmark(folder: str = "dk", mutate: Callable[[Tables], None] | None = None, 
     return step
 
 
+def sources(folder: str = "src", mutate: Callable[[Tables], None] | None = None) -> Step:
+    """A copy of the checkout's curated Danish sources (``data/sources/denmark``, what
+    `generate denmark --sources` reads) in ``<proj>/<folder>``, optionally mutated as text."""
+
+    def step(ctx: Ctx) -> None:
+        source = ctx.repo / "data" / "sources" / "denmark"
+        if not source.is_dir():
+            raise SetupError(f"no Danish sources at {source}")
+        target = ctx.proj / folder
+        shutil.copytree(source, target)
+        if mutate is not None:
+            tables = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False)
+                      for p in target.glob("*.csv")}
+            mutate(tables)
+            write_csvs(tables, target)
+
+    return step
+
+
 def chain(n: int, data_path: str = "landscape") -> Step:
     """``c0000.toml`` extends ``c0001.toml`` ... extends ``c{n-1}.toml`` (which sets data)."""
 

@@ -139,6 +139,13 @@ def _read_folder(root: Path, fmt: str, raw: RawData) -> None:
             raw.tables[file.stem], raw.sources[file.stem] = read
 
 
+def read_text_csv(file: Path, problems: list[Problem]) -> pd.DataFrame | None:
+    """Any CSV file as text cells, read as carefully as a data-set table (encoding, separator,
+    stray CR, blank rows); ``None`` after adding the problem that stopped it."""
+    read = _read_csv(file, problems)
+    return None if read is None else read[0]
+
+
 def _read_parquet(file: Path, problems: list[Problem]) -> tuple[pd.DataFrame, TableSource] | None:
     try:
         frame = pd.read_parquet(file)

@@ -143,7 +143,9 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
     local_service = services.local_groups(land, pol, scenario.effect)
     local = local_service.groups
     local_ops = operators.index[(operators["layer"] == "local_service") & operators["in_scope"]]
-    cluster_service = services.cluster_groups(land, pol, scenario.effect)
+    coarse = pol.allow_split and pol.cluster.max_travel_minutes is None \
+        and scenario.objective.sense == "min_cost"
+    cluster_service = services.cluster_groups(land, pol, scenario.effect, by_place=not coarse)
     member = cluster_service.groups
     return dataclasses.replace(
         inputs, layered=True, local_groups=local,

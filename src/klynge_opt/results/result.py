@@ -554,7 +554,8 @@ def annual_cost(operators: pd.DataFrame, clusters: pd.DataFrame) -> float:
 def status_quo_plan(land: Landscape, scenario: Scenario) -> pd.DataFrame:
     """Today's assignments. Without a kinds table: each firm served by the nearest host of its
     current clusters (in that cluster), or, without a membership, by the nearest competent
-    operator. With one, per service: local by the nearest local operator, guidance by the
+    operator. With one, per service: local by the municipality's own local operator (the
+    nearest one where it has none), guidance by the
     nearest competent entry point (or other in-scope operator), cluster by the nearest of
     the firm's current clusters (a firm without one unserved)."""
     ds = land.dataset
@@ -569,21 +570,25 @@ def status_quo_plan(land: Landscape, scenario: Scenario) -> pd.DataFrame:
 
     op_muni = ds.operators.set_index("operator_id")["municipality_id"]
 
-    def nearest(cand: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-        """One row per ``key``: the candidate with the fewest minutes (ties by id)."""
-        cand = cand.assign(minutes=_minutes(land, cand["municipality_id"],
-                                            cand["operator_id"].map(op_muni)))
-        return cand.sort_values([*key, "minutes", "operator_id", "cluster_id"]) \
+    def nearest(cand: pd.DataFrame, key: list[str], own_first: bool = False) -> pd.DataFrame:
+        """One row per ``key``: the candidate with the fewest minutes (ties by id); with
+        ``own_first``, one in the firm's own municipality before any other."""
+        where = cand["operator_id"].map(op_muni)
+        cand = cand.assign(minutes=_minutes(land, cand["municipality_id"], where),
+                           away=(where != cand["municipality_id"]) & own_first)
+        return cand.sort_values([*key, "away", "minutes", "operator_id", "cluster_id"]) \
             .drop_duplicates(key)
 
-    def by_place(cand: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    def by_place(cand: pd.DataFrame, key: list[str], own_first: bool = False) -> pd.DataFrame:
         """The nearest provider per place (all firms there share it), given to each firm."""
-        best = nearest(cand.assign(cluster_id=""), key)
+        best = nearest(cand.assign(cluster_id=""), key, own_first)
         return firms.merge(best[[*key, "operator_id", "cluster_id", "minutes"]], on=key)
 
     places = firms[["municipality_id", "stronghold_id"]].drop_duplicates()
+    # Today a municipality's firms use its own business service, however near a neighbour's.
     local = by_place(places[["municipality_id"]].drop_duplicates().merge(
-        pd.DataFrame({"operator_id": local_ops}), how="cross"), ["municipality_id"])
+        pd.DataFrame({"operator_id": local_ops}), how="cross"), ["municipality_id"],
+        own_first=True)
     comp = land.competence[land.competence["operator_id"].isin(givers)]
     guidance = by_place(places.merge(comp, on="stronghold_id"),
                         ["municipality_id", "stronghold_id"])
