@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "performance.md"
 #: The OR-Library instances shipped with the tests (cap/, pmed/ and the published optima).
 ORLIB_COPY = ROOT / "tests" / "data" / "orlib"
-SECTIONS = ("load", "reform", "overhead", "orlib")
+SECTIONS = ("load", "reform", "denmark", "overhead", "orlib")
 #: Other work on the shared machine shows in the load average; recorded at import.
 _LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
@@ -35,6 +35,8 @@ Figures measured by the benchmarks in `benchmarks/` (run on demand, never by pyt
 - `python3 benchmarks/bench_load.py`: load + validate the Danish data set and a
   1,000,000-firm synthetic one;
 - `python3 benchmarks/bench_reform.py`: the Danish reform scenario end to end via the CLI;
+- `python3 benchmarks/bench_denmark.py`: the four Danish scenarios (and the budget one) end
+  to end, with status, proven gap and checker;
 - `python3 benchmarks/bench_overhead.py`: modelling overhead (load, build, transfer to
   HiGHS, extract) against HiGHS's own solve time of the same model read from MPS;
 - `python3 benchmarks/bench_orlib.py`: all 37 OR-Library cap instances to their published

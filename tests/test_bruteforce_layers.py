@@ -154,7 +154,14 @@ def brute_force(ds: Dataset, sc: Scenario) -> tuple[float, float] | None:
             unsel = [c for c in clusters.index if c not in sel]
             merge_space = _mergers(sel, unsel, shares) if pol.allow_mergers else iter([{}])
             for merged in merge_space:
-                total = fixed + sum(float(clusters.at[c0, "merge_cost"]) for c0 in merged)
+                # A merged cluster's programme goes on inside its successor: its annual cost
+                # stays, in the budget and in cluster_operating.
+                carried = float(clusters.loc[sorted(merged), "annual_cost"].sum())
+                if pol.annual_budget is not None and \
+                        annual + carried > pol.annual_budget + 1e-9:
+                    continue
+                total = fixed + h * carried + sum(float(clusters.at[c0, "merge_cost"])
+                                                  for c0 in merged)
                 jobs = 0.0
                 options: list[tuple[list[Option], float, float, float]] = []
                 for (m,), (q, e, p) in local_g.items():
@@ -246,7 +253,7 @@ def test_layered_plans_are_optimal_and_checked(rng: random.Random) -> None:
 @pytest.mark.parametrize("seed", range(12))
 def test_cluster_groups_without_place_give_the_same_optimum(seed):
     """With split shares, no cluster radius and a least-cost objective the cluster service is
-    grouped by (stronghold, current clusters) only. A radius no pair exceeds keeps the
+    grouped by (stronghold, current clusters, growth) only. A radius no pair exceeds keeps the
     municipality in the groups (docs/model.md) without excluding anything: both optima must
     agree, and the coarse model must have fewer cluster groups where places differ."""
     ds, sc = _instance(random.Random(1000 + seed), f"eq{seed}")
@@ -260,3 +267,18 @@ def test_cluster_groups_without_place_give_the_same_optimum(seed):
     if a.status == "optimal":
         assert a.summary["check"]["ok"]
         assert a.objective == pytest.approx(b.objective, rel=REL)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_coarse_cluster_groups_under_max_effect_can_only_gain(seed):
+    """Under max_effect the coarse groups also split growth firms from the rest: every plan of
+    the municipal grouping is one of theirs, so the most effect can only grow."""
+    ds, sc = _instance(random.Random(2000 + seed), f"mx{seed}")
+    sc = sc.with_updates({"policy": {"allow_split": True, "annual_budget": 4000.0},
+                          "objective": {"sense": "max_effect"}})
+    fine = sc.with_updates({"policy": {"cluster": {"max_travel_minutes": 10_000.0}}})
+    a, b = solve(ds, sc), solve(ds, fine)
+    assert a.status == b.status
+    if a.status == "optimal":
+        assert a.summary["check"]["ok"] and b.summary["check"]["ok"]
+        assert a.summary["effect"]["jobs"] >= b.summary["effect"]["jobs"] * (1 - REL)

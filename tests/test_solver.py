@@ -191,12 +191,14 @@ def test_no_plan_within_the_time_limit_is_honest(hard_tables: dict[str, pd.DataF
 
 @pytest.mark.slow
 def test_reform_is_reproducible() -> None:
-    """The Danish reform scenario twice in one process: identical plans (about 9 s each)."""
+    """The Danish reform scenario twice in one process: identical plans (about 100 s each,
+    stopped by the scenario's 0.1 % gap, not by time, so HiGHS's deterministic search gives
+    the same plan)."""
     scenario = load_scenario(REFORM)
     first = api_solve(None, scenario)
     second = api_solve(None, scenario)
     for result in (first, second):
-        assert result.status == "optimal"
+        assert result.status in ("optimal", "feasible") and result.summary["mip_gap"] <= 1e-3
         assert result.summary["check"]["ok"] is True
     pd.testing.assert_frame_equal(first.operators, second.operators)
     pd.testing.assert_frame_equal(first.clusters, second.clusters)

@@ -280,6 +280,13 @@ def _in_scope_costs(ops: pd.DataFrame) -> tuple[pd.Series, dict[str, float]]:
 def _cluster_costs(ops: pd.DataFrame, clusters: pd.DataFrame, load: pd.Series,
                    rates: Mapping[str, float]) -> pd.Series:
     """Each cluster's own programme: CLUSTER_PROGRAMME_SHARE of the cluster layer's rate on
-    its capacity. For an in-scope host it is carved out of the host's cost (counted once)."""
+    its capacity, carved out of its in-scope host's cost (counted once). A cluster run by an
+    out-of-scope host (a science park, a GTS institute) carries its whole budget itself, as
+    if it were an organisation of its own: the reform does not decide its host's cost, and
+    without this it would look cheaper than every other cluster."""
     cap = _step_up(load.reindex(clusters.index).fillna(0.0))
-    return CLUSTER_PROGRAMME_SHARE * rates["cluster"] * cap
+    rate = rates["cluster"]
+    n_hosted = clusters.groupby("operator_id")["name"].transform("size")
+    inside = clusters["operator_id"].map(ops["in_scope"]).astype(bool)
+    whole = FIXED_COST["cluster"] / n_hosted + rate * cap
+    return (CLUSTER_PROGRAMME_SHARE * rate * cap).where(inside, whole)

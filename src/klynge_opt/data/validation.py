@@ -191,12 +191,19 @@ def _landscape(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSo
 
 def _cluster_costs(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, TableSource],
                    problems: list[Problem]) -> None:
-    """Warn where the clusters an operator hosts cost more a year than the operator: the
-    cluster budgets and the host's cost then likely count the same money twice or not at all."""
+    """Warn where the clusters an in-scope operator hosts cost more a year than the operator:
+    the cluster budgets and the host's cost then likely count the same money twice or not at
+    all. A host outside the reform's scope (``kinds.in_scope = false``) is exempt: the reform
+    does not decide its cost, and a cluster it runs is paid apart from it."""
     clusters, ops = tables["clusters"], tables["operators"]
     if "annual_cost" not in clusters or clusters["annual_cost"].fillna(0).eq(0).all():
         return
     hosted = clusters.groupby("operator_id")["annual_cost"].sum()
+    kinds = tables.get("kinds")
+    if kinds is not None and len(kinds) and "in_scope" in kinds:
+        outside = set(kinds.loc[~kinds["in_scope"].fillna(True).astype(bool), "kind"])
+        exempt = set(ops.loc[ops["kind"].isin(outside), "operator_id"])
+        hosted = hosted[~hosted.index.isin(exempt)]
     own = ops.set_index("operator_id")["annual_cost"]
     over = hosted[hosted > own.reindex(hosted.index)]
     rows = ops["operator_id"].isin(over.index).to_numpy()

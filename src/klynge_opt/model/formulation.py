@@ -143,8 +143,7 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
     local_service = services.local_groups(land, pol, scenario.effect)
     local = local_service.groups
     local_ops = operators.index[(operators["layer"] == "local_service") & operators["in_scope"]]
-    coarse = pol.allow_split and pol.cluster.max_travel_minutes is None \
-        and scenario.objective.sense == "min_cost"
+    coarse = pol.allow_split and pol.cluster.max_travel_minutes is None
     cluster_service = services.cluster_groups(land, pol, scenario.effect, by_place=not coarse)
     member = cluster_service.groups
     return dataclasses.replace(
@@ -492,14 +491,25 @@ def forced(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
 
 
 def annual_budget(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
-    """Σ_o a_o y_o + Σ_c a_c z_c <= annual_budget (in-scope operators, selected clusters)."""
+    """Σ_o a_o y_o + Σ_c a_c (z_c + Σ_c' mg_cc') <= annual_budget (in-scope operators,
+    clusters running on their own or inside a successor)."""
     budget = scenario.policy.annual_budget
     if budget is None:
         return
     a = inp.operators["annual_cost"]
+    m.annual_budget = pyo.Constraint(expr=sum(a[o] * m.y[o] for o in m._in_scope)
+                                     + _clusters_running_cost(m, inp) <= budget)
+
+
+def _clusters_running_cost(m: pyo.ConcreteModel, inp: ModelInputs) -> object:
+    """Σ_c a_c z_c + Σ_(c0,c) a_c0 mg_c0c: a merged cluster's programme goes on inside its
+    successor (its members and capacity move along, and so does what serving them costs);
+    a merger saves its host, not its programme."""
     a_c = inp.clusters["annual_cost"]
-    m.annual_budget = pyo.Constraint(expr=sum(a[o] * m.y[o] for o in m._in_scope) + sum(
-        a_c[c] * m.z[c] for c in m.C if a_c[c] > 0) <= budget)
+    own = sum(a_c[c] * m.z[c] for c in m.C if a_c[c] > 0)
+    merged = sum(a_c[c0] * m.mg[c0, c] for c0, c in m.MG if a_c[c0] > 0) \
+        if hasattr(m, "mg") else 0
+    return own + merged
 
 
 def max_strongholds_per_cluster(m: pyo.ConcreteModel, inp: ModelInputs,
@@ -643,9 +653,7 @@ def objective(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> Non
             u = getattr(m, var)
             unserved += [pen * groups.at[g, "penalty"] * u[g] for g in groups.index]
     m.cost_unserved_penalty = pyo.Expression(expr=sum(unserved) if unserved else 0.0)
-    a_c = inp.clusters["annual_cost"]
-    m.cost_cluster_operating = pyo.Expression(
-        expr=h * sum(a_c[c] * m.z[c] for c in m.C if a_c[c] > 0))
+    m.cost_cluster_operating = pyo.Expression(expr=h * _clusters_running_cost(m, inp))
     # y_o is fixed at 1 for these (outside_scope): the term is a constant, kept as a sum of
     # y so that the family's fixing is what keeps them open.
     out = [o for o in m.O if not ops.at[o, "in_scope"]]

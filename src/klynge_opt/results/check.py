@@ -47,7 +47,7 @@ name                               what is checked
 ``min_operators``                  at least min_operators kept
 ``max_operators``                  at most max_operators kept
 ``keep``/``close``                 forced operators
-``annual_budget``                  Σ annual_cost of kept operators <= annual_budget
+``annual_budget``                  Σ annual_cost of kept operators and running clusters <= budget
 ``objective_terms.<term>``         a reported cost term differs from the recomputed one
 ``objective``                      the reported objective differs from the recomputed one
 ``summary.<key>``                  a figure of ``summary.json`` differs from the recomputed one
@@ -980,8 +980,8 @@ def forced(ctx: Context, plan: Plan, out: list[Violation]) -> None:
 
 
 def annual_budget(ctx: Context, plan: Plan, out: list[Violation]) -> None:
-    """**annual_budget**: Σ annual_cost of kept in-scope operators and selected clusters
-    <= annual_budget."""
+    """**annual_budget**: Σ annual_cost of kept in-scope operators and of clusters selected or
+    merged into one <= annual_budget."""
     budget = ctx.pol.annual_budget
     if budget is None:
         return
@@ -992,10 +992,16 @@ def annual_budget(ctx: Context, plan: Plan, out: list[Violation]) -> None:
 
 
 def _annual_cost(ctx: Context, plan: Plan) -> float:
-    """DKK per year of in-scope operators kept and clusters selected."""
+    """DKK per year of in-scope operators kept and clusters running (selected or merged)."""
     kept = plan.kept.to_numpy(bool) & ctx.ops["in_scope"].to_numpy(bool)
-    return float(ctx.ops.loc[kept, "annual_cost"].sum()) + float(
-        ctx.clusters.loc[plan.selected.to_numpy(bool), "annual_cost"].sum())
+    return float(ctx.ops.loc[kept, "annual_cost"].sum()) + _running_clusters_cost(ctx, plan)
+
+
+def _running_clusters_cost(ctx: Context, plan: Plan) -> float:
+    """Annual cost of the clusters that run: selected, or merged into a successor (whose
+    programme goes on there)."""
+    running = plan.selected.to_numpy(bool) | ctx.clusters.index.isin(list(plan.merged))
+    return float(ctx.clusters.loc[running, "annual_cost"].sum())
 
 
 def max_strongholds_per_cluster(ctx: Context, plan: Plan, out: list[Violation]) -> None:
@@ -1269,8 +1275,7 @@ def cost_terms(ctx: Context, plan: Plan) -> dict[str, float]:
         "disruption": c.disruption_cost_per_firm * float(
             served_weight[on["disrupted"]].sum() + (moved["weight_raw"] * moved["share"]).sum()),
         "unserved_penalty": unserved_penalty + _layer_penalty(ctx, plan),
-        "cluster_operating": h * float(ctx.clusters.loc[plan.selected.to_numpy(bool),
-                                                        "annual_cost"].sum()),
+        "cluster_operating": h * _running_clusters_cost(ctx, plan),
         "outside_scope": h * float(ctx.ops.loc[~in_scope, "annual_cost"].sum()),
         "merger": float(ctx.clusters.loc[[c for c in plan.merged if c in ctx.clusters.index],
                                          "merge_cost"].sum()),

@@ -545,9 +545,10 @@ def effect_figures(assignments: pd.DataFrame, land: Landscape, scenario: Scenari
 
 
 def annual_cost(operators: pd.DataFrame, clusters: pd.DataFrame) -> float:
-    """DKK per year of what the reform decides: in-scope operators kept, clusters selected."""
+    """DKK per year of what the reform decides: in-scope operators kept, clusters selected
+    or merged into one (a merged cluster's programme goes on inside its successor)."""
     ops = operators[operators["kept"].astype(bool) & operators["in_scope"].astype(bool)]
-    cl = clusters[clusters["selected"].astype(bool)]
+    cl = clusters[clusters["selected"].astype(bool) | (clusters["merged_into"] != "")]
     return float(ops["annual_cost"].sum()) + float(cl["annual_cost"].fillna(0.0).sum())
 
 
