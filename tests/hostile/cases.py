@@ -258,7 +258,7 @@ def _concurrent_ok(ctx: Ctx, _: Outcome) -> None:
         if r.exit_code == 1:
             assert "another klynge-opt process" in r.output, "exit 1 without naming the other " \
                                                              "process"
-    assert summary(ctx, "results/reform")["status"] == "optimal"
+    assert summary(ctx, "results/reform")["status"] in ("optimal", "feasible")  # 0.1 % gap
     for file in ("operators.csv", "clusters.csv", "assignments.csv", "scenario.toml"):
         assert (ctx.proj / "results" / "reform" / file).is_file(), f"{file} missing"
     cli_ok(ctx, "check", "{proj}/results/reform")
