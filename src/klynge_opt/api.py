@@ -21,7 +21,7 @@ from .data.scenario import Scenario, load_scenario
 from .data.scenario import input_hash as scenario_hash
 from .fsio import clean_json
 from .model.diagnosis import Diagnosis, Finding, diagnose, prechecks
-from .model.formulation import ModelInputs, build_model, prepare
+from .model.formulation import ModelInputs, build_model, polish_relief, prepare
 from .model.landscape import Landscape, build_landscape
 from .model.solver import solve as run_solver
 from .problems import InputError, Problem
@@ -170,6 +170,7 @@ def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
 
     t = time.perf_counter()
     assert session.inputs is not None
+    polish_relief(model)
     operators, clusters, assignments = extract(model, session.land, session.inputs, sc)
     baseline = session.baseline
     timings["extract"] = time.perf_counter() - t
