@@ -35,6 +35,7 @@ from .data.dataset import from_tables, load_partial
 from .data.generator import generate_firms
 from .data.loading import read_text_csv
 from .data.paths import PROJECT_ROOT
+from .data.scenario import Scenario
 from .model.landscape import build_landscape
 from .problems import InputError, Problem, errors
 from .results.result import status_quo_plan
@@ -208,7 +209,8 @@ def build_denmark(sources: Path = SOURCES, base: Path | None = None, *, members:
     draft = from_tables(tables, source="draft")
 
     # Today's load per operator (its layer's service) and per cluster.
-    plan = status_quo_plan(build_landscape(draft), _scenario())
+    # The default scenario's rules for who needs which service (growth firms are guided).
+    plan = status_quo_plan(build_landscape(draft), Scenario())
     plan = plan[plan["operator_id"] != ""].assign(load=lambda a: a["weight"] * a["share"])
     layer = orgs.set_index("operator_id")["kind"].map(layer_of)
     own = plan[plan["service"].map({"local": "local_service", "guidance": "entry_point",
@@ -251,12 +253,6 @@ def build_denmark(sources: Path = SOURCES, base: Path | None = None, *, members:
     totals = ops.groupby("kind")["annual_cost"].sum().to_dict()
     totals["clusters"] = float(cl["annual_cost"].sum())
     return Calibration(out, rates, totals)
-
-
-def _scenario():
-    from .data.scenario import Scenario
-
-    return Scenario()
 
 
 def _round(values: pd.Series, step: float) -> pd.Series:

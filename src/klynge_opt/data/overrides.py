@@ -69,11 +69,16 @@ def validate_against(dataset: Dataset, scenario: Scenario, source: str,
             bad(f"overrides.operators[{i}].operator_id", change.operator_id, "operator id")
         if change.kind is not None and change.kind not in kinds:
             bad(f"overrides.operators[{i}].kind", change.kind, "operator kind")
+    def taken(column: str, value: str, existing_ids: object, new_ids: list[str],
+              what: str) -> None:
+        # An added id may clash with the data or with another addition.
+        if value in existing_ids or new_ids.count(value) > 1:  # type: ignore[operator]
+            problems.append(Problem("error", f"{what} id already exists", source=source,
+                                    column=column, value=value))
+
     for i, new in enumerate(ov.add_operators):
         key = f"overrides.add_operators[{i}]"
-        if new.operator_id in operators or added.count(new.operator_id) > 1:
-            problems.append(Problem("error", "operator id already exists", source=source,
-                                    column=f"{key}.operator_id", value=new.operator_id))
+        taken(f"{key}.operator_id", new.operator_id, operators, added, "operator")
         if new.municipality_id not in municipalities:
             bad(f"{key}.municipality_id", new.municipality_id, "municipality id")
         for s in new.strongholds:
@@ -82,9 +87,7 @@ def validate_against(dataset: Dataset, scenario: Scenario, source: str,
     clusters_added = [n.cluster_id for n in ov.add_clusters]
     for i, new in enumerate(ov.add_clusters):
         key = f"overrides.add_clusters[{i}]"
-        if new.cluster_id in existing or clusters_added.count(new.cluster_id) > 1:
-            problems.append(Problem("error", "cluster id already exists", source=source,
-                                    column=f"{key}.cluster_id", value=new.cluster_id))
+        taken(f"{key}.cluster_id", new.cluster_id, existing, clusters_added, "cluster")
         if new.operator_id not in known_ops:
             bad(f"{key}.operator_id", new.operator_id, "operator id")
         for field_name in ("strongholds", "secondary"):
