@@ -392,3 +392,13 @@ def test_a_scenario_can_add_a_cluster():
     columns = {p.column for p in err.value.problems}
     assert {"overrides.add_clusters[0].cluster_id", "overrides.add_clusters[0].operator_id",
             "overrides.add_clusters[0].strongholds"} <= columns
+    messages = {p.column: p.message for p in err.value.problems}
+    assert messages["overrides.add_clusters[0].cluster_id"] == "cluster id already exists"
+    twin = Scenario(name="twin", overrides={"add_operators": [{
+        "operator_id": "O1", "name": "Twin", "municipality_id": "0101", "annual_cost": 1.0,
+        "strongholds": ["food"]}]})
+    with pytest.raises(InputError) as err:
+        solve(ds, twin)
+    (problem,) = err.value.problems
+    assert (problem.column, problem.message) == ("overrides.add_operators[0].operator_id",
+                                                 "operator id already exists")
