@@ -595,7 +595,8 @@ def polish_relief(m: pyo.ConcreteModel) -> None:
         return
     for g, c in m.R:
         cap = sum(pyo.value(m.mg[c0, c]) for c0 in m._relief_sources[g, c])
-        m.r[g, c].set_value(max(0.0, min(pyo.value(m.w[g, c]), cap)))
+        # Clipped to [0, 1]: solver values may stray by rounding (1.0000000000000142).
+        m.r[g, c].set_value(max(0.0, min(pyo.value(m.w[g, c]), cap, 1.0)))
 
 
 def _members(m: pyo.ConcreteModel, c: str) -> object:
