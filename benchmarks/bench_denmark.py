@@ -1,5 +1,5 @@
 """The Danish reforms end to end through the CLI: status quo, paper-2017, committee-2018,
-reality-2021 and budget-850, each in a fresh process (median of --repeats runs).
+reality-2021 and budget-1000, each in a fresh process (median of --repeats runs).
 
     python3 -m klynge_opt solve scenarios/<name>.toml --out TMP
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from _common import ROOT, log, median, section, solve_cli, table, verdict, write_section
 
-SCENARIOS = ("status-quo", "paper-2017", "committee-2018", "reality-2021", "budget-850")
+SCENARIOS = ("status-quo", "paper-2017", "committee-2018", "reality-2021", "budget-1000")
 
 
 def main() -> None:

@@ -72,6 +72,11 @@ def _instance(rng: random.Random, name: str = "bf") -> tuple[Dataset, Scenario]:
     if rng.random() < 0.4:
         policy["annual_budget"] = float(rng.choice([1500, 2500, 4000]))
         effect = {"sense": "max_effect"}
+    else:
+        # A per-firm cost makes the budget depend on the assignment, which this brute force
+        # does not enumerate: drawn without a budget only (the budget case is hand-worked in
+        # test_layers.py).
+        ops["cost_per_firm"] = [float(rng.choice([0, 0, 20, 60])) for _ in range(len(ops))]
     sc = Scenario(name=name, policy=policy, costs=costs, objective=effect,
                   solver={"mip_gap": 0.0})
     return from_tables(t), sc
@@ -98,6 +103,7 @@ def brute_force(ds: Dataset, sc: Scenario) -> tuple[float, float] | None:
     ops = ds.operators.set_index("operator_id")
     layer = ops["kind"].map(kinds["layer"])
     in_scope = ops["kind"].map(kinds["in_scope"]).astype(bool)
+    per_firm = ops["cost_per_firm"] * h
     clusters = ds.clusters.set_index("cluster_id")
     shares = {c: set(g) for c, g in ds.cluster_strongholds.groupby("cluster_id")["stronghold_id"]}
     comp = set(zip(ds.operator_strongholds["operator_id"],
@@ -165,13 +171,15 @@ def brute_force(ds: Dataset, sc: Scenario) -> tuple[float, float] | None:
                 jobs = 0.0
                 options: list[tuple[list[Option], float, float, float]] = []
                 for (m,), (q, e, p) in local_g.items():
-                    opts = [Option(o, h * cost.cost_per_firm_minute * q * minutes(m, o))
+                    opts = [Option(o, h * cost.cost_per_firm_minute * q * minutes(m, o)
+                                   + per_firm[o] * q)
                             for o in kept if layer[o] == "local_service" and in_scope[o]
                             and (pol.local.max_travel_minutes is None
                                  or minutes(m, o) <= pol.local.max_travel_minutes + 1e-9)]
                     options.append((opts, pen * p, rates.local * e, q))
                 for (m, s), (q, e, p) in guide_g.items():
-                    opts = [Option(o, h * cost.cost_per_firm_minute * q * minutes(m, o))
+                    opts = [Option(o, h * cost.cost_per_firm_minute * q * minutes(m, o)
+                                   + per_firm[o] * q)
                             for o in kept if in_scope[o] and layer[o] in ("entry_point", "other")
                             and ((o, s) in comp or (layer[o] == "entry_point"
                                                     and o not in listed))
@@ -185,7 +193,8 @@ def brute_force(ds: Dataset, sc: Scenario) -> tuple[float, float] | None:
                             continue
                         moved = bool(cur) and c not in cur and not any(
                             merged.get(k) == c for k in cur)
-                        opts.append(Option(c, cost.disruption_cost_per_firm * q * moved))
+                        opts.append(Option(c, cost.disruption_cost_per_firm * q * moved
+                                           + per_firm[clusters.at[c, "operator_id"]] * q))
                     options.append((opts, pen * p, rates.cluster * e, q))
                 for opts, unserved, effect, _q in options:
                     serve = min((o.cost for o in opts), default=math.inf)

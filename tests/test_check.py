@@ -507,6 +507,8 @@ def _refresh(ds: Dataset, t: dict[str, pd.DataFrame]) -> None:
     closure = ds.operators.set_index("operator_id")["closure_cost"]
     ops["closure_cost_paid"] = ops["operator_id"].map(closure).where(
         ~ops["kept"].astype(bool), 0.0)
+    ops["operating_cost"] = ops["annual_cost"].where(ops["kept"].astype(bool), 0.0) \
+        + ops["cost_per_firm"] * ops["firms_served"]
 
 
 def _check(ds: Dataset, result: Result, t: dict[str, pd.DataFrame] | None = None,
@@ -715,8 +717,21 @@ def _unserve(t: dict[str, pd.DataFrame], firm: str, service: str) -> None:
 
 def _max_strongholds_per_cluster(ds: Dataset, solved: Solved) -> dict[str, CheckReport]:
     # The selected C3 counts for food and ict.
+    # The selected C3 counts for food and ict; in a dedicated plan of the layered landscape
+    # (one cluster for food, one for ict) the cluster left out is added counting for nothing.
+    ds2, _ = _layered()
+    rule = {"max_strongholds_per_cluster": 1, "cluster_rule": "exactly"}
+    dedicated = solve(ds2, Scenario(name="dedicated", policy=rule, solver={"mip_gap": 0.0}))
+    assert dedicated.summary["check"]["ok"]
+    t = tables(dedicated)
+    (left_out,) = t["clusters"].loc[~t["clusters"]["selected"], "cluster_id"]
+    _set(t, "clusters", left_out, selected=True, counts_for="")
+    host = ds2.clusters.set_index("cluster_id").at[left_out, "operator_id"]
+    _set(t, "operators", host, kept=True, hosts=left_out)
+    _refresh(ds2, t)
     return {"max_strongholds_per_cluster": _check(ds, solved("radius_100"), policy={
-        "max_strongholds_per_cluster": 1})}
+        "max_strongholds_per_cluster": 1}),
+        "counted_when_selected": _check(ds2, dedicated, t)}
 
 
 def _forced_clusters(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
@@ -733,7 +748,7 @@ def _outside_scope(_ds: Dataset, _solved: Solved) -> dict[str, CheckReport]:
     # The out-of-scope GTS institute G1 (closure cost 0) closed.
     ds, result = _layered()
     t = tables(result)
-    _set(t, "operators", "G1", kept=False)
+    _set(t, "operators", "G1", kept=False, operating_cost=0.0)
     return {"outside_scope": _check(ds, result, t)}
 
 

@@ -17,9 +17,9 @@ from klynge_opt.problems import InputError
 from klynge_opt.studies.compare import compare, write_comparison
 from klynge_opt.studies.price import price
 
-REFORMS = ("paper-2017", "committee-2018", "reality-2021", "budget-850")
+REFORMS = ("paper-2017", "committee-2018", "reality-2021", "budget-1000")
 BUNDLED = ["status-quo", "common", "one-cluster-per-stronghold", "gold-clusters",
-           "rural-parity", "paper-2017", "committee-2018", "reality-2021", "budget-850"]
+           "rural-parity", "paper-2017", "committee-2018", "reality-2021", "budget-1000"]
 
 
 def tiny_scenarios(data: Path, folder: Path) -> list[Path]:
@@ -138,6 +138,6 @@ def test_cli_compare_and_scenario_show(bundled):
     res = CliRunner().invoke(app, [*args, "--force"])
     assert res.exit_code == 0, res.output
     assert "Side by side" in res.output and "Inputs that differ" in res.output
-    res = CliRunner().invoke(app, ["scenario", "show", str(files[-1])])  # budget-850
+    res = CliRunner().invoke(app, ["scenario", "show", str(files[-1])])  # budget-1000
     assert res.exit_code == 0 and "inherits from" in res.output
-    assert "annual_budget = 850000000.0" in res.output and 'sense = "max_effect"' in res.output
+    assert "annual_budget = 1000000000.0" in res.output and 'sense = "max_effect"' in res.output

@@ -402,3 +402,51 @@ def test_a_scenario_can_add_a_cluster():
     (problem,) = err.value.problems
     assert (problem.column, problem.message) == ("overrides.add_operators[0].operator_id",
                                                  "operator id already exists")
+
+
+def test_cost_per_firm_follows_the_firms_served():
+    """L1 and L2 cost 50 DKK a year per firm they serve: the nine local firm weights (F03
+    weighs 2) add 5 x 50 x 9 = 2,250 to operating, in the plan (259,000 -> 261,250) and in
+    the status quo measured by the same yardstick (249,000 -> 251,250); the plan's annual
+    cost grows by 450 (3,800 -> 4,250). A table claiming another operating cost is caught."""
+    t = layered_tables()
+    t["operators"]["cost_per_firm"] = t["operators"]["operator_id"].map(
+        {"L1": 50.0, "L2": 50.0}).fillna(0.0)
+    ds = from_tables(t)
+    result = solve(ds, Scenario(name="per-firm", solver={"mip_gap": 0.0}))
+    assert result.status == "optimal" and result.summary["check"]["ok"], result.message
+    assert result.objective_terms["operating"] == pytest.approx(21_250)
+    assert result.objective == pytest.approx(261_250)
+    assert result.summary["status_quo"]["objective"] == pytest.approx(251_250)
+    assert result.summary["effect"]["annual_cost"] == pytest.approx(4_250)
+    ops = result.operators.set_index("operator_id")
+    assert ops.loc[["L1", "L2"], "operating_cost"].sum() == pytest.approx(200 + 300 + 450)
+    assert ops.at["G1", "operating_cost"] == pytest.approx(5_000)
+    bad = result.operators.copy()
+    bad.loc[bad["operator_id"] == "L1", "operating_cost"] += 1.0
+    report = check_plan(ds, result.scenario, bad, result.clusters, result.assignments)
+    assert "operators_table" in report.constraints
+    # Serving the same firms from a closed council's neighbour moves its per-firm cost along:
+    # the two councils' per-firm costs are equal, so the optimum does not change with a
+    # factor applied to both, only the operating term (x 2: 450 more a year).
+    doubled = result.scenario.with_updates({"overrides": {"operators": [
+        {"kind": "local_service", "annual_cost_factor": 2.0}]}})
+    again = solve(ds, doubled)
+    assert again.objective_terms["operating"] == pytest.approx(21_250 + 5 * (500 + 450))
+
+
+def test_exactly_one_dedicated_cluster_leaves_no_cluster_counting_for_nothing():
+    """Dedicated clusters (one stronghold each) under cluster_rule = "exactly": keeping the
+    third cluster beside one for food and one for ict would spare its members' moves (O3 is
+    kept for guidance anyway), but it would count for no stronghold: two clusters, and the
+    checker agrees."""
+    ds = from_tables(layered_tables())
+    rule = {"max_strongholds_per_cluster": 1, "cluster_rule": "exactly"}
+    r = solve(ds, Scenario(name="dedicated", policy=rule, solver={"mip_gap": 0.0}))
+    assert r.status == "optimal" and r.summary["check"]["ok"], r.message
+    chosen = r.clusters[r.clusters["selected"]]
+    assert len(chosen) == 2 and (chosen["counts_for"] != "").all()
+    # "at_least" allows the third one, and keeps it when it pays.
+    loose = solve(ds, Scenario(name="loose", policy={**rule, "cluster_rule": "at_least"},
+                               solver={"mip_gap": 0.0}))
+    assert loose.summary["check"]["ok"] and loose.objective <= r.objective

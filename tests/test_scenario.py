@@ -87,7 +87,7 @@ def test_with_updates_revalidates_and_round_trips():
 
 
 @pytest.mark.parametrize("name", ["status-quo", "paper-2017", "committee-2018", "reality-2021",
-                                  "budget-850"])
+                                  "budget-1000"])
 def test_bundled_scenarios_parse(name):
     sc = load_scenario(ROOT / "scenarios" / f"{name}.toml")
     assert sc.name == name and sc.description

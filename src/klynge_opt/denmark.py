@@ -13,9 +13,10 @@ number the model reads is then made here by a rule (see ``data/denmark/README.md
 * capacities: each operator's and cluster's status-quo load (who serves whom today, as
   :func:`klynge_opt.results.result.status_quo_plan` assigns it) times :data:`HEADROOM`, so
   nobody is over capacity today;
-* annual costs: a fixed part per organisation plus one rate per unit of capacity for each
-  layer, calibrated so the layers sum to the totals in :data:`LAYER_TOTALS`; out-of-scope
-  actors share the rest of the public record's 4.7 bn DKK by their curated size.
+* costs: a fixed part per organisation (``annual_cost``) plus one rate per firm served for
+  each layer (``cost_per_firm``: the part that moves with the firms), calibrated so the
+  layers cost the totals in :data:`LAYER_TOTALS` today; out-of-scope actors share the rest
+  of the public record's 4.7 bn DKK by their curated size.
 
 This module sits above the pipeline, like :mod:`klynge_opt.api`: it calibrates the data on
 the status quo the pipeline computes. Everything is a pure function of the sources, the
@@ -65,9 +66,6 @@ LAYER_TOTALS: Mapping[str, float] = {"local_service": 700e6, "entry_point": 150e
 #: Fixed annual cost per organisation of a layer (premises, management), DKK.
 FIXED_COST: Mapping[str, float] = {"local_service": 2.0e6, "entry_point": 10.0e6,
                                    "cluster": 1.5e6}
-#: Share of a cluster organisation's variable cost that is its clusters' own programme
-#: (clusters.annual_cost); the rest stays with the host (operators.annual_cost).
-CLUSTER_PROGRAMME_SHARE = 0.4
 #: One-off closure cost as a share of annual cost, per kind (redundancy, leases).
 CLOSURE_SHARE: Mapping[str, float] = {
     "local_business_service": 0.12, "vaeksthus": 0.20, "cluster_organisation": 0.15,
@@ -75,8 +73,8 @@ CLOSURE_SHARE: Mapping[str, float] = {
     "investment_promotion": 0.10, "state_programme": 0.05}
 #: Kinds whose competences say nothing about where firms are.
 NO_PULL = ("state_programme", "investment_promotion")
-#: One-off cost of merging a cluster into another, as a share of its annual cost.
-MERGE_SHARE = 0.25
+#: One-off cost of merging a cluster into another, as a share of its budget.
+MERGE_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,7 @@ class Calibration:
     """What :func:`build_denmark` made, for the README and the tests."""
 
     tables: dict[str, pd.DataFrame]
-    rates: dict[str, float]          # DKK per unit of capacity, per in-scope layer
+    rates: dict[str, float]          # DKK per firm served a year, per in-scope layer
     totals: dict[str, float]         # annual cost per kind
 
 
@@ -166,6 +164,35 @@ def _local_services(orgs: pd.DataFrame, munis: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([orgs, generic], ignore_index=True)
 
 
+def _secretariats(orgs: pd.DataFrame, comp: pd.DataFrame, clusters: pd.DataFrame,
+                  cover: pd.DataFrame, in_scope: pd.Series,
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A cluster run by an out-of-scope organisation (a science park, a GTS institute) gets
+    its host's cluster secretariat as an in-scope cluster organisation of its own
+    (``<host>_clusters``, provenance "derived"): the reform decides whether the cluster runs,
+    so the fixed cost of running it must be the reform's to save, as for every other
+    cluster. Left with the out-of-scope host, keeping such a cluster would cost nothing
+    fixed and it would win its stronghold for that reason alone."""
+    scope = orgs.set_index("operator_id")["kind"].map(in_scope).astype(bool)
+    outside = sorted(set(clusters["operator_id"]) - set(scope.index[scope]))
+    if not outside:
+        return orgs, comp, clusters
+    hosts = orgs.set_index("operator_id").loc[outside]
+    new = pd.DataFrame({
+        "operator_id": [f"{o}_clusters" for o in outside],
+        "name": [f"{n} (cluster secretariat)" for n in hosts["name"]],
+        "municipality_id": hosts["municipality_id"].to_numpy(),
+        "kind": "cluster_organisation", "size": "0", "provenance": "derived",
+        "also_serves": ""})
+    rename = dict(zip(outside, new["operator_id"], strict=True))
+    clusters = clusters.assign(operator_id=clusters["operator_id"].replace(rename))
+    theirs = clusters[clusters["operator_id"].isin(new["operator_id"])][
+        ["cluster_id", "operator_id"]].merge(cover, on="cluster_id")
+    comp = pd.concat([comp, theirs[["operator_id", "stronghold_id"]].drop_duplicates()],
+                     ignore_index=True)
+    return pd.concat([orgs, new], ignore_index=True), comp, clusters
+
+
 def _firms(base: Mapping[str, pd.DataFrame], members: int, smes: int, seed: int,
            ) -> dict[str, pd.DataFrame]:
     """Cluster members (weight 1) and the SME sample (no membership, weight SME_WEIGHT)."""
@@ -193,9 +220,9 @@ def build_denmark(sources: Path = SOURCES, base: Path | None = None, *, members:
     layer_of = kinds.set_index("kind")["layer"]
     in_scope = kinds.set_index("kind")["in_scope"].eq("true")
     orgs = _local_services(src["organisations"], geo["municipalities"])
-    comp = src["operator_strongholds"]
-    clusters = src["clusters"]
     cover = src["cluster_strongholds"]
+    orgs, comp, clusters = _secretariats(orgs, src["operator_strongholds"], src["clusters"],
+                                         cover, in_scope)
 
     operators = orgs[["operator_id", "name", "municipality_id", "kind"]].assign(
         annual_cost=0.0, capacity=np.nan, closure_cost=0.0)
@@ -203,7 +230,8 @@ def build_denmark(sources: Path = SOURCES, base: Path | None = None, *, members:
                   clusters=clusters.drop(columns=["provenance"]), cluster_strongholds=cover)
     # Programmes and investment promotion sit in København with every stronghold: they must
     # not pull firms there.
-    placed = orgs.loc[~orgs["kind"].isin(NO_PULL), "operator_id"]
+    placed = orgs.loc[~orgs["kind"].isin(NO_PULL) & (orgs["provenance"] != "derived"),
+                      "operator_id"]
     tables.update(_firms({**tables, "operator_strongholds": comp[comp["operator_id"].isin(placed)]},
                          members, smes, seed))
     draft = from_tables(tables, source="draft")
@@ -221,37 +249,46 @@ def build_denmark(sources: Path = SOURCES, base: Path | None = None, *, members:
     ops = draft.operators.set_index("operator_id")
     ops["layer"] = ops["kind"].map(layer_of)
     ops["in_scope"] = ops["kind"].map(in_scope).astype(bool)
-    ops["capacity"] = _step_up(op_load.reindex(ops.index).fillna(0.0)).where(ops["in_scope"])
-    ops["annual_cost"], rates = _in_scope_costs(ops)
-    programme = _cluster_costs(ops, draft.clusters.set_index("cluster_id"), cl_load, rates)
-    hosted = programme.groupby(draft.clusters.set_index("cluster_id")["operator_id"]).sum()
-    ops["annual_cost"] = ops["annual_cost"] - hosted.reindex(ops.index).fillna(0.0) \
-        .where(ops["in_scope"], 0.0)
-    rest = TOTAL_SPEND - ops.loc[ops["in_scope"], "annual_cost"].sum() - programme.sum()
-    size = orgs.set_index("operator_id")["size"].astype(float)
+    hosts = draft.clusters.set_index("cluster_id")["operator_id"]
+    members = cl_load.groupby(hosts.reindex(cl_load.index)).sum()
+    load = op_load.reindex(ops.index).fillna(0.0)
+    # A cluster organisation's load is its clusters' members, wherever it sits.
+    hosting = ops.index.isin(members.index)
+    load[hosting] = members.reindex(ops.index[hosting]).to_numpy()
+    ops["capacity"] = _step_up(load).where(ops["in_scope"])
+    ops["annual_cost"], ops["cost_per_firm"], rates = _in_scope_costs(ops, load)
+    # Out-of-scope hosts (science parks, GTS): their clusters' members cost the cluster
+    # layer's rate, decided by the plan like everyone else's.
     outside = ~ops["in_scope"]
+    ops.loc[outside & hosting, "cost_per_firm"] = rates["cluster"]
+    per_firm = ops["cost_per_firm"] * load
+    rest = TOTAL_SPEND - ops.loc[ops["in_scope"], "annual_cost"].sum() - per_firm.sum()
+    size = orgs.set_index("operator_id")["size"].astype(float)
     ops.loc[outside, "annual_cost"] = rest * size[outside] / size[outside].sum()
     ops["annual_cost"] = _round(ops["annual_cost"], 1e5)
     # A cluster organisation's capacity is its clusters' (clusters.capacity), so that a
     # merger can carry capacity to the successor; its own row stays unlimited.
     ops.loc[ops["layer"] == "cluster", "capacity"] = np.nan
-    ops["closure_cost"] = _round(ops["annual_cost"] * ops["kind"].map(CLOSURE_SHARE), 1e4)
+    budget_today = ops["annual_cost"] + ops["cost_per_firm"] * load
+    ops["closure_cost"] = _round(budget_today * ops["kind"].map(CLOSURE_SHARE), 1e4)
 
     cl = draft.clusters.set_index("cluster_id")
     cl["capacity"] = _step_up(cl_load.reindex(cl.index).fillna(0.0))
-    cl["annual_cost"] = _round(programme, 1e5)
+    # A cluster's costs are its host's: the host's fixed part and the layer's rate per
+    # member, which follows the members into a successor (cost_per_firm of the host).
+    cl["annual_cost"] = 0.0
     # The whole budget behind a cluster (critical mass reads it): its share of a cluster
-    # organisation's fixed cost plus the layer's rate on its capacity.
+    # organisation's fixed cost plus the layer's rate on today's members.
     n_hosted = cl.groupby("operator_id")["capacity"].transform("size")
-    cl["budget"] = _round(FIXED_COST["cluster"] / n_hosted + rates["cluster"] * cl["capacity"],
-                          1e5)
-    cl["merge_cost"] = _round(cl["annual_cost"] * MERGE_SHARE, 1e4)
+    cl["budget"] = _round(FIXED_COST["cluster"] / n_hosted
+                          + rates["cluster"] * cl_load.reindex(cl.index).fillna(0.0), 1e5)
+    cl["merge_cost"] = _round(cl["budget"] * MERGE_SHARE, 1e4)
 
     out = dict(draft.tables)
     out["operators"] = ops.reset_index()[list(draft.operators.columns)]
     out["clusters"] = cl.reset_index()[list(draft.clusters.columns)]
-    totals = ops.groupby("kind")["annual_cost"].sum().to_dict()
-    totals["clusters"] = float(cl["annual_cost"].sum())
+    # Today's cost per kind: the fixed part and the per-firm part on today's load.
+    totals = budget_today.groupby(ops["kind"]).sum().to_dict()
     return Calibration(out, rates, totals)
 
 
@@ -259,30 +296,18 @@ def _round(values: pd.Series, step: float) -> pd.Series:
     return (values / step).round() * step
 
 
-def _in_scope_costs(ops: pd.DataFrame) -> tuple[pd.Series, dict[str, float]]:
-    """Fixed + rate x capacity per in-scope operator, the rate of each layer set so that the
-    layer costs LAYER_TOTALS (clusters' programmes included)."""
-    cost = pd.Series(0.0, index=ops.index)
+def _in_scope_costs(ops: pd.DataFrame, load: pd.Series,
+                    ) -> tuple[pd.Series, pd.Series, dict[str, float]]:
+    """(annual_cost, cost_per_firm, rates): a fixed part per in-scope operator and one rate
+    per firm served for each layer, set so that the layer costs its LAYER_TOTALS today."""
+    fixed = pd.Series(0.0, index=ops.index)
+    per_firm = pd.Series(0.0, index=ops.index)
     rates: dict[str, float] = {}
     for layer, total in LAYER_TOTALS.items():
         mine = ops["in_scope"] & (ops["layer"] == layer)
-        fixed = FIXED_COST[layer] * int(mine.sum())
-        cap = float(ops.loc[mine, "capacity"].sum())
-        rates[layer] = (total - fixed) / cap if cap > 0 else 0.0
-        cost[mine] = FIXED_COST[layer] + rates[layer] * ops.loc[mine, "capacity"]
-    return cost, rates
-
-
-def _cluster_costs(ops: pd.DataFrame, clusters: pd.DataFrame, load: pd.Series,
-                   rates: Mapping[str, float]) -> pd.Series:
-    """Each cluster's own programme: CLUSTER_PROGRAMME_SHARE of the cluster layer's rate on
-    its capacity, carved out of its in-scope host's cost (counted once). A cluster run by an
-    out-of-scope host (a science park, a GTS institute) carries its whole budget itself, as
-    if it were an organisation of its own: the reform does not decide its host's cost, and
-    without this it would look cheaper than every other cluster."""
-    cap = _step_up(load.reindex(clusters.index).fillna(0.0))
-    rate = rates["cluster"]
-    n_hosted = clusters.groupby("operator_id")["name"].transform("size")
-    inside = clusters["operator_id"].map(ops["in_scope"]).astype(bool)
-    whole = FIXED_COST["cluster"] / n_hosted + rate * cap
-    return (CLUSTER_PROGRAMME_SHARE * rate * cap).where(inside, whole)
+        served = float(load[mine].sum())
+        rates[layer] = round((total - FIXED_COST[layer] * int(mine.sum())) / served) \
+            if served > 0 else 0.0
+        fixed[mine] = FIXED_COST[layer]
+        per_firm[mine] = rates[layer]
+    return fixed, per_firm, rates

@@ -867,7 +867,7 @@ add("ih-employees-thousands-separator", INPUT, ["validate", "landscape"], (0, 2)
     must=("employees", "firms.csv:2", "1.500"),
     note="the contract says a warning; an error naming column and line is accepted too")
 for cid, cell, column in [("ih-xlsx-formula-number", "E2", "annual_cost"),
-                          ("ih-xlsx-formula-optional-number", "F2", "capacity"),
+                          ("ih-xlsx-formula-optional-number", "G2", "capacity"),
                           ("ih-xlsx-formula-text", "B2", "name")]:
     add(cid, INPUT, ["validate", "landscape.xlsx"], 2, data("landscape.xlsx", fmt="xlsx"),
         xlsx_cell("landscape.xlsx", "operators", cell, "=1+1"),

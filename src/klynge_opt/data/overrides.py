@@ -113,6 +113,7 @@ def apply_overrides(dataset: Dataset, scenario: Scenario) -> Dataset:
         else:
             rows = pd.Series(True, index=ops.index)
         ops.loc[rows, "annual_cost"] *= change.annual_cost_factor
+        ops.loc[rows, "cost_per_firm"] *= change.annual_cost_factor
         ops.loc[rows, "closure_cost"] *= change.closure_cost_factor
         ops.loc[rows, "capacity"] *= change.capacity_factor
         if change.capacity is not None:
@@ -120,7 +121,7 @@ def apply_overrides(dataset: Dataset, scenario: Scenario) -> Dataset:
     if ov.add_operators:
         new = pd.DataFrame([{
             "operator_id": n.operator_id, "name": n.name, "municipality_id": n.municipality_id,
-            "kind": n.kind, "annual_cost": n.annual_cost,
+            "kind": n.kind, "annual_cost": n.annual_cost, "cost_per_firm": n.cost_per_firm,
             "capacity": np.nan if n.capacity is None else n.capacity,
             "closure_cost": n.closure_cost} for n in ov.add_operators])
         ops = pd.concat([ops, new], ignore_index=True)

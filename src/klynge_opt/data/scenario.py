@@ -163,6 +163,7 @@ class OperatorChange(_Strict):
 
     operator_id: str | None = None
     kind: str | None = None
+    #: Scales both parts of its operating cost: ``annual_cost`` and ``cost_per_firm``.
     annual_cost_factor: float = Field(1.0, ge=0, le=1e6)
     closure_cost_factor: float = Field(1.0, ge=0, le=1e6)
     capacity_factor: float = Field(1.0, ge=0)
@@ -185,6 +186,7 @@ class NewOperator(_Strict):
     municipality_id: str
     kind: str = ""
     annual_cost: float = Field(ge=0, le=MAX_AMOUNT)
+    cost_per_firm: float = Field(0.0, ge=0, le=MAX_AMOUNT)
     capacity: float | None = Field(None, ge=0)
     closure_cost: float = Field(0.0, ge=0, le=MAX_AMOUNT)
     strongholds: tuple[str, ...] = Field(min_length=1)

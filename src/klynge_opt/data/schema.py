@@ -163,7 +163,11 @@ TABLES: tuple[Table, ...] = (
             Column("kind", "text", default="", references="kinds.kind",
                    doc="Free text, e.g. cluster organisation, science park, GTS, væksthus; "
                        "with a kinds table, one of its kinds."),
-            _money("annual_cost", required=True, doc="Operating cost, DKK per year."),
+            _money("annual_cost", required=True,
+                   doc="Fixed operating cost, DKK per year, paid while it is kept."),
+            _money("cost_per_firm", default=0.0,
+                   doc="Operating cost per firm it serves (weighted), DKK per year: the part "
+                       "of its cost that moves with its firms (term operating)."),
             Column("capacity", "number", minimum=0.0, count=True,
                    doc="Most member firms (weighted) it can serve; blank = unlimited."),
             _money("closure_cost", default=0.0, doc="One-off cost of closing it, DKK."),

@@ -250,7 +250,7 @@ FAMILIES: tuple[Family, ...] = (
                   "close": "close: operator {key} cannot be closed"},
         remedies=("reopen", "close_kinds")),
     Family(
-        "annual_budget", "Σ_o a_o y_o <= annual_budget.",
+        "annual_budget", "Σ_o (a_o y_o + v_o Σ_g q_g x_go) + Σ_c a_c z_c <= annual_budget.",
         components=("annual_budget",), policy_keys=("annual_budget",), checks=("annual_budget",),
         relaxations=(_relax("annual budget",
                             "no cap on annual operating cost (annual_budget removed)",
@@ -267,17 +267,22 @@ FAMILIES: tuple[Family, ...] = (
 FAMILIES += (
     Family(
         "max_strongholds_per_cluster",
-        "a_cs <= z_c and Σ_s a_cs <= max_strongholds_per_cluster · z_c (a_cs: c counts for s).",
-        components=("counts_need_selection", "max_strongholds_per_cluster"),
-        policy_keys=("max_strongholds_per_cluster", "count_secondary"),
-        checks=("max_strongholds_per_cluster",),
+        "a_cs <= z_c and Σ_s a_cs <= max_strongholds_per_cluster · z_c (a_cs: c counts for s); "
+        "under cluster_rule = \"exactly\" Σ_s a_cs >= z_c where all of c's strongholds are "
+        "required.",
+        components=("counts_need_selection", "max_strongholds_per_cluster",
+                    "counted_when_selected"),
+        policy_keys=("max_strongholds_per_cluster", "count_secondary", "cluster_rule"),
+        checks=("max_strongholds_per_cluster", "counted_when_selected"),
         relaxations=(_relax("dedicated clusters", "max_strongholds_per_cluster removed",
                             lambda p: p.max_strongholds_per_cluster is not None,
                             {"policy": {"max_strongholds_per_cluster": None}}),),
         elastic_weight=1.0,
         messages={"max_strongholds_per_cluster": "max_strongholds_per_cluster: cluster {key} "
                                                  "would count for {amount:g} more",
-                  "counts_need_selection": "a cluster not selected would count for {key}"},
+                  "counts_need_selection": "a cluster not selected would count for {key}",
+                  "counted_when_selected": "cluster {key} would be selected without counting "
+                                           "for a stronghold"},
         remedies=("dedicated", "exempt")),
     Family(
         "forced_clusters", "z_c = 1 for c in keep_clusters; z_c = 0 for c in close_clusters.",

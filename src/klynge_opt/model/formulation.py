@@ -76,7 +76,7 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
     pol = scenario.policy
     munis = ds.municipalities.set_index("municipality_id")
     operators = ds.operators.set_index("operator_id")[
-        ["annual_cost", "capacity", "closure_cost", "municipality_id"]].copy()
+        ["annual_cost", "cost_per_firm", "capacity", "closure_cost", "municipality_id"]].copy()
     operators["region_id"] = operators["municipality_id"].map(munis["region_id"])
     operators = operators.join(services.operator_layers(ds))
     # A capacity no plan can use up is no limit. Left as a number, 1e15 or more would also make
@@ -491,14 +491,26 @@ def forced(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
 
 
 def annual_budget(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
-    """Σ_o a_o y_o + Σ_c a_c (z_c + Σ_c' mg_cc') <= annual_budget (in-scope operators,
-    clusters running on their own or inside a successor)."""
+    """Σ_o (a_o y_o + v_o Σ_g q_g x_go) + Σ_c a_c (z_c + Σ_c' mg_cc') <= annual_budget
+    (in-scope operators, clusters running on their own or inside a successor)."""
     budget = scenario.policy.annual_budget
     if budget is None:
         return
-    a = inp.operators["annual_cost"]
-    m.annual_budget = pyo.Constraint(expr=sum(a[o] * m.y[o] for o in m._in_scope)
+    m.annual_budget = pyo.Constraint(expr=_operators_running_cost(m, inp)
                                      + _clusters_running_cost(m, inp) <= budget)
+
+
+def _operators_running_cost(m: pyo.ConcreteModel, inp: ModelInputs) -> object:
+    """Σ_o a_o y_o over in-scope operators + Σ_o v_o Σ_g q_g x_go over all: a fixed part
+    while it is kept and a part that follows the firms it serves (with layers, the members
+    of the clusters it hosts, merged ones included), so that a closure saves what leaves
+    with it and not what its firms take to their new operator. The per-firm part counts for
+    out-of-scope hosts too: which of their clusters' members are served is the plan's
+    decision."""
+    a = inp.operators["annual_cost"]
+    v = inp.operators["cost_per_firm"]
+    return sum(a[o] * m.y[o] for o in m._in_scope) + sum(
+        float(v[o]) * _served_by(m, o) for o in m.O if v[o] > 0)
 
 
 def _clusters_running_cost(m: pyo.ConcreteModel, inp: ModelInputs) -> object:
@@ -515,7 +527,8 @@ def _clusters_running_cost(m: pyo.ConcreteModel, inp: ModelInputs) -> object:
 def max_strongholds_per_cluster(m: pyo.ConcreteModel, inp: ModelInputs,
                                 scenario: Scenario) -> None:
     """a_cs <= z_c; Σ_s a_cs <= max_strongholds_per_cluster · z_c: a selected cluster counts
-    for at most that many strongholds."""
+    for at most that many strongholds; under cluster_rule = "exactly" also Σ_s a_cs >= z_c
+    for a cluster whose strongholds all carry a requirement."""
     k = scenario.policy.max_strongholds_per_cluster
     if k is None:
         return
@@ -523,6 +536,15 @@ def max_strongholds_per_cluster(m: pyo.ConcreteModel, inp: ModelInputs,
     by_c = inp.counts.groupby("cluster_id")["stronghold_id"].agg(list)
     m.max_strongholds_per_cluster = pyo.Constraint(
         list(by_c.index), rule=lambda m, c: sum(m.a[c, s] for s in by_c[c]) <= k * m.z[c])
+    if scenario.policy.cluster_rule == "at_least":
+        return
+    # "Exactly n_s clusters" means no selected cluster beside them: one whose strongholds
+    # all carry a requirement must count for one of them (else a cluster counting for
+    # nothing would slip past the rule).
+    required = {s for s, n in inp.required_clusters.items() if n is not None}
+    bound = [c for c, listed in by_c.items() if set(listed) <= required]
+    m.counted_when_selected = pyo.Constraint(
+        bound, rule=lambda m, c: sum(m.a[c, s] for s in by_c[c]) >= m.z[c])
 
 
 def forced_clusters(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
@@ -645,8 +667,7 @@ def objective(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> Non
     disruption_coef = cost.disruption_cost_per_firm * pairs["disrupted"].to_numpy(float)
 
     h = cost.horizon_years
-    m.cost_operating = pyo.Expression(
-        expr=h * sum(ops.at[o, "annual_cost"] * m.y[o] for o in m._in_scope))
+    m.cost_operating = pyo.Expression(expr=h * _operators_running_cost(m, inp))
     m.cost_service = pyo.Expression(
         expr=sum(float(c) * m.x[k] for k, c in zip(keys, service_coef, strict=True) if c)
         + _local_travel(m, inp, scenario))

@@ -589,8 +589,10 @@ def operators_table(ctx: Context, plan: Plan, out: list[Violation]) -> None:
     for key in table.index[wrong.to_numpy()]:
         _fail(out, "operators_table", key, f"in_scope is {bool(table.at[key, 'in_scope'])}, "
               f"expected {bool(raw.at[key, 'in_scope'])}")
-    for col in ("annual_cost", "capacity"):
+    for col in ("annual_cost", "cost_per_firm", "capacity"):
         check.numbers(col, raw[col])
+    check.numbers("operating_cost", raw["annual_cost"].where(plan.kept, 0.0)
+                  + raw["cost_per_firm"] * plan.load.reindex(raw.index, fill_value=0.0))
     forced = pd.Series("", index=raw.index, dtype=object)
     forced[raw.index.isin(list(ctx.keep))] = "keep"
     forced[raw.index.isin(list(ctx.close))] = "close"
@@ -993,8 +995,16 @@ def annual_budget(ctx: Context, plan: Plan, out: list[Violation]) -> None:
 
 def _annual_cost(ctx: Context, plan: Plan) -> float:
     """DKK per year of in-scope operators kept and clusters running (selected or merged)."""
-    kept = plan.kept.to_numpy(bool) & ctx.ops["in_scope"].to_numpy(bool)
-    return float(ctx.ops.loc[kept, "annual_cost"].sum()) + _running_clusters_cost(ctx, plan)
+    return _operators_cost(ctx, plan.kept, plan.load) + _running_clusters_cost(ctx, plan)
+
+
+def _operators_cost(ctx: Context, kept: pd.Series, load: pd.Series) -> float:
+    """DKK per year: annual_cost of the in-scope operators kept plus every operator's
+    cost_per_firm on the weight it serves (all its services' rows)."""
+    in_scope = ctx.ops["in_scope"].to_numpy(bool)
+    fixed = float(ctx.ops.loc[kept.to_numpy(bool) & in_scope, "annual_cost"].sum())
+    per_firm = ctx.ops["cost_per_firm"]
+    return fixed + float((per_firm * load.reindex(per_firm.index, fill_value=0.0)).sum())
 
 
 def _running_clusters_cost(ctx: Context, plan: Plan) -> float:
@@ -1005,7 +1015,9 @@ def _running_clusters_cost(ctx: Context, plan: Plan) -> float:
 
 
 def max_strongholds_per_cluster(ctx: Context, plan: Plan, out: list[Violation]) -> None:
-    """**max_strongholds_per_cluster**: a cluster counts for at most that many strongholds."""
+    """**max_strongholds_per_cluster**: a cluster counts for at most that many strongholds;
+    under cluster_rule = "exactly" a selected cluster whose strongholds all carry a
+    requirement counts for one of them."""
     k = ctx.pol.max_strongholds_per_cluster
     if k is None:
         return
@@ -1013,6 +1025,15 @@ def max_strongholds_per_cluster(ctx: Context, plan: Plan, out: list[Violation]) 
         if len(listed) > k:
             _fail(out, "max_strongholds_per_cluster", c, f"cluster {c} counts for "
                   f"{len(listed)} strongholds ({_join(listed)}), at most {k}", len(listed) - k)
+    if ctx.pol.cluster_rule == "at_least":
+        return
+    required = {s for s, n in ctx.required.items() if n is not None}
+    for c in plan.selected_ids:
+        may = set(ctx.counts.get(c, ()))
+        if may and may <= required and not may & set(plan.counts_for.get(c, ())):
+            _fail(out, "counted_when_selected", c, f"cluster {c} is selected but counts for "
+                  f"none of its strongholds ({_join(sorted(may))}), which all require exactly "
+                  "their number of clusters", 1.0)
 
 
 def forced_clusters(ctx: Context, plan: Plan, out: list[Violation]) -> None:
@@ -1226,7 +1247,7 @@ RULE_VIOLATIONS: dict[str, tuple[str, ...]] = {
     "operator_count": ("min_operators", "max_operators"),
     "forced": ("keep", "close"),
     "annual_budget": ("annual_budget",),
-    "max_strongholds_per_cluster": ("max_strongholds_per_cluster",),
+    "max_strongholds_per_cluster": ("max_strongholds_per_cluster", "counted_when_selected"),
     "forced_clusters": ("keep_clusters", "close_clusters"),
     "outside_scope": ("outside_scope",),
     "local_service": ("local_service", "local_service.unserved", "local_service.operator"),
@@ -1266,7 +1287,7 @@ def cost_terms(ctx: Context, plan: Plan) -> dict[str, float]:
     moved = members[members["disrupted"].to_numpy(bool)]
     h = c.horizon_years
     return {
-        "operating": h * float(ctx.ops.loc[keep_mask & in_scope, "annual_cost"].sum()),
+        "operating": h * _operators_cost(ctx, plan.kept, plan.load),
         "service": h * c.cost_per_firm_minute * float(
             (served_weight * on["minutes_raw"]).sum()
             + (local["weight_raw"] * local["share"] * local["minutes_raw"]).sum()),
@@ -1665,9 +1686,11 @@ def status_quo_expected(ctx: Context) -> dict[str, Any]:
     h, c = ctx.costs.horizon_years, ctx.costs
     in_scope = ctx.ops["in_scope"].to_numpy(bool)
     travel = rows[served & (rows["service"] != "cluster")]
+    load = rows[served].groupby("operator_id")["weight"].sum()
+    every = pd.Series(True, index=ctx.ops.index)
     terms = {t: 0.0 for t in COST_TERMS}
     terms.update(
-        operating=h * float(ctx.ops.loc[in_scope, "annual_cost"].sum()),
+        operating=h * _operators_cost(ctx, every, load),
         service=h * c.cost_per_firm_minute * float((travel["weight"] * travel["minutes"]).sum()),
         cluster_operating=h * float(ctx.clusters["annual_cost"].sum()),
         outside_scope=h * float(ctx.ops.loc[~in_scope, "annual_cost"].sum()))
@@ -1689,8 +1712,7 @@ def status_quo_expected(ctx: Context) -> dict[str, Any]:
 
     guidance = rows["service"] == "guidance"
     g_on = rows[guidance & served]
-    annual = float(ctx.ops.loc[in_scope, "annual_cost"].sum()) + float(
-        ctx.clusters["annual_cost"].sum())
+    annual = _operators_cost(ctx, every, load) + float(ctx.clusters["annual_cost"].sum())
     per = {s: rows["service"] == s for s in ("local", "guidance", "cluster")}
     radius = ctx.pol.max_travel_minutes
     return {

@@ -57,7 +57,8 @@ def _table(name: str, spec: str) -> OutputTable:
 OUTPUT_TABLES: dict[str, OutputTable] = {t.name: t for t in (
     _table("operators", "operator_id:t name:t kind:t layer:t in_scope:f municipality_id:t "
                         "region_id:t kept:f forced:t hosts:t serves:t firms_served:n "
-                        "capacity:n utilisation:n annual_cost:n closure_cost_paid:n"),
+                        "capacity:n utilisation:n annual_cost:n cost_per_firm:n operating_cost:n "
+                        "closure_cost_paid:n"),
     _table("clusters", "cluster_id:t name:t host_operator_id:t strongholds:t counts_for:t "
                        "selected:f merged_into:t "
                        "forced:t admissible:f label:t label_after:t upgrade_cost_paid:n "

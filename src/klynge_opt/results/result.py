@@ -235,7 +235,7 @@ def plan_tables(land: Landscape, d: Decisions, assignments: pd.DataFrame,
     """The operators and clusters tables of a plan (solved, or today's landscape)."""
     ds = land.dataset
     ops = ds.operators[["operator_id", "name", "kind", "municipality_id", "annual_cost",
-                        "capacity", "closure_cost"]].copy()
+                        "cost_per_firm", "capacity", "closure_cost"]].copy()
     layers = services.operator_layers(ds)
     ops["layer"] = ops["operator_id"].map(layers["layer"]).to_numpy()
     ops["in_scope"] = ops["operator_id"].map(layers["in_scope"]).astype(bool).to_numpy()
@@ -252,6 +252,8 @@ def plan_tables(land: Landscape, d: Decisions, assignments: pd.DataFrame,
     ops["firms_served"] = ops["operator_id"].map(
         (served["weight"] * served["share"]).groupby(served["operator_id"]).sum()).fillna(0.0)
     ops["utilisation"] = ops["firms_served"] / ops["capacity"]
+    ops["operating_cost"] = np.where(ops["kept"], ops["annual_cost"], 0.0) \
+        + ops["cost_per_firm"] * ops["firms_served"]
     ops["closure_cost_paid"] = np.where(ops["kept"], 0.0, ops["closure_cost"])
     ops = ops[OPERATOR_COLUMNS]
 
@@ -545,11 +547,14 @@ def effect_figures(assignments: pd.DataFrame, land: Landscape, scenario: Scenari
 
 
 def annual_cost(operators: pd.DataFrame, clusters: pd.DataFrame) -> float:
-    """DKK per year of what the reform decides: in-scope operators kept, clusters selected
-    or merged into one (a merged cluster's programme goes on inside its successor)."""
-    ops = operators[operators["kept"].astype(bool) & operators["in_scope"].astype(bool)]
+    """DKK per year of what the reform decides: in-scope operators kept, every operator's
+    per-firm cost on the firms it serves, clusters selected or merged into one (a merged
+    cluster's programme goes on inside its successor)."""
+    in_scope = operators["in_scope"].astype(bool)
+    fixed = operators.loc[in_scope & operators["kept"].astype(bool), "annual_cost"].sum()
+    per_firm = (operators["cost_per_firm"] * operators["firms_served"]).sum()
     cl = clusters[clusters["selected"].astype(bool) | (clusters["merged_into"] != "")]
-    return float(ops["annual_cost"].sum()) + float(cl["annual_cost"].fillna(0.0).sum())
+    return float(fixed + per_firm) + float(cl["annual_cost"].fillna(0.0).sum())
 
 
 def status_quo_plan(land: Landscape, scenario: Scenario) -> pd.DataFrame:
@@ -636,7 +641,10 @@ def status_quo_terms(land: Landscape, scenario: Scenario, assignments: pd.DataFr
     in_scope = ops["operator_id"].map(services.operator_layers(land.dataset)["in_scope"]) \
         .astype(bool)
     travel = assignments[assignments["service"] != "cluster"]
-    return {"operating": h * float(ops.loc[in_scope, "annual_cost"].sum()),
+    served = assignments[assignments["operator_id"] != ""]
+    load = (served["weight"] * served["share"]).groupby(served["operator_id"]).sum()
+    per_firm = float((ops["cost_per_firm"] * ops["operator_id"].map(load).fillna(0.0)).sum())
+    return {"operating": h * (float(ops.loc[in_scope, "annual_cost"].sum()) + per_firm),
             "service": h * cost.cost_per_firm_minute * float(
                 (travel["weight"] * travel["share"] * travel["minutes"]).sum()),
             "closure": 0.0, "upgrade": 0.0, "disruption": 0.0, "unserved_penalty": 0.0,
