@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("results",),
     ("api", "denmark"),
     ("studies",),
+    ("reporting",),
     ("cli", "__main__", "__init__"),
 )
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}

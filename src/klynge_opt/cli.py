@@ -627,6 +627,52 @@ def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML fi
         _write_csv(table, out)
 
 
+@app.command()
+@_handled
+def report(results: Annotated[list[Path], typer.Argument(
+               help="Result folders (from `solve`) or a comparison folder (from `compare`).",
+               metavar="RESULT_DIR...")],
+           out: Annotated[Path | None, typer.Option(
+               help="The HTML report to write (one self-contained file).")] = None,
+           xlsx: Annotated[Path | None, typer.Option(
+               help="Also write an Excel workbook with the same tables.")] = None,
+           lang: Annotated[str, typer.Option(help="Labels: en or da.")] = "en",
+           data: Annotated[Path | None, typer.Option(
+               help="Data set of the results (default: the one each result records).")
+           ] = None) -> None:
+    """A report for a board: map, headline, tables and charts in one offline HTML file, and
+    optionally an Excel workbook.
+
+    Example: klynge-opt report results/denmark --out denmark.html --lang da
+    """
+    from .reporting.html import result_folders, write_report
+    from .results.result import read_result
+
+    if lang not in ("en", "da"):
+        raise _bad_option("--lang", "expected en or da", lang)
+    if out is None and xlsx is None:
+        raise _bad_option("--out", "give --out (HTML) and/or --xlsx (Excel)", "")
+    folders = result_folders(results)
+    try:
+        ds = None
+        if data is not None:
+            from .data.dataset import load
+
+            ds = load(data)
+        if out is not None:
+            write_report(folders, out, lang=lang, dataset=ds)
+            console.print(f"written: {escape(str(out))} ({out.stat().st_size / 1e6:.1f} MB, "
+                          f"{len(folders)} result(s))")
+        if xlsx is not None:
+            from .reporting.excel import write_workbook
+
+            write_workbook([read_result(f) for f in folders], xlsx, lang=lang)
+            console.print(f"written: {escape(str(xlsx))}")
+    except (ValueError, OSError) as exc:
+        err_console.print(f"[red]cannot report[/red]: {escape(str(exc))}")
+        raise typer.Exit(EXIT_INPUT) from None
+
+
 generate_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                            help="Make data sets: the Danish firms, or synthetic landscapes.")
 app.add_typer(generate_app, name="generate")

@@ -1,0 +1,153 @@
+"""Words and number formats of the reports, in English and Danish.
+
+Danish labels cover everything a board reads (headings, headline, table headers, map legend,
+reasons); ids and data names are shown as the data has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+_EN: dict[str, str] = {
+    "title": "Business-promotion reform: plan report",
+    "made": "Made", "data": "Data", "scenario": "Scenario", "contents": "Contents",
+    "headline": "Headline", "map": "Map", "tables": "Tables", "comparison": "Comparison",
+    "status": "Status", "gap": "proven gap", "total_cost": "Total cost over the horizon",
+    "status_quo": "status quo", "savings": "Savings against the status quo",
+    "of_total": "of the total", "of_in_scope": "of what the reform decides",
+    "annual_cost": "Annual cost of what the reform decides",
+    "jobs": "Estimated jobs", "estimate": "an estimate from the scenario's effect rates",
+    "coverage": "Guidance coverage", "rural": "rural", "urban": "urban",
+    "worst": "lowest:", "by_service": "Coverage by service", "operators": "Operators",
+    "clusters": "Clusters", "local": "local service", "guidance": "guidance",
+    "cluster": "cluster service", "travel": "travel to guidance (mean minutes)",
+    "change_guidance": "change in guidance coverage vs status quo",
+    "change_cluster": "change in cluster coverage vs status quo",
+    "firms": "firms", "served": "served", "minutes": "min", "no_data": "no data",
+    "kept": "kept", "closed": "closed", "cluster_home": "cluster home",
+    "status_optimal": "proven optimal", "status_feasible": "feasible, not proven optimal",
+    "status_infeasible": "infeasible", "status_evaluated": "evaluated (status quo)",
+    "status_time_limit": "stopped at the time limit",
+    "cost_terms": "Cost terms, plan against status quo (M DKK over the horizon)",
+    "term": "term", "plan": "plan", "difference": "saved",
+    "term_operating": "operating", "term_service": "travel (service)",
+    "term_closure": "closures", "term_upgrade": "gold upgrades",
+    "term_disruption": "moved firms", "term_unserved_penalty": "unserved (penalty)",
+    "term_cluster_operating": "cluster programmes", "term_outside_scope": "outside the reform",
+    "term_merger": "mergers",
+    "chart_x": "M DKK over the horizon (outside the reform left out)",
+    "strongholds": "Clusters per stronghold", "stronghold": "stronghold",
+    "selected": "cluster(s)", "label": "label", "merged": "merged into it",
+    "members": "members served", "moved": "firms moved",
+    "operator_table": "Operators kept and closed, with the reason",
+    "name": "name", "kind": "kind", "municipality": "municipality", "fate": "plan",
+    "annual": "annual cost (M DKK)", "reason": "reason",
+    "regions": "Coverage by region", "municipalities": "Coverage by municipality",
+    "region": "region", "share": "guidance", "local_share": "local",
+    "cluster_share": "cluster", "travel_col": "travel (min)",
+    "why_outside": "outside the reform's scope: not decided",
+    "why_forced_keep": "kept by the scenario (keep, keep_kinds)",
+    "why_forced_close": "closed by the scenario (close, close_kinds)",
+    "why_hosts": "hosts the selected cluster(s) {names}",
+    "why_serves": "serves {n} firms",
+    "why_merged": "its {n} cluster(s) merged into {names}",
+    "why_cheaper": "its firms are served at lower total cost by others",
+    "metric": "metric", "decisions_differ": "Operators whose fate differs between the plans",
+    "sort_hint": "Click a column header to sort.", "map_hint":
+        "Hover a municipality or marker for its figures. Markers: operators kept (filled) and "
+        "closed (hollow) by layer; diamonds: homes of the selected clusters.",
+    "credit": "Boundaries", "no_plan": "No plan: nothing to map.",
+    "legend_local_service": "local service", "legend_entry_point": "entry point",
+    "legend_cluster": "cluster layer", "legend_other": "outside the reform",
+    "estimates_note": "Estimated jobs are estimates from the scenario's effect rates, for "
+                      "comparing plans, not forecasts.",
+}
+
+_DA: dict[str, str] = {
+    **_EN,
+    "title": "Reform af erhvervsfremmesystemet: rapport",
+    "made": "Udarbejdet", "data": "Data", "scenario": "Scenarie", "contents": "Indhold",
+    "headline": "Hovedtal", "map": "Kort", "tables": "Tabeller", "comparison": "Sammenligning",
+    "status": "Status", "gap": "bevist afstand til optimum",
+    "total_cost": "Samlet omkostning over perioden", "status_quo": "status quo",
+    "savings": "Besparelse i forhold til status quo", "of_total": "af det hele",
+    "of_in_scope": "af det reformen beslutter",
+    "annual_cost": "Årlig omkostning for det reformen beslutter",
+    "jobs": "Anslåede job", "estimate": "et skøn ud fra scenariets effektsatser",
+    "coverage": "Dækning med specialiseret vejledning", "rural": "landdistrikter",
+    "urban": "by", "worst": "lavest:", "by_service": "Dækning pr. ydelse",
+    "operators": "Operatører", "clusters": "Klynger", "local": "lokal erhvervsservice",
+    "guidance": "vejledning", "cluster": "klyngeydelse",
+    "travel": "rejsetid til vejledning (gns. minutter)",
+    "change_guidance": "ændring i vejledningsdækning mod status quo",
+    "change_cluster": "ændring i klyngedækning mod status quo",
+    "firms": "virksomheder", "served": "betjent", "minutes": "min", "no_data": "ingen data",
+    "kept": "bevaret", "closed": "lukket", "cluster_home": "klyngens hjemsted",
+    "status_optimal": "bevist optimal", "status_feasible": "gyldig, ikke bevist optimal",
+    "status_infeasible": "ingen gyldig løsning", "status_evaluated": "vurderet (status quo)",
+    "status_time_limit": "stoppet ved tidsgrænsen",
+    "cost_terms": "Omkostninger, plan mod status quo (mio. kr. over perioden)",
+    "term": "post", "plan": "plan", "difference": "sparet",
+    "term_operating": "drift", "term_service": "rejsetid (betjening)",
+    "term_closure": "lukninger", "term_upgrade": "guld-opgraderinger",
+    "term_disruption": "flyttede virksomheder", "term_unserved_penalty": "ubetjente (straf)",
+    "term_cluster_operating": "klyngeprogrammer", "term_outside_scope": "uden for reformen",
+    "term_merger": "fusioner",
+    "chart_x": "mio. kr. over perioden (det der ligger uden for reformen er udeladt)",
+    "strongholds": "Klynger pr. styrkeposition", "stronghold": "styrkeposition",
+    "selected": "klynge(r)", "label": "mærke", "merged": "fusioneret ind",
+    "members": "betjente medlemmer", "moved": "flyttede virksomheder",
+    "operator_table": "Bevarede og lukkede operatører med begrundelse",
+    "name": "navn", "kind": "type", "municipality": "kommune", "fate": "plan",
+    "annual": "årlig omkostning (mio. kr.)", "reason": "begrundelse",
+    "regions": "Dækning pr. region", "municipalities": "Dækning pr. kommune",
+    "region": "region", "share": "vejledning", "local_share": "lokal",
+    "cluster_share": "klynge", "travel_col": "rejsetid (min)",
+    "why_outside": "uden for reformens område: besluttes ikke",
+    "why_forced_keep": "bevaret af scenariet (keep, keep_kinds)",
+    "why_forced_close": "lukket af scenariet (close, close_kinds)",
+    "why_hosts": "driver den valgte klynge {names}",
+    "why_serves": "betjener {n} virksomheder",
+    "why_merged": "dens {n} klynge(r) er fusioneret ind i {names}",
+    "why_cheaper": "dens virksomheder betjenes billigere samlet set af andre",
+    "metric": "nøgletal", "decisions_differ": "Operatører med forskellig skæbne i planerne",
+    "sort_hint": "Klik på en kolonneoverskrift for at sortere.", "map_hint":
+        "Hold musen over en kommune eller et mærke for at se tallene. Mærker: bevarede "
+        "(udfyldt) og lukkede (tomme) operatører efter lag; romber: de valgte klyngers "
+        "hjemsted.",
+    "credit": "Kommunegrænser", "no_plan": "Ingen plan: intet at vise på kortet.",
+    "legend_local_service": "lokal erhvervsservice", "legend_entry_point": "indgang",
+    "legend_cluster": "klyngelaget", "legend_other": "uden for reformen",
+    "estimates_note": "Anslåede job er skøn ud fra scenariets effektsatser til at "
+                      "sammenligne planer, ikke prognoser.",
+}
+
+LABELS: Mapping[str, Mapping[str, str]] = {"en": _EN, "da": _DA}
+
+
+class Formatter:
+    """Numbers as the language writes them: thousands separators, decimal mark, M DKK."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.decimal = "," if lang == "da" else "."
+        self.thousands = "." if lang == "da" else ","
+
+    def num(self, value: float | None, digits: int = 0) -> str:
+        if value is None:
+            return "–"
+        text = f"{float(value):,.{digits}f}"
+        return text.translate(str.maketrans({",": self.thousands, ".": self.decimal}))
+
+    def pct(self, value: float | None, digits: int = 1) -> str:
+        if value is None:
+            return "–"
+        return f"{self.num(100 * float(value), digits)} %"
+
+    def mdkk(self, value: float | None, unit: bool = True) -> str:
+        if value is None:
+            return "–"
+        text = self.num(float(value) / 1e6, 1)
+        if not unit:
+            return text
+        return f"{text} {'mio. kr.' if self.lang == 'da' else 'M DKK'}"

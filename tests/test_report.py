@@ -1,0 +1,152 @@
+"""The board report (klynge_opt.reporting.html): content, escaping, offline, CLI.
+
+The page is checked as text here; tests/test_report_browser.py opens it in Chromium.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import layered_tables
+from klynge_opt.api import solve
+from klynge_opt.cli import app
+from klynge_opt.data.dataset import Dataset, from_tables
+from klynge_opt.data.scenario import Scenario
+from klynge_opt.reporting.html import build_report, result_folders, write_report
+from klynge_opt.reporting.labels import Formatter
+from klynge_opt.results.result import read_result, write_result
+
+HOSTILE_OPERATOR = '<script>alert("x")</script>'
+HOSTILE_CLUSTER = '" onmouseover="alert(1)'
+HOSTILE_PLACE = "</script><b>Ø & co"
+
+
+def square(lon: float, lat: float) -> list:
+    d = 0.04
+    return [[[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d],
+             [lon - d, lat - d]]]
+
+
+def _with_boundaries(ds: Dataset) -> Dataset:
+    features = [{"type": "Feature", "properties": {"municipality_id": m.municipality_id},
+                 "geometry": {"type": "Polygon", "coordinates": square(m.lon, m.lat)}}
+                for m in ds.municipalities.itertuples()]
+    return dataclasses.replace(ds, boundaries={"type": "FeatureCollection",
+                                               "features": features})
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> tuple[Dataset, Path, Path]:
+    """The layered tiny landscape with hostile names, solved twice (two options), written."""
+    t = layered_tables()
+    t["operators"].loc[t["operators"]["operator_id"] == "O1", "name"] = HOSTILE_OPERATOR
+    t["clusters"].loc[t["clusters"]["cluster_id"] == "C3", "name"] = HOSTILE_CLUSTER
+    t["municipalities"].loc[t["municipalities"]["municipality_id"] == "0102", "name"] = \
+        HOSTILE_PLACE
+    ds = _with_boundaries(from_tables(t))
+    root = tmp_path_factory.mktemp("report")
+    a = write_result(solve(ds, Scenario(name="plan-a", solver={"mip_gap": 0.0})), root / "a")
+    b = write_result(solve(ds, Scenario(name="plan-b", policy={"allow_mergers": True},
+                                        solver={"mip_gap": 0.0})), root / "b")
+    return ds, a, b
+
+
+def test_one_result_has_map_headline_and_tables(hostile):
+    ds, a, _ = hostile
+    result = read_result(a)
+    page = build_report([result], dataset=ds)
+    # One shape per municipality, keyed by its id, and the embedded figures for each.
+    shapes = re.findall(r'<path class="muni" data-m="(\d+)"', page)
+    assert sorted(shapes) == sorted(ds.municipalities["municipality_id"])
+    data = json.loads(re.search(r'id="report-data">(.*?)</script>', page, re.S).group(1))
+    places = data["views"]["r0"]
+    cov = result.coverage_by_municipality.set_index("municipality_id")
+    for mid, rec in places.items():
+        assert rec["firms"] == pytest.approx(cov.at[mid, "firms"])
+    # Headline: the total cost as the formatter writes it, from summary.json.
+    fmt = Formatter("en")
+    assert fmt.mdkk(result.summary["objective"]) in page
+    after = int(result.operators["kept"].sum())
+    assert f'Operators</div><div class="v">{len(ds.operators)} → {after}<' in page
+    # Every operator with its reason; the out-of-scope institute says so.
+    for name in ds.operators["name"]:
+        assert html.escape(name) in page
+    assert "outside the reform&#39;s scope" in page or "outside the reform's scope" in page
+
+
+def test_hostile_names_are_text(hostile):
+    ds, a, b = hostile
+    page = build_report([read_result(a), read_result(b)], dataset=ds)
+    for name in (HOSTILE_OPERATOR, HOSTILE_CLUSTER, HOSTILE_PLACE):
+        assert name not in page
+    assert html.escape(HOSTILE_OPERATOR) in page
+    # In the embedded JSON the brackets are escaped, so the data cannot close the script.
+    script = re.search(r'id="report-data">(.*?)</script>', page, re.S).group(1)
+    assert "<" not in script and ">" not in script
+    assert json.loads(script)["views"]["r0"]["0102"]["name"] == HOSTILE_PLACE
+
+
+def test_nothing_is_fetched(hostile):
+    ds, a, b = hostile
+    page = build_report([read_result(a), read_result(b)], dataset=ds)
+    assert not re.search(r'\b(src|href)\s*=\s*["\']?(https?:)?//', page)
+    assert "@import" not in page
+    assert all(ref.startswith("#") for ref in re.findall(r"url\(([^)]*)\)", page))
+    for address in re.findall(r"https?://[^\s\"'<>]+", page):
+        assert address.startswith("http://www.w3.org/"), address  # XML namespaces only
+    assert "<script src" not in page and "<link" not in page
+
+
+def test_several_results_side_by_side_in_danish(hostile):
+    ds, a, b = hostile
+    page = build_report([read_result(a), read_result(b)], dataset=ds, lang="da")
+    assert page.count('<svg class="map"') == 2
+    assert "Sammenligning" in page and "Dækning pr. kommune" in page
+    assert "mio. kr." in page and 'lang="da"' in page
+    # Danish number format: thousands with a dot, decimals with a comma.
+    assert Formatter("da").num(1234567.891, 1) == "1.234.567,9"
+    assert Formatter("en").pct(0.9567) == "95.7 %"
+
+
+def test_points_without_boundaries(hostile):
+    ds, a, _ = hostile
+    bare = dataclasses.replace(ds, boundaries=None)
+    page = build_report([read_result(a)], dataset=bare)
+    assert len(re.findall(r'<circle class="muni"', page)) == len(ds.municipalities)
+
+
+def test_comparison_folder_expands_in_its_order(tmp_path, hostile):
+    _ds, a, b = hostile
+    folder = tmp_path / "cmp"
+    folder.mkdir()
+    for src, name in ((a, "zeta"), (b, "alpha")):
+        (folder / name).mkdir()
+        for f in src.iterdir():
+            (folder / name / f.name).write_bytes(f.read_bytes())
+    (folder / "comparison.csv").write_text("metric,unit,zeta,alpha\n", encoding="utf-8")
+    assert [p.name for p in result_folders([folder])] == ["zeta", "alpha"]
+
+
+def test_cli_report_and_bad_input_keep_an_earlier_report(tmp_path, hostile, monkeypatch):
+    ds, a, b = hostile
+    out = tmp_path / "report.html"
+    write_report([a, b], out, dataset=ds)
+    before = out.read_bytes()
+    assert before.startswith(b"<!DOCTYPE html>")
+    res = CliRunner().invoke(app, ["report", str(a), str(tmp_path / "missing"),
+                                   "--out", str(out)])
+    assert res.exit_code == 2
+    assert "missing" in res.output and "expected a result folder" in res.output
+    assert "Traceback" not in res.output
+    assert out.read_bytes() == before
+    res = CliRunner().invoke(app, ["report", str(a), "--out", str(out), "--lang", "fr"])
+    assert res.exit_code == 2 and "--lang" in res.output
+    assert out.read_bytes() == before
+    assert not list(tmp_path.glob(".report.html.*"))
