@@ -42,15 +42,21 @@ def _with_boundaries(ds: Dataset) -> Dataset:
                                                "features": features})
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory) -> tuple[Dataset, Path, Path]:
-    """The layered tiny landscape with hostile names, solved twice (two options), written."""
+def hostile_dataset() -> Dataset:
+    """The layered tiny landscape with boundaries and hostile operator, cluster and
+    municipality names."""
     t = layered_tables()
     t["operators"].loc[t["operators"]["operator_id"] == "O1", "name"] = HOSTILE_OPERATOR
     t["clusters"].loc[t["clusters"]["cluster_id"] == "C3", "name"] = HOSTILE_CLUSTER
     t["municipalities"].loc[t["municipalities"]["municipality_id"] == "0102", "name"] = \
         HOSTILE_PLACE
-    ds = _with_boundaries(from_tables(t))
+    return _with_boundaries(from_tables(t))
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> tuple[Dataset, Path, Path]:
+    """The hostile landscape solved twice (two options), written."""
+    ds = hostile_dataset()
     root = tmp_path_factory.mktemp("report")
     a = write_result(solve(ds, Scenario(name="plan-a", solver={"mip_gap": 0.0})), root / "a")
     b = write_result(solve(ds, Scenario(name="plan-b", policy={"allow_mergers": True},
@@ -150,3 +156,21 @@ def test_cli_report_and_bad_input_keep_an_earlier_report(tmp_path, hostile, monk
     assert res.exit_code == 2 and "--lang" in res.output
     assert out.read_bytes() == before
     assert not list(tmp_path.glob(".report.html.*"))
+
+
+def test_cli_workbook_and_template(tmp_path, hostile):
+    import openpyxl
+
+    _ds, a, b = hostile
+    book = tmp_path / "report.xlsx"
+    res = CliRunner().invoke(app, ["report", str(a), str(b), "--xlsx", str(book)])
+    # The results were solved in memory: the workbook needs no data set.
+    assert res.exit_code == 0, res.output
+    wb = openpyxl.load_workbook(book)
+    assert "Comparison" in wb.sheetnames
+    template = tmp_path / "input.xlsx"
+    res = CliRunner().invoke(app, ["template", "--out", str(template)])
+    assert res.exit_code == 0, res.output
+    assert set(openpyxl.load_workbook(template).sheetnames) >= {"operators", "clusters"}
+    res = CliRunner().invoke(app, ["template", "--out", str(template)])
+    assert res.exit_code != 0 and "Traceback" not in res.output

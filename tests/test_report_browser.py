@@ -97,17 +97,11 @@ def test_danish_map_offline_and_interactive(browser, danish):
 
 
 def test_hostile_names_render_as_text(browser, tmp_path):
-    from conftest import layered_tables
-    from klynge_opt.data.dataset import from_tables
     from klynge_opt.data.scenario import Scenario
-    from test_report import HOSTILE_CLUSTER, HOSTILE_OPERATOR, HOSTILE_PLACE, _with_boundaries
+    from test_report import HOSTILE_OPERATOR, HOSTILE_PLACE, hostile_dataset
 
-    t = layered_tables()
-    t["operators"].loc[t["operators"]["operator_id"] == "O1", "name"] = HOSTILE_OPERATOR
-    t["clusters"].loc[t["clusters"]["cluster_id"] == "C3", "name"] = HOSTILE_CLUSTER
-    t["municipalities"].loc[t["municipalities"]["municipality_id"] == "0102", "name"] = \
-        HOSTILE_PLACE
-    ds = _with_boundaries(from_tables(t))
+
+    ds = hostile_dataset()
     folder = write_result(solve(ds, Scenario(name="hostile")), tmp_path / "r")
     out = write_report([folder], tmp_path / "hostile.html", dataset=ds)
     page, seen = _open(browser, out)

@@ -673,6 +673,26 @@ def report(results: Annotated[list[Path], typer.Argument(
         raise typer.Exit(EXIT_INPUT) from None
 
 
+@app.command()
+@_handled
+def template(out: Annotated[Path, typer.Option(help="The workbook to write (.xlsx).")],
+             example: Annotated[Path | None, typer.Option(
+                 help="A data set whose rows fill the template (default: empty sheets).")
+             ] = None,
+             force: ForceOpt = False) -> None:
+    """An input workbook for Excel users: one sheet per table of the data contract, header
+    notes, drop-down lists, frozen header rows; it loads with every command's --data.
+
+    Example: klynge-opt template --out my-landscape.xlsx --example data/denmark
+    """
+    from .data.dataset import load
+    from .reporting.template import write_template
+
+    ds = load(example) if example is not None else None
+    write_template(out, example=ds, force=force)
+    console.print(f"written: {escape(str(out))}")
+
+
 generate_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                            help="Make data sets: the Danish firms, or synthetic landscapes.")
 app.add_typer(generate_app, name="generate")

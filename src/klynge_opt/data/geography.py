@@ -48,6 +48,12 @@ def haversine_km(lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike,
     return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
 
 
+def longitude_scale(lat: float) -> float:
+    """A degree of longitude at latitude ``lat`` as a share of a degree of latitude (for
+    flat maps of a small country)."""
+    return float(np.cos(np.radians(lat)))
+
+
 def road_minutes(km: npt.ArrayLike) -> np.ndarray:
     """Minutes by road for a straight-line distance, with the documented detour and speed;
     also what the generator's synthetic road links take."""

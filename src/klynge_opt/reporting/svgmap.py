@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..data.geography import longitude_scale
+
 #: Width of the drawing in SVG units (the page scales it).
 WIDTH = 600.0
 PAD = 8.0
@@ -51,7 +53,7 @@ def projection(boundaries: Mapping[str, Any] | None, munis: pd.DataFrame) -> Pro
     else:
         lons, lats = list(munis["lon"].astype(float)), list(munis["lat"].astype(float))
     lon0, lon1, lat0, lat1 = min(lons), max(lons), min(lats), max(lats)
-    kx = math.cos(math.radians((lat0 + lat1) / 2))
+    kx = longitude_scale((lat0 + lat1) / 2)
     span = max((lon1 - lon0) * kx, 1e-6)
     scale = (WIDTH - 2 * PAD) / span
     return Projection(lon0, lat1, kx, scale, 2 * PAD + max(lat1 - lat0, 1e-6) * scale)
