@@ -693,6 +693,29 @@ def template(out: Annotated[Path, typer.Option(help="The workbook to write (.xls
     console.print(f"written: {escape(str(out))}")
 
 
+@app.command()
+@_handled
+def explain(result_dir: Annotated[Path, typer.Argument(help="A folder written by `solve`.")],
+            operator: Annotated[str, typer.Argument(help="The operator_id to explain.")],
+            data: Annotated[Path | None, typer.Option(
+                help="Data set of the result (default: the one it records).")] = None,
+            fmt: FormatOpt = Format.text) -> None:
+    """Why is this operator closed (or kept)? Re-solves the plan's scenario with the opposite
+    decision and reports what it would cost and change.
+
+    Example: klynge-opt explain results/paper-2017 gate21
+    """
+    from .data.dataset import load
+    from .studies.explain import explain as run_explain
+    from .studies.explain import to_dict
+
+    e = run_explain(result_dir, operator, dataset=load(data) if data is not None else None)
+    if fmt is Format.json:
+        print(json.dumps(to_dict(e), indent=2, default=_json_default))
+    else:
+        console.print(Text(e.text))
+
+
 generate_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                            help="Make data sets: the Danish firms, or synthetic landscapes.")
 app.add_typer(generate_app, name="generate")
