@@ -36,8 +36,11 @@ def main() -> None:
             wall = median([r["wall"] for r in runs])
             status = s["status"]
             checked = (s.get("check") or {}).get("ok") is True or status == "evaluated"
-            good &= checked and status in ("optimal", "evaluated")
             gap = s.get("mip_gap")
+            # "feasible" with the proven gap within the scenario's mip_gap (0.1 %) is what
+            # the bundled scenarios ask for.
+            good &= checked and (status in ("optimal", "evaluated") or (
+                status == "feasible" and gap is not None and gap <= 1e-3 + 1e-12))
             log(f"{name}: {wall:.1f} s, {status}, gap {gap}")
             rows.append([f"`{name}`", f"{wall:.1f}", status,
                          "–" if gap is None else f"{gap:.2%}",
