@@ -146,6 +146,10 @@ def test_cli_report_and_bad_input_keep_an_earlier_report(tmp_path, hostile, monk
     write_report([a, b], out, dataset=ds)
     before = out.read_bytes()
     assert before.startswith(b"<!DOCTYPE html>")
+    import os
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
     res = CliRunner().invoke(app, ["report", str(a), str(tmp_path / "missing"),
                                    "--out", str(out)])
     assert res.exit_code == 2

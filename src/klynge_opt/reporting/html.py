@@ -370,6 +370,14 @@ def _credit(ds: Dataset) -> str:
     return "boundaries.geojson of the data set"
 
 
+def _umask() -> int:
+    """The process's umask (mkstemp creates files 0600; a report follows the umask as every
+    other output does)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_report(result_dirs: Sequence[str | os.PathLike[str]],
                  out: str | os.PathLike[str], *, lang: str = "en",
                  dataset: Dataset | None = None) -> Path:
@@ -384,7 +392,7 @@ def write_report(result_dirs: Sequence[str | os.PathLike[str]],
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(page)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
