@@ -143,9 +143,14 @@ def test_travel_radius_sweep_infeasible_below_the_ferry_and_relaxes() -> None:
     number_columns = ["objective", "cost_operating", "operators_after", "coverage_all",
                       "travel_mean", "firms_moved", "mip_gap", "check_ok"]
     assert infeasible[number_columns].isna().all().all()
+    # Each infeasible point says why in one line (the diagnosis' first finding): at 60
+    # minutes the island's food firm has no competent operator in reach (Food North, 90).
+    at_60 = table.set_index(name).at[60.0, "reason"]
+    assert "Island" in at_60 and "within 60 minutes" in at_60 and "90 minutes" in at_60
+    assert (infeasible["reason"] != "").all() and "\n" not in "".join(infeasible["reason"])
 
     solved = table[table["status"] == "optimal"]
-    assert solved["check_ok"].all()
+    assert solved["check_ok"].all() and (solved["reason"] == "").all()
     assert (solved["coverage_all"] == 1.0).all()
     terms = solved.filter(like="cost_").sum(axis=1)
     assert (terms - solved["objective"]).abs().max() < 1e-6 * solved["objective"].max()

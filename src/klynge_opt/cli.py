@@ -593,6 +593,9 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
                                f"Sweep of {', '.join(names)}",
                                {"cost_MDKK": ",.2f", "coverage_all": ".1%",
                                 "coverage_rural": ".1%", "travel_mean": ".1f"}))
+    for row in table[table["reason"] != ""].itertuples():
+        at = ", ".join(f"{n} = {getattr(row, f'_{i + 1}'):g}" for i, n in enumerate(names))
+        console.print(Text(f"{at}: {row.status}: {row.reason}"))
     console.print(escape(f"written: {out / 'sweep.csv'}, {chart}"))
 
 

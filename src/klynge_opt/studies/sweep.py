@@ -229,9 +229,17 @@ def _points(scenario: Scenario, params: Sequence[Param]) -> list[tuple[tuple[flo
     return points
 
 
+def _reason(result: Result) -> str:
+    """The diagnosis' first finding, in one line: why this point has no plan."""
+    findings = getattr(result.diagnosis, "findings", None)
+    if not findings:
+        return "" if result.has_solution else (result.message or result.status)
+    return " ".join(str(findings[0].message).split())
+
+
 def _row(result: Result) -> dict[str, Any]:
     if not result.has_solution:
-        return {"status": result.status}
+        return {"status": result.status, "reason": _reason(result)}
     s = result.facts
     terms = result.objective_terms
     counts, coverage, travel = s.counts, s.coverage, s.travel_minutes
@@ -248,12 +256,13 @@ def _row(result: Result) -> dict[str, Any]:
         "firms_moved": s.firms_moved,
         "mip_gap": s.mip_gap,
         "check_ok": None if s.check is None else bool(s.check.ok),
+        "reason": "",
     }
 
 
 SWEEP_COLUMNS = ("status", "objective", *(f"cost_{t}" for t in COST_TERMS), "operators_after",
                  "clusters_after", "coverage_all", "coverage_rural", "coverage_urban",
-                 "travel_mean", "firms_moved", "mip_gap", "check_ok")
+                 "travel_mean", "firms_moved", "mip_gap", "check_ok", "reason")
 
 
 @dataclass(frozen=True)
@@ -275,7 +284,8 @@ def sweep(scenario: Scenario | str | os.PathLike[str] | None, params: Sequence[P
     One row per point: the parameter values (columns named by path), ``status``,
     ``objective``, ``cost_<term>`` for each objective term, ``operators_after``,
     ``clusters_after``, ``coverage_all/rural/urban``, ``travel_mean``, ``firms_moved``,
-    ``mip_gap`` and ``check_ok``; numbers are missing where no plan was found.
+    ``mip_gap``, ``check_ok`` and ``reason`` (why an infeasible point has no plan: the
+    diagnosis' first finding); numbers are missing where no plan was found.
     """
     if scenario is None:
         scenario = Scenario()
@@ -288,17 +298,19 @@ def sweep(scenario: Scenario | str | os.PathLike[str] | None, params: Sequence[P
     names = [name for name, _ in params]
     rows = []
     for done, (combo, point) in enumerate(points, start=1):
-        result = solve(dataset, point)
+        # An infeasible point is diagnosed: its row says why, in one line.
+        result = solve(dataset, point, diagnose=True)
         rows.append({**dict(zip(names, combo, strict=True)), **_row(result)})
         if progress is not None:
             progress(done, len(points))
     table = pd.DataFrame(rows, columns=[*names, *SWEEP_COLUMNS])
-    numeric = [c for c in SWEEP_COLUMNS if c not in ("status", "check_ok")]
+    numeric = [c for c in SWEEP_COLUMNS if c not in ("status", "check_ok", "reason")]
     table[numeric] = table[numeric].astype(float)
     for col in ("operators_after", "clusters_after"):
         table[col] = table[col].astype("Int64")
     table["check_ok"] = table["check_ok"].astype("boolean")
     table["status"] = table["status"].astype(str)
+    table["reason"] = table["reason"].fillna("").astype(str)
     return SweepStudy(table, tuple(params))
 
 
