@@ -11,13 +11,14 @@ markup: a name such as ``[/bold]`` must print as itself.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -361,7 +362,8 @@ def solve(scenario: ScenarioArg = None,
           out: Annotated[Path | None, typer.Option(
               help="Output folder (default: results/<scenario name>). It may be new, empty or "
                    "an earlier result; nothing else is ever replaced.")] = None,
-          tee: Annotated[bool, typer.Option("--log", help="Show the HiGHS log.")] = False,
+          tee: Annotated[bool, typer.Option("--log", "--verbose",
+                                            help="Stream the HiGHS log.")] = False,
           diagnose: Annotated[bool, typer.Option(
               help="Explain an infeasible scenario and suggest verified relaxations.")] = True,
           ) -> None:
@@ -581,8 +583,8 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     params = [parse_range(p) for p in param]
     sc = _load_scenario(scenario)
     _check_csv_target(out / "sweep.csv", scenario, sc.data)
-    table = run_sweep(sc, params, progress=lambda done, total: err_console.print(
-        f"point {done}/{total}")).table
+    with _progress("sweep") as advance:
+        table = run_sweep(sc, params, progress=advance).table
     _write_csv(table, out / "sweep.csv", quiet=True)
     chart = plot_sweep(table, params, out / "sweep.png")
     names = [p for p, _ in params]
@@ -813,6 +815,32 @@ def _check_csv_target(path: Path | None, *protected: str | Path | None) -> None:
 
     if path is not None:
         guard_file(path, protected=protected)
+
+
+@contextlib.contextmanager
+def _progress(what: str) -> Iterator[Callable[[int, int], None]]:
+    """``advance(done, total)`` for a study: a rich progress bar (done / total, elapsed,
+    time left) on a terminal, one line per step otherwise (scripts, logs)."""
+    if not err_console.is_terminal:
+        yield lambda done, total: err_console.print(f"{what}: {done}/{total} solved")
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=err_console, transient=True) as bar:
+        task = bar.add_task(what, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
 
 
 def _write_csv(table: pd.DataFrame, path: Path, *, quiet: bool = False) -> None:
