@@ -141,3 +141,34 @@ def test_cli_compare_and_scenario_show(bundled):
     res = CliRunner().invoke(app, ["scenario", "show", str(files[-1])])  # budget-1000
     assert res.exit_code == 0 and "inherits from" in res.output
     assert "annual_budget = 1000000000.0" in res.output and 'sense = "max_effect"' in res.output
+
+
+def test_decision_diff_status_quo_is_a_reference_and_added_operators_are_named():
+    from conftest import tiny_tables as tables
+    from klynge_opt.api import solve
+    from klynge_opt.data.dataset import from_tables
+    from klynge_opt.data.scenario import Scenario
+    from klynge_opt.studies.compare import decision_diff
+
+    ds = from_tables(tables())
+    # Every plan closes O2 (kept today): a difference from the status quo only, not listed.
+    base = {"max_travel_minutes": 100, "close": ["O2"], "coverage": "soft"}
+    new_hub = {"operator_id": "NEW", "name": "New hub", "municipality_id": "0102",
+               "kind": "vaeksthus", "annual_cost": 1e9, "strongholds": ["food"]}
+    results = {
+        "today": solve(ds, Scenario(name="today", mode="status_quo")),
+        "base": solve(ds, Scenario(name="base", policy=base)),
+        "capped": solve(ds, Scenario(name="capped", policy={**base, "max_operators": 2})),
+        "added": solve(ds, Scenario(name="added", policy=base,
+                                    overrides={"add_operators": [new_hub]})),
+    }
+    diff = decision_diff(results, "operators", "operator_id", "kept", "kept", "closed")
+    plans = {n: set(r.operators.loc[r.operators["kept"], "operator_id"])
+             for n, r in results.items() if n != "today"}
+    # Only what differs between the plans is listed; today's fate is shown beside it.
+    differ = (plans["base"] ^ plans["capped"]) | (plans["base"] ^ plans["added"]) | {"NEW"}
+    assert set(diff["operator_id"]) == differ and "O2" not in differ
+    new = diff.set_index("operator_id").loc["NEW"]
+    # A billion a year: the added hub is not kept, and the table says it was added.
+    assert new["added"] == "added, closed" and new["base"] == "–" and new["today"] == "–"
+    assert new["name"] == "New hub"

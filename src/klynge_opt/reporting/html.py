@@ -28,6 +28,7 @@ from ..data import dataset as dataset_api
 from ..data.dataset import Dataset
 from ..data.overrides import apply_overrides
 from ..results.result import Result, read_result
+from ..studies.compare import decision_diff
 from . import svgmap
 from .labels import LABELS, Formatter
 
@@ -311,15 +312,11 @@ def _comparison(views: Sequence[View], lang: str, fmt: Formatter) -> dict[str, A
     keys = [k for k, _ in views[0].headline]
     for k in keys:
         metrics.append({"metric": k, "values": [dict(v.headline).get(k, "–") for v in views]})
-    fates: dict[str, list[str]] = {}
-    names: dict[str, str] = {}
-    for i, v in enumerate(views):
-        for o in v.result.operators.itertuples():
-            fates.setdefault(o.operator_id, ["–"] * len(views))[i] = \
-                t["kept"] if o.kept else t["closed"]
-            names[o.operator_id] = o.name
-    differ = [{"name": names[o], "fates": f} for o, f in fates.items()
-              if len(set(f)) > 1]
+    # The same decision diff as `compare` (the status quo a reference column only).
+    diff = decision_diff({v.key: v.result for v in views}, "operators", "operator_id",
+                         "kept", t["kept"], t["closed"])
+    differ = [{"name": row["name"], "fates": [row.get(v.key, "–") for v in views]}
+              for row in diff.to_dict("records")]
     return {"metrics": metrics, "differ": sorted(differ, key=lambda r: r["name"])}
 
 

@@ -110,7 +110,13 @@ def input_diff(scenarios: Sequence[Scenario]) -> pd.DataFrame:
 
 def decision_diff(results: dict[str, Result], table: str, key: str, flag: str,
                   yes: str, no: str) -> pd.DataFrame:
-    """Rows of ``table`` whose ``flag`` differs between scenarios with a plan."""
+    """Rows of ``table`` whose ``flag`` differs between the plans of the scenarios.
+
+    The status quo (a result with status ``evaluated``) is shown as a reference column but is
+    no source of differences when two or more plans are compared: otherwise every closure of
+    every plan would be listed. A row missing from a plan (an operator or cluster another
+    scenario adds) is ``–`` there, and ``added, <yes|no>`` where it exists, so that an added
+    operator the plan did not keep is named as such."""
     with_plan = {n: r for n, r in results.items() if r.has_solution}
     if not with_plan:
         return pd.DataFrame(columns=[key, "name"])
@@ -118,11 +124,16 @@ def decision_diff(results: dict[str, Result], table: str, key: str, flag: str,
     for name, result in with_plan.items():
         frame = getattr(result, table).set_index(key)
         frames.append(frame[flag].astype(bool).rename(name))
-    flags = pd.concat(frames, axis=1).fillna(False).astype(bool)
-    differs = flags[flags.nunique(axis=1) > 1]
-    names = getattr(next(iter(with_plan.values())), table).set_index(key)["name"]
-    out = differs.apply(lambda col: col.map({True: yes, False: no}))
-    out.insert(0, "name", names.reindex(out.index))
+    flags = pd.concat(frames, axis=1)
+    plans = [n for n, r in with_plan.items() if r.status != "evaluated"]
+    basis = plans if len(plans) >= 2 else list(with_plan)
+    differs = flags[flags[basis].astype(object).nunique(axis=1, dropna=False) > 1]
+    added = differs.isna().any(axis=1)
+    out = differs.apply(lambda col: col.map({True: yes, False: no}).fillna("–"))
+    out.loc[added] = out.loc[added].apply(
+        lambda col: col.where(col == "–", "added, " + col))
+    names = pd.concat([getattr(r, table).set_index(key)["name"] for r in with_plan.values()])
+    out.insert(0, "name", names[~names.index.duplicated()].reindex(out.index))
     return out.reset_index()
 
 
