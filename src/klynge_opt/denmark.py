@@ -257,10 +257,8 @@ def build_denmark(sources: Path = SOURCES, base: Path | None = None, *, members:
     load[hosting] = members.reindex(ops.index[hosting]).to_numpy()
     ops["capacity"] = _step_up(load).where(ops["in_scope"])
     ops["annual_cost"], ops["cost_per_firm"], rates = _in_scope_costs(ops, load)
-    # Out-of-scope hosts (science parks, GTS): their clusters' members cost the cluster
-    # layer's rate, decided by the plan like everyone else's.
+    # Every host is in scope here (_secretariats), so every member costs the layer's rate.
     outside = ~ops["in_scope"]
-    ops.loc[outside & hosting, "cost_per_firm"] = rates["cluster"]
     per_firm = ops["cost_per_firm"] * load
     rest = TOTAL_SPEND - ops.loc[ops["in_scope"], "annual_cost"].sum() - per_firm.sum()
     size = orgs.set_index("operator_id")["size"].astype(float)

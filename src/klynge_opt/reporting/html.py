@@ -64,7 +64,6 @@ class View:
     operators: list[dict[str, Any]] = field(default_factory=list)
     regions: list[dict[str, Any]] = field(default_factory=list)
     municipalities: list[dict[str, Any]] = field(default_factory=list)
-    chart_svg: str = ""
 
 
 def _dataset(result: Result, given: Dataset | None) -> Dataset:
@@ -86,7 +85,7 @@ def _baseline_places(result: Result, ds: Dataset) -> pd.DataFrame:
     return today.coverage_by_municipality
 
 
-def _places(result: Result, base: pd.DataFrame, fmt: Formatter) -> dict[str, dict[str, Any]]:
+def _places(result: Result, base: pd.DataFrame) -> dict[str, dict[str, Any]]:
     cov = result.coverage_by_municipality.set_index("municipality_id")
     out: dict[str, dict[str, Any]] = {}
     b = base.set_index("municipality_id") if not base.empty else None
@@ -214,11 +213,11 @@ def _operator_rows(result: Result, fmt: Formatter, lang: str) -> list[dict[str, 
 def _stronghold_rows(result: Result, fmt: Formatter) -> list[dict[str, Any]]:
     cl = result.clusters
     names = cl.set_index("cluster_id")["name"]
+    labels = cl.set_index("cluster_id")["label_after"]
     rows = []
     for s in result.by_stronghold.itertuples():
         chosen = [c for c in str(s.clusters_selected).split(";") if c]
         merged = cl[cl["merged_into"].isin(chosen)]
-        labels = cl.set_index("cluster_id")["label_after"]
         rows.append({
             "name": s.name, "selected": ", ".join(str(names.get(c, c)) for c in chosen),
             "label": ", ".join(str(labels.get(c, "")) for c in chosen),
@@ -294,7 +293,7 @@ def _view(i: int, result: Result, ds: Dataset, fmt: Formatter, lang: str,
         return v
     seen = apply_overrides(ds, result.scenario) if result.scenario is not None else ds
     base = _baseline_places(result, ds)
-    v.places = _places(result, base, fmt)
+    v.places = _places(result, base)
     v.map_svg = svgmap.municipality_svg(boundaries, seen.municipalities,
                                         _markers(result, lang), f"map-{v.key}", proj)
     v.cost_rows = _cost_rows(result, fmt, lang)
