@@ -247,26 +247,3 @@ def test_closed_pipe_loses_no_result_and_prints_no_traceback(tmp_path, tiny_dir)
         os.close(write_end)
     assert "Traceback" not in proc.stderr.decode()
     assert (out / "summary.json").is_file() and (out / "operators.csv").is_file()
-
-
-def test_study_progress_is_a_bar_on_a_terminal_and_lines_in_scripts(monkeypatch):
-    """`_progress`: one line per solve when stderr is not a terminal (CliRunner, pipes), a
-    rich bar with done/total when it is."""
-    import io
-
-    from rich.console import Console
-
-    from klynge_opt import cli
-
-    plain = io.StringIO()
-    monkeypatch.setattr(cli, "err_console", Console(file=plain, force_terminal=False))
-    with cli._progress("sweep") as advance:
-        advance(1, 3)
-        advance(3, 3)
-    assert plain.getvalue().splitlines() == ["sweep: 1/3 solved", "sweep: 3/3 solved"]
-    tty = io.StringIO()
-    monkeypatch.setattr(cli, "err_console", Console(file=tty, force_terminal=True, width=100))
-    with cli._progress("sweep") as advance:
-        advance(2, 4)
-    # A live bar (drawn with control sequences, removed when done), not plain lines.
-    assert "solved" not in tty.getvalue() and "2/4" in tty.getvalue()

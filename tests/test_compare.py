@@ -137,7 +137,8 @@ def test_cli_compare_and_scenario_show(bundled):
     assert res.exit_code == 2 and "--force" in res.output, res.output
     res = CliRunner().invoke(app, [*args, "--force"])
     assert res.exit_code == 0, res.output
-    assert "Side by side" in res.output and "Inputs that differ" in res.output
+    assert "Options side by side" in res.output and "Inputs that differ" in res.output
+    assert max(len(line) for line in res.output.splitlines()) <= 80, res.output
     res = CliRunner().invoke(app, ["scenario", "show", str(files[-1])])  # budget-1000
     assert res.exit_code == 0 and "inherits from" in res.output
     assert "annual_budget = 1000000000.0" in res.output and 'sense = "max_effect"' in res.output

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import tiny_tables
 from klynge_opt import InputError, Scenario, from_tables
+from klynge_opt.progress import Step
 from klynge_opt.studies.sweep import MAX_VALUES, nested_update, parse_range, plot_sweep, sweep
 
 # --------------------------------------------------------------------------- parse_range
@@ -129,12 +130,17 @@ def _closing_o1_pays_only_with_a_long_radius() -> Scenario:
 
 def test_travel_radius_sweep_infeasible_below_the_ferry_and_relaxes() -> None:
     name, values = parse_range("policy.max_travel_minutes=30:180:15")
-    calls: list[tuple[int, int]] = []
+    steps: list[Step] = []
     table = sweep(_closing_o1_pays_only_with_a_long_radius(), [(name, values)],
                   dataset=from_tables(tiny_tables()),
-                  progress=lambda done, total: calls.append((done, total))).table
+                  progress=lambda e: steps.append(e) if isinstance(e, Step) else None).table
 
-    assert calls == [(i, len(values)) for i in range(1, len(values) + 1)]
+    # One step per point, labelled by its value, then the end; an infeasible point's
+    # diagnosis trials are not counted as points.
+    assert [(s.done, s.total) for s in steps] == [(i, len(values))
+                                                   for i in range(len(values) + 1)]
+    assert [s.label for s in steps] == [f"{name} = {v:g}" for v in values] + [""]
+    assert {s.study for s in steps} == {"sweep"}
     assert table[name].tolist() == values
     # Hard coverage: the island firm has no competent operator within a radius below 90.
     expected = ["infeasible" if r < ISLAND_TO_O1 else "optimal" for r in values]
@@ -189,10 +195,10 @@ def test_two_parameter_sweep_is_a_full_grid(grid_table: pd.DataFrame) -> None:
 
 def test_sweep_validates_every_point_before_solving() -> None:
     # max_operators below the scenario's min_operators: named, and nothing solved.
-    solved: list[int] = []
+    solved: list[object] = []
     with pytest.raises(InputError) as info:
         sweep(Scenario(policy={"min_operators": 2}), [("policy.max_operators", [1, 3])],
-              dataset=from_tables(tiny_tables()), progress=lambda d, t: solved.append(d))
+              dataset=from_tables(tiny_tables()), progress=solved.append)
     assert "policy.max_operators=1" in info.value.problems[0].message
     assert solved == []
 

@@ -25,6 +25,7 @@ from .model.formulation import ModelInputs, build_model, polish_relief, prepare
 from .model.landscape import Landscape, build_landscape
 from .model.solver import solve as run_solver
 from .problems import InputError, Problem
+from .progress import Progress, Step
 from .results.check import check_plan
 from .results.outputs import EffectOptimum, ResultSummary, Secondary
 from .results.result import (
@@ -142,7 +143,8 @@ def load_inputs(dataset: Dataset | str | os.PathLike[str] | None,
     return scenario, dataset
 
 
-def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
+def run(session: Session, *, tee: bool = False, verify: bool = True,
+        progress: Progress | None = None) -> Result:
     """Solve the session's model as it stands and turn the answer into a checked result."""
     sc, timings, base = session.scenario, dict(session.timings), session.base
     if sc.mode == "status_quo":
@@ -155,7 +157,7 @@ def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
                    "timings": timings, **base}
         return Result("infeasible", clean_json(summary), scenario=sc, message=message)
     model = session.model
-    report, _ = run_solver(model, sc.solver, tee=tee)
+    report, _ = run_solver(model, sc.solver, tee=tee, progress=progress)
     timings["solve"] = report.seconds
     if report.status == "interrupted":
         raise KeyboardInterrupt
@@ -201,46 +203,49 @@ def run(session: Session, *, tee: bool = False, verify: bool = True) -> Result:
 
 def solve(dataset: Dataset | str | os.PathLike[str] | None = None,
           scenario: Scenario | str | os.PathLike[str] | None = None, *,
-          tee: bool = False, verify: bool = True, diagnose: bool = False) -> Result:
+          tee: bool = False, verify: bool = True, diagnose: bool = False,
+          progress: Progress | None = None) -> Result:
     """Solve a scenario on a data set.
 
     ``dataset`` defaults to the scenario's ``data``; ``scenario`` to all defaults. Bad input
     raises :class:`InputError` with every problem; infeasibility is a status, not an error.
     With ``[objective] secondary = "fewest_changes"`` the plan is re-optimised for fewest
-    changes among plans within the cost tolerance.
+    changes among plans within the cost tolerance. ``progress`` receives the solver's running
+    gap and the diagnosis' steps (:mod:`klynge_opt.progress`).
     """
     session = open_session(dataset, scenario)
     if session.scenario.objective.sense == "max_effect" and session.model is not None:
-        result = _max_effect(session, tee=tee, verify=verify)
+        result = _max_effect(session, tee=tee, verify=verify, progress=progress)
     else:
-        result = run(session, tee=tee, verify=verify)
+        result = run(session, tee=tee, verify=verify, progress=progress)
     if result.status == "infeasible" and diagnose:
-        result.diagnosis = diagnose_session(session)
+        result.diagnosis = diagnose_session(session, progress=progress)
         return result
     if session.scenario.objective.secondary == "none" or not result.has_solution \
             or session.model is None:
         return result
-    return _fewest_changes(session, result, tee=tee, verify=verify)
+    return _fewest_changes(session, result, tee=tee, verify=verify, progress=progress)
 
 
-def _max_effect(session: Session, *, tee: bool, verify: bool) -> Result:
+def _max_effect(session: Session, *, tee: bool, verify: bool,
+                progress: Progress | None) -> Result:
     """Two stages: the largest estimated effect within the policy (annual_budget included),
     then the cheapest plan keeping that effect."""
     m = session.model
     assert m is not None
     m.cost.deactivate()
     m.effect_goal = pyo.Objective(expr=m.effect, sense=pyo.maximize)
-    first, _ = run_solver(m, session.scenario.solver, tee=tee)
+    first, _ = run_solver(m, session.scenario.solver, tee=tee, progress=progress)
     m.effect_goal.deactivate()
     m.cost.activate()
     if first.status == "interrupted":
         raise KeyboardInterrupt
     if not first.has_solution or first.objective is None:
-        return run(session, tee=tee, verify=verify)
+        return run(session, tee=tee, verify=verify, progress=progress)
     best = float(first.objective)
     # The first stage's optimum, less a hair so that the cost stage stays feasible.
     m.effect_floor = pyo.Constraint(expr=m.effect >= best - 1e-7 * max(abs(best), 1.0))
-    second = run(session, tee=tee, verify=verify)
+    second = run(session, tee=tee, verify=verify, progress=progress)
     second.summary["effect_optimum"] = EffectOptimum(
         jobs=best, bound=first.bound, mip_gap=first.mip_gap, status=first.status).to_dict()
     if second.status == "optimal" and first.status != "optimal":
@@ -250,7 +255,8 @@ def _max_effect(session: Session, *, tee: bool, verify: bool) -> Result:
     return second
 
 
-def _fewest_changes(session: Session, first: Result, *, tee: bool, verify: bool) -> Result:
+def _fewest_changes(session: Session, first: Result, *, tee: bool, verify: bool,
+                    progress: Progress | None) -> Result:
     """Lexicographic re-optimisation: cost <= (1 + tol) x optimum, then fewest closures, then
     fewest firms moved."""
     m = session.model
@@ -264,7 +270,7 @@ def _fewest_changes(session: Session, first: Result, *, tee: bool, verify: bool)
     m.changes = pyo.Objective(
         expr=(total + 1) * sum(1 - m.y[o] for o in m.O) + _moved(m, session.inputs),
         sense=pyo.minimize)
-    second = run(session, tee=tee, verify=verify)
+    second = run(session, tee=tee, verify=verify, progress=progress)
     before = first.facts
     assert before.counts is not None and before.firms_moved is not None  # it has a plan
     second.summary["secondary"] = Secondary(
@@ -325,13 +331,21 @@ def _evaluate_status_quo(land, scenario: Scenario, base: dict, timings: dict[str
                   scenario=scenario)
 
 
-def diagnose_session(session: Session, *, with_suggestions: bool = True) -> Diagnosis:
-    """Why the session's scenario is infeasible, with verified relaxations (docs/diagnosis.md)."""
+def diagnose_session(session: Session, *, with_suggestions: bool = True,
+                     progress: Progress | None = None) -> Diagnosis:
+    """Why the session's scenario is infeasible, with verified relaxations (docs/diagnosis.md).
+
+    Each trial solve is a :class:`~klynge_opt.progress.Step` of unknown total."""
+    tried = [0]
+
     def trial(sc: Scenario) -> Result:
+        if progress is not None:
+            progress(Step("diagnosis", f"trial {tried[0] + 1}", tried[0], None))
+        tried[0] += 1
         # Feasibility is the question; a 1 % gap answers it much sooner on national data.
         loose = sc.with_updates({"solver": {"mip_gap": max(sc.solver.mip_gap, 0.01)}})
         # The original data: solve() applies the scenario's overrides itself.
-        return solve(session.original, loose, verify=False)
+        return solve(session.original, loose, verify=False, progress=progress)
 
     findings = session.findings or None
     diag = diagnose(session.land, session.scenario, trial, session.inputs,

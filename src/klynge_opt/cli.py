@@ -30,6 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .problems import InputError, OutputError, Problem, errors, warnings
+from .progress import Event, Gap, Progress, Step
 from .results.outputs import SUMMARY_FILE
 
 # Heavy modules (pandas, networkx, pydantic, Pyomo, HiGHS) are imported inside the commands
@@ -236,6 +237,10 @@ def info(data: DatasetArg = None, fmt: FormatOpt = Format.text,
 #: The bundled combined reform: what `klynge-opt solve` runs without a scenario.
 from .data.paths import DEFAULT_SCENARIO  # noqa: E402 - light, beside its use
 
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No progress bar (there is none when stderr is not a terminal).")]
+WideOpt = Annotated[bool, typer.Option(
+    "--wide", help="Every row and column in full (the files hold them all anyway).")]
 ScenarioArg = Annotated[Path | None, typer.Argument(
     help="Scenario TOML file (default: the bundled reform on the embedded Danish data).")]
 
@@ -248,7 +253,7 @@ def _share(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
-def _print_result(result: Result) -> None:
+def _print_result(result: Result, wide: bool = False) -> None:
     s = result.facts
     if not result.has_solution:
         if result.diagnosis is not None:
@@ -322,13 +327,16 @@ def _print_result(result: Result) -> None:
     console.print(_frame_table(terms, "Cost terms over the horizon",
                                {"plan_MDKK": ",.2f", "status_quo_MDKK": ",.2f"}))
     if s.status != "evaluated":
-        kept = result.operators[result.operators["kept"]].sort_values(
-            ["region_id", "firms_served"], ascending=[True, False])
-        console.print(_frame_table(
-            kept[["operator_id", "name", "region_id", "hosts", "serves", "firms_served",
-                  "utilisation"]],
-            f"Retained operators ({len(kept)})", {"firms_served": ",.0f",
-                                                  "utilisation": ".0%"}))
+        if wide:
+            kept = result.operators[result.operators["kept"]].sort_values(
+                ["region_id", "firms_served"], ascending=[True, False])
+            console.print(_frame_table(
+                kept[["operator_id", "name", "region_id", "hosts", "serves", "firms_served",
+                      "utilisation"]],
+                f"Retained operators ({len(kept)})", {"firms_served": ",.0f",
+                                                      "utilisation": ".0%"}))
+        else:
+            _print_operators_short(result)
     t = s.timings
     if t is not None:
         console.print(f"time: load {_number(t.load, '.2f')} s, build {_number(t.build, '.2f')} "
@@ -344,6 +352,45 @@ def _print_result(result: Result) -> None:
                               "violations[/red]:")
             for v in check.violations[:20]:
                 err_console.print(escape(f"  {v.constraint} at {v.where}: {v.message}"))
+
+
+#: Service layers as the terminal names them (docs/model.md, Service layers).
+LAYER_NAMES = {"local_service": "local", "entry_point": "guidance", "cluster": "cluster",
+               "other": "other"}
+
+
+def _print_operators_short(result: Result) -> None:
+    """Operators kept of today's per region and layer, and the closed ones by kind, folded
+    to 80 columns (``--wide`` and operators.csv have every row)."""
+    import pandas as pd
+
+    ops = result.operators.copy()
+    ops["layer_name"] = ops["layer"].map(LAYER_NAMES).where(ops["in_scope"].astype(bool),
+                                                            "outside")
+    ops["layer_name"] = ops["layer_name"].fillna("other")
+    regions = result.by_region.set_index("region_id")["name"] if not result.by_region.empty \
+        else pd.Series(dtype=str)
+    ops["region"] = ops["region_id"].map(regions).fillna(ops["region_id"])
+    order = [n for n in (*LAYER_NAMES.values(), "outside")
+             if n in set(ops["layer_name"])]
+    kept = ops.pivot_table(index="region", columns="layer_name", values="kept",
+                           aggfunc="sum", fill_value=0)
+    today = ops.pivot_table(index="region", columns="layer_name", values="kept",
+                            aggfunc="size", fill_value=0)
+    table = pd.DataFrame({"region": today.index})
+    for layer in order:
+        table[layer] = [f"{int(kept.at[r, layer])}/{int(today.at[r, layer])}"
+                        if today.at[r, layer] else "–" for r in today.index]
+    console.print(_frame_table(table, "Operators kept of today's, by region and service "
+                               "layer"))
+    closed = ops[~ops["kept"].astype(bool)]
+    if closed.empty:
+        console.print("No operator closes.")
+        return
+    console.print(Text(f"Closed ({len(closed)}):", style="bold"))
+    for kind, group in closed.groupby("kind", sort=True):
+        for line in _wrapped(f"  {kind} ({len(group)}): ", _fold(sorted(group["name"]))):
+            console.print(Text(line))
 
 
 def _number(value: float | None, fmt: str) -> str:
@@ -366,7 +413,7 @@ def solve(scenario: ScenarioArg = None,
                                             help="Stream the HiGHS log.")] = False,
           diagnose: Annotated[bool, typer.Option(
               help="Explain an infeasible scenario and suggest verified relaxations.")] = True,
-          ) -> None:
+          quiet: QuietOpt = False, wide: WideOpt = False) -> None:
     """Solve a scenario: choose the operators and clusters to keep at least cost.
 
     Example: klynge-opt solve scenarios/paper-2017.toml --out results/reform
@@ -382,13 +429,15 @@ def solve(scenario: ScenarioArg = None,
     protected = [None if ds.source == "<memory>" else ds.source, file]
     # Refuse a bad --out before spending minutes on the solve, and again when writing.
     guard_target(target, "result", protected=protected, legacy=(SUMMARY_FILE,))
-    result = api_solve(ds, sc, tee=tee, diagnose=diagnose)
+    # The log, when streamed, already shows the gap: no bar drawn over it.
+    with _progress("solve", quiet or tee) as progress:
+        result = api_solve(ds, sc, tee=tee, diagnose=diagnose, progress=progress)
     failed = result.status in ("error", "check_failed") or not (
         result.has_solution or result.status == "infeasible")
     if not failed:
         # Written before anything is printed: a closed pipe (`| head`) must not lose it.
         write_result(result, target, protected=protected)
-    _print_result(result)
+    _print_result(result, wide)
     if failed:
         err_console.print(f"not written: {escape(str(target))} is unchanged (the solve "
                           "produced no valid plan)")
@@ -494,19 +543,37 @@ def compare(scenarios: ScenariosArg,
             out: Annotated[Path, typer.Option(help="Output folder.")] = Path("results/compare"),
             reuse: Annotated[bool, typer.Option(
                 help="Reuse results on disk for identical scenario and data.")] = True,
-            force: ForceOpt = False) -> None:
+            force: ForceOpt = False, quiet: QuietOpt = False, wide: WideOpt = False) -> None:
     """Solve several scenarios and show them side by side: costs, inputs and decisions.
+
+    The terminal gets a short summary (80 columns); the full tables are written to files,
+    and --wide prints them too.
 
     Example: klynge-opt compare scenarios/status-quo.toml scenarios/paper-2017.toml
     """
     from .studies.compare import compare as run_compare
     from .studies.compare import write_comparison
 
-    def progress(name: str, what: str) -> None:
-        err_console.print(f"{escape(name)}: {what}")
-
-    cmp = run_compare(scenarios, out, reuse=reuse, progress=progress, force=force)
+    with _progress("compare", quiet) as progress:
+        cmp = run_compare(scenarios, out, reuse=reuse, progress=progress, force=force)
     files = write_comparison(cmp, out)
+    if wide:
+        _print_comparison_wide(cmp)
+    else:
+        _print_comparison_short(cmp, files)
+    reused = [n for n, r in cmp.reused.items() if r]
+    lines = _wrapped("reused from disk (same inputs, checked again): ", ", ".join(reused)) \
+        if reused else []
+    if cmp.replaced:
+        lines.append(f"replaced the earlier comparison in {out}")
+    lines += _wrapped("written: ", ", ".join(str(p) for p in files.values()))
+    for line in lines:
+        console.print(Text(line))
+    if any(r.status in ("infeasible", "error", "check_failed") for r in cmp.results.values()):
+        raise typer.Exit(EXIT_INFEASIBLE)
+
+
+def _print_comparison_wide(cmp: Any) -> None:
     console.print(_frame_table(_cost_table(cmp.table), "Side by side"))
     console.print()
     if cmp.inputs.empty:
@@ -523,18 +590,167 @@ def compare(scenarios: ScenariosArg,
     if not cmp.clusters.empty:
         console.print(_frame_table(cmp.clusters, f"Clusters whose selection differs "
                                    f"({len(cmp.clusters)})"))
-    if cmp.replaced:
-        console.print(escape(f"replaced the earlier comparison in {out}"))
-    console.print("written: " + escape(", ".join(str(p) for p in files.values())))
-    if any(r.status in ("infeasible", "error", "check_failed") for r in cmp.results.values()):
-        raise typer.Exit(EXIT_INFEASIBLE)
+
+
+def _print_comparison_short(cmp: Any, files: dict[str, Path]) -> None:
+    """Headline figures per option, the inputs that differ and the decisions that differ,
+    folded to fit 80 columns; the full tables are in ``files``."""
+    console.print(_options_table(cmp.results))
+    for line in _wrapped("", "cost and saved: M DKK over the horizon, saved against the "
+                         "status quo (share: of its in-scope part); ops, clus: operators and "
+                         "clusters kept; served, rural: firms that need a service and get it "
+                         "(rural: in rural municipalities); cluster: members served; jobs: "
+                         "estimated", indent=""):
+        console.print(Text(line, style="dim"))
+    for line in _wrapped("solved: ", _solve_quality(cmp.results)):
+        console.print(Text(line))
+    console.print()
+    if cmp.inputs.empty:
+        console.print("The scenarios' resolved inputs are identical.")
+    else:
+        console.print(Text(f"Inputs that differ ({len(cmp.inputs)}; full values in "
+                           f"{files['inputs'].name})", style="bold"))
+        for line in _folded_inputs(cmp.inputs):
+            console.print(Text(line))
+    plans = [n for n, r in cmp.results.items() if r.has_solution and r.status != "evaluated"]
+    for what, frame, yes, file in (("Operators", cmp.operators, "kept", files["operators"]),
+                                   ("Clusters", cmp.clusters, "selected", files["clusters"])):
+        console.print()
+        if frame.empty:
+            console.print(f"{what}: the same decisions in every option.")
+            continue
+        console.print(Text(f"{what} whose fate differs between the options ({len(frame)}; "
+                           f"all in {file.name})", style="bold"))
+        for line in _folded_fates(frame, plans, yes):
+            console.print(Text(line))
+
+
+def _options_table(results: dict[str, Result]) -> Table:
+    """One row per option: the figures a board asks for first."""
+    from rich import box
+
+    # One space of padding and the box's one-space separator: ten columns in 80.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0),
+                  title=Text("Options side by side"), title_justify="left")
+    for header, justify in (("option", "left"), ("cost", "right"), ("saved", "right"),
+                            ("share", "right"), ("ops", "right"), ("clus", "right"),
+                            ("served", "right"), ("rural", "right"), ("cluster", "right"),
+                            ("jobs", "right")):
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for name, result in results.items():
+        s = result.facts
+        if not result.has_solution or s.counts is None or s.coverage is None:
+            table.add_row(Text(name), Text(s.status), *["–"] * 8)
+            continue
+        saved = s.savings
+        layers = s.coverage_by_service
+        cluster = None if layers is None or layers.cluster is None else layers.cluster.all
+        evaluated = s.status == "evaluated"
+        table.add_row(
+            Text(name), _number(None if s.objective is None else s.objective / 1e6, ",.0f"),
+            "–" if evaluated or saved is None else f"{saved.total / 1e6:,.0f}",
+            "–" if evaluated or saved is None or saved.in_scope_share is None
+            else f"{saved.in_scope_share:.1%}",
+            str(s.counts.operators_after), str(s.counts.clusters_after),
+            _share(s.coverage.all), _share(s.coverage.rural), _share(cluster),
+            _number(None if s.effect is None else s.effect.jobs, ",.0f"))
+    return table
+
+
+def _solve_quality(results: dict[str, Result]) -> str:
+    """How far each plan is proven: the status and gap, in one line."""
+    parts = []
+    for name, r in results.items():
+        s = r.facts
+        if s.status == "evaluated":
+            parts.append(f"{name} evaluated (today, not optimised)")
+        elif s.proven_optimal:
+            parts.append(f"{name} proven optimal")
+        elif s.status == "feasible":
+            # Stopped at the gap the scenario asked for: proven that close to the optimum.
+            parts.append(f"{name} within {_number(s.mip_gap, '.2%')} of the optimum")
+        elif r.has_solution:
+            parts.append(f"{name} {s.status}, gap {_number(s.mip_gap, '.2%')} (not proven)")
+        else:
+            parts.append(f"{name} {s.status}")
+    return "; ".join(parts)
+
+
+def _value_text(raw: object) -> str:
+    """A resolved scenario value as a person reads it; long lists counted."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return "not set"
+    if isinstance(raw, str) and raw.startswith("["):
+        items = json.loads(raw)
+        text = ", ".join(str(i) for i in items) if all(
+            isinstance(i, str | int | float) for i in items) else raw
+        if not items:
+            return "none"
+        return text if len(text) <= 30 else f"{len(items)} item" + "s" * (len(items) > 1)
+    if isinstance(raw, float):
+        return f"{raw:,.0f}" if raw.is_integer() else f"{raw:g}"
+    return str(raw)
+
+
+def _fold(items: list[str], limit: int = 150) -> str:
+    """``items`` joined, cut at about ``limit`` characters with how many are left."""
+    shown: list[str] = []
+    length = 0
+    for i, item in enumerate(items):
+        if shown and length + len(item) > limit:
+            return ", ".join(shown) + f" and {len(items) - i} more"
+        shown.append(item)
+        length += len(item) + 2
+    return ", ".join(shown)
+
+
+def _wrapped(head: str, body: str, indent: str = "    ") -> list[str]:
+    """``head`` + ``body`` wrapped to the terminal, at most 80 columns (a log or pipe gets
+    80 too), continuation lines indented."""
+    import textwrap
+
+    width = max(40, min(console.width, 80))
+    return textwrap.wrap(f"{head}{body}", width=width, subsequent_indent=indent,
+                         break_on_hyphens=False) or [head]
+
+
+def _folded_inputs(inputs: pd.DataFrame) -> list[str]:
+    """One entry per differing key: each distinct value and the options that have it."""
+    options = [c for c in inputs.columns if c != "key"]
+    lines: list[str] = []
+    for row in inputs.to_dict("records"):
+        groups: dict[str, list[str]] = {}
+        for name in options:
+            groups.setdefault(_value_text(row[name]), []).append(name)
+        body = "; ".join(f"{value} ({', '.join(names)})" for value, names in groups.items())
+        lines += _wrapped(f"  {row['key']}: ", body)
+    return lines
+
+
+def _folded_fates(diff: pd.DataFrame, plans: list[str], yes: str) -> list[str]:
+    """Rows grouped by which options keep them, each group's names folded."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for row in diff.to_dict("records"):
+        keeping = tuple(p for p in plans if str(row.get(p, "")).endswith(yes))
+        added = any(str(row.get(p, "")).startswith("added") for p in plans)
+        groups.setdefault(keeping, []).append(str(row["name"]) + (" (added)" if added else ""))
+    lines: list[str] = []
+    for keeping, names in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0])):
+        if not keeping:
+            who = f"{yes} by none of the options"
+        elif len(keeping) == 1:
+            who = f"{yes} only by {keeping[0]}"
+        else:
+            who = f"{yes} by {', '.join(keeping)}"
+        lines += _wrapped(f"  {who} ({len(names)}): ", _fold(sorted(names)))
+    return lines
 
 
 @app.command()
 @_handled
 def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
           out: Annotated[Path | None, typer.Option(help="Write the table as CSV here.")] = None,
-          ) -> None:
+          quiet: QuietOpt = False) -> None:
     """What each active policy costs: re-solve with that one policy relaxed.
 
     Example: klynge-opt price scenarios/paper-2017.toml --out results/price.csv
@@ -542,8 +758,8 @@ def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     from .studies.price import price as run_price
 
     _check_csv_target(out, scenario, _load_scenario(scenario).data)
-    study = run_price(scenario, progress=lambda p: err_console.print(
-        f"relaxing: {escape(p)}"))
+    with _progress("price", quiet) as progress:
+        study = run_price(scenario, progress=progress)
     table, base = study.table, study.base
     if base.objective is None:
         err_console.print(f"[red]{escape(base.status)}[/red]: {escape(base.message)} — the "
@@ -570,7 +786,7 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
           param: Annotated[list[str], typer.Option(
               "--param", help="PATH=START:STOP:STEP or PATH=A,B,C; give one or two.")],
           out: Annotated[Path, typer.Option(help="Output folder.")] = Path("results/sweep"),
-          ) -> None:
+          quiet: QuietOpt = False) -> None:
     """Trade-off curves: solve over a range of one or two numeric parameters.
 
     Example: klynge-opt sweep scenarios/paper-2017.toml --param policy.max_travel_minutes=60:120:15
@@ -583,8 +799,8 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     params = [parse_range(p) for p in param]
     sc = _load_scenario(scenario)
     _check_csv_target(out / "sweep.csv", scenario, sc.data)
-    with _progress("sweep") as advance:
-        table = run_sweep(sc, params, progress=advance).table
+    with _progress("sweep", quiet) as progress:
+        table = run_sweep(sc, params, progress=progress).table
     _write_csv(table, out / "sweep.csv", quiet=True)
     chart = plot_sweep(table, params, out / "sweep.png")
     names = [p for p, _ in params]
@@ -606,7 +822,8 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
 def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
                  k: Annotated[int, typer.Option("-k", min=1, help="How many plans.")] = 5,
                  out: Annotated[Path | None, typer.Option(
-                     help="Write the table as CSV here.")] = None) -> None:
+                     help="Write the table as CSV here.")] = None,
+                 quiet: QuietOpt = False) -> None:
     """The k best distinct operator sets, each with its cost gap to the optimum.
 
     Example: klynge-opt alternatives scenarios/paper-2017.toml -k 5
@@ -615,7 +832,8 @@ def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML fi
 
     sc = _load_scenario(scenario)
     _check_csv_target(out, scenario, sc.data)
-    study = run_alternatives(sc, k)
+    with _progress("alternatives", quiet) as progress:
+        study = run_alternatives(sc, k, progress=progress)
     table = study.table
     if table.empty:
         err_console.print(f"[red]{escape(str(study.stopped))}[/red]: {escape(study.message)}")
@@ -818,11 +1036,12 @@ def _check_csv_target(path: Path | None, *protected: str | Path | None) -> None:
 
 
 @contextlib.contextmanager
-def _progress(what: str) -> Iterator[Callable[[int, int], None]]:
-    """``advance(done, total)`` for a study: a rich progress bar (done / total, elapsed,
-    time left) on a terminal, one line per step otherwise (scripts, logs)."""
-    if not err_console.is_terminal:
-        yield lambda done, total: err_console.print(f"{what}: {done}/{total} solved")
+def _progress(what: str, quiet: bool = False) -> Iterator[Progress | None]:
+    """A :data:`~klynge_opt.progress.Progress` for long work: on a terminal, a rich bar with
+    the step of steps, the solve running now, its current gap, elapsed and time left; nothing
+    with ``--quiet`` or when stderr is not a terminal (scripts, logs, CI)."""
+    if quiet or not err_console.is_terminal:
+        yield None
         return
     from rich.progress import (
         BarColumn,
@@ -833,14 +1052,21 @@ def _progress(what: str) -> Iterator[Callable[[int, int], None]]:
         TimeRemainingColumn,
     )
 
-    with Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=err_console, transient=True) as bar:
-        task = bar.add_task(what, total=None)
+    # Labels are scenario names and parameter values from files: never rich markup.
+    with Progress(TextColumn(what), TextColumn("{task.fields[current]}", markup=False),
+                  BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[gap]}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
+                  transient=True) as bar:
+        task = bar.add_task(what, total=None, current="", gap="")
 
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        def show(event: Event) -> None:
+            if isinstance(event, Step):
+                bar.update(task, completed=event.done, total=event.total,
+                           current=event.label, gap="")
+            elif isinstance(event, Gap):
+                bar.update(task, gap="" if event.gap is None else f"gap {event.gap:.2%}")
 
-        yield advance
+        yield show
 
 
 def _write_csv(table: pd.DataFrame, path: Path, *, quiet: bool = False) -> None:

@@ -23,6 +23,7 @@ from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondi
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from ..data.scenario import PROVEN_GAP, SolverOptions
+from ..progress import Gap, Progress
 
 Status = Literal["optimal", "feasible", "time_limit", "infeasible", "interrupted", "error"]
 
@@ -56,17 +57,50 @@ def highs_options(options: SolverOptions) -> dict[str, object]:
     return out
 
 
+class _Highs(Highs):
+    """Pyomo's HiGHS interface, with the running gap reported to a :data:`Progress`.
+
+    Pyomo creates the highspy instance inside ``solve``; its ``_solve`` is the one moment the
+    instance exists and has not yet run, so the callbacks are attached there.
+    """
+
+    progress: Progress | None = None
+
+    def _solve(self):  # type: ignore[no-untyped-def]
+        progress = self.progress
+        if progress is None:
+            return super()._solve()
+        instance = self._solver_model
+
+        def report(event: object) -> None:
+            out = event.data_out  # type: ignore[attr-defined]
+            gap = float(out.mip_gap)
+            progress(Gap(float(out.running_time), gap if math.isfinite(gap) else None))
+
+        instance.cbMipLogging += report
+        instance.cbMipImprovingSolution += report
+        try:
+            return super()._solve()
+        finally:
+            instance.cbMipLogging -= report
+            instance.cbMipImprovingSolution -= report
+
+
 def make_solver() -> Highs:
-    solver = Highs()
+    solver = _Highs()
     if not solver.available():
         raise RuntimeError("HiGHS (highspy) is not available: pip install highspy")
     return solver
 
 
 def solve(model: pyo.ConcreteModel, options: SolverOptions, *, tee: bool = False,
-          solver: Highs | None = None) -> tuple[SolveReport, Highs]:
-    """Solve in place; variable values are loaded when a solution exists."""
+          solver: Highs | None = None, progress: Progress | None = None,
+          ) -> tuple[SolveReport, Highs]:
+    """Solve in place; variable values are loaded when a solution exists. ``progress``
+    receives the running gap (:class:`klynge_opt.progress.Gap`) while HiGHS works."""
     solver = solver or make_solver()
+    if isinstance(solver, _Highs):
+        solver.progress = progress
     if options.threads is not None:
         # HiGHS keeps one thread pool per process, sized at the first solve; asking for another
         # size later makes the run fail ("unknown" status) unless the pool is reset first.

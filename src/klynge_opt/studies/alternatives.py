@@ -33,6 +33,7 @@ from ..api import open_session, run
 from ..data.dataset import Dataset
 from ..data.scenario import Scenario
 from ..problems import InputError, Problem
+from ..progress import Progress, Step
 from ..results.result import LIST_SEPARATOR, Result
 
 COLUMNS = ("rank", "status", "objective", "gap_to_best", "gap_to_best_dkk", "operators_after",
@@ -51,13 +52,16 @@ class AlternativesStudy:
 
 
 def alternatives(scenario: Scenario | str | os.PathLike[str] | None, k: int, *,
-                 dataset: Dataset | str | os.PathLike[str] | None = None) -> AlternativesStudy:
+                 dataset: Dataset | str | os.PathLike[str] | None = None,
+                 progress: Progress | None = None) -> AlternativesStudy:
     """Up to ``k`` plans with distinct operator sets, cheapest first, and their results.
 
     Each result has been through the independent checker (``facts.check``). When fewer
     than ``k`` plans exist the search stops early, without error; ``stopped`` then holds the
     status of the last solve (``"infeasible"``: no other operator set is feasible;
     ``"time_limit"``/``"error"``: the search gave up) and ``message`` its message.
+    ``progress`` receives a :class:`~klynge_opt.progress.Step` per plan sought and the
+    running gap of each solve.
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InputError([Problem("error", "the number of alternatives must be a positive "
@@ -72,7 +76,9 @@ def alternatives(scenario: Scenario | str | os.PathLike[str] | None, k: int, *,
     stopped: Result | None = None
     cuts: pyo.ConstraintList | None = None
     while len(plans) < k:
-        result = run(session)
+        if progress is not None:
+            progress(Step("alternatives", f"plan {len(plans) + 1}", len(plans), k))
+        result = run(session, progress=progress)
         if not result.has_solution:
             stopped = result
             break
@@ -89,6 +95,8 @@ def alternatives(scenario: Scenario | str | os.PathLike[str] | None, k: int, *,
         cuts.add(sum(1 - model.y[o] for o in model.O if o in kept)
                  + sum(model.y[o] for o in model.O if o not in kept) >= 1)
 
+    if progress is not None:
+        progress(Step("alternatives", "", k, k))
     return AlternativesStudy(alternatives_table(plans), plans,
                              None if stopped is None else stopped.status,
                              "" if stopped is None else stopped.message)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from ..data.dataset import Dataset
 from ..data.scenario import Scenario, load_scenario
 from ..fsio import MARKER, atomic_file, guard_target, write_csv, write_json
 from ..problems import InputError, Problem
+from ..progress import Progress, steps
 from ..results.check import check_dir
 from ..results.outputs import COST_TERMS, SUMMARY_FILE, ResultSummary
 from ..results.result import Result, read_result, write_result
@@ -162,12 +163,13 @@ def _names_problems(resolved: Sequence[Scenario]) -> list[Problem]:
 
 def compare(scenarios: Sequence[Scenario | str | os.PathLike[str]], out_dir: str | os.PathLike[str],
             *, dataset: Dataset | None = None, reuse: bool = True,
-            progress: Callable[[str, str], None] | None = None,
+            progress: Progress | None = None,
             force: bool = False) -> Comparison:
     """Solve (or reuse) every scenario and put the results side by side.
 
-    Each result is written to ``out_dir/<scenario name>/``; ``progress(name, what)`` is called
-    with ``what`` = ``"reused"`` or ``"solved"``. A result on disk is reused only when its
+    Each result is written to ``out_dir/<scenario name>/``; ``progress`` receives a
+    :class:`~klynge_opt.progress.Step` per scenario and the running gap of each solve;
+    ``Comparison.reused`` says which results were reused. A result on disk is reused only when its
     input hash matches and the independent checker accepts it (a hand-edited result is solved
     again). ``out_dir`` may hold an earlier comparison of the same scenarios; another
     comparison or anything else is refused unless ``force`` (never a folder holding the data
@@ -195,7 +197,9 @@ def compare(scenarios: Sequence[Scenario | str | os.PathLike[str]], out_dir: str
     datasets: dict[str, Dataset] = {}
     results: dict[str, Result] = {}
     reused: dict[str, bool] = {}
-    for sc in resolved:
+    announce = steps(progress, "compare", [sc.name for sc in resolved])
+    for i, sc in enumerate(resolved):
+        announce(i)
         if dataset is not None:
             ds = dataset
         else:
@@ -209,11 +213,10 @@ def compare(scenarios: Sequence[Scenario | str | os.PathLike[str]], out_dir: str
         if cached is not None:
             results[sc.name], reused[sc.name] = cached, True
         else:
-            results[sc.name] = solve(ds, sc)
+            results[sc.name] = solve(ds, sc, progress=progress)
             write_result(results[sc.name], folder, protected=protected)
             reused[sc.name] = False
-        if progress is not None:
-            progress(sc.name, "reused" if reused[sc.name] else "solved")
+    announce(len(resolved))
     write_json(out / MARKER, {"tool": "klynge-opt", "kind": "comparison", "scenarios": names})
 
     table = pd.DataFrame({"metric": [m[0] for m in METRICS], "unit": [m[2] for m in METRICS]})

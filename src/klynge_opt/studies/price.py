@@ -8,7 +8,6 @@ is never negative up to the solver's gap; it is reported as computed, with the g
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,7 @@ from ..data.dataset import Dataset
 from ..data.scenario import Scenario, load_scenario
 from ..model import families
 from ..model.families import Relaxation
+from ..progress import Progress, steps
 from ..results.outputs import LIST_SEPARATOR
 from ..results.result import Result
 
@@ -42,16 +42,21 @@ class PriceStudy:
 
 
 def price(scenario: Scenario | str | os.PathLike[str], *, dataset: Dataset | None = None,
-          progress: Callable[[str], None] | None = None) -> PriceStudy:
-    """Price every active policy of ``scenario``: re-solve with that one policy relaxed."""
+          progress: Progress | None = None) -> PriceStudy:
+    """Price every active policy of ``scenario``: re-solve with that one policy relaxed.
+
+    ``progress`` receives a :class:`~klynge_opt.progress.Step` per solve (the scenario itself
+    first, then one per policy) and the running gap of each."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     ds = dataset if dataset is not None else dataset_api.load(sc.data)
-    base = solve(ds, sc)
+    active = active_relaxations(sc, ds)
+    announce = steps(progress, "price", [sc.name] + [f"without {r.policy}" for r, _ in active])
+    announce(0)
+    base = solve(ds, sc, progress=progress)
     rows = []
-    for relax, updates in active_relaxations(sc, ds):
-        if progress is not None:
-            progress(relax.policy)
-        relaxed = solve(ds, sc.with_updates(updates))
+    for i, (relax, updates) in enumerate(active, start=1):
+        announce(i)
+        relaxed = solve(ds, sc.with_updates(updates), progress=progress)
         row: dict[str, Any] = {"policy": relax.policy, "relaxed_to": relax.relaxed_to,
                                "status": relaxed.status}
         if base.objective is not None and relaxed.objective is not None:
@@ -73,6 +78,7 @@ def price(scenario: Scenario | str | os.PathLike[str], *, dataset: Dataset | Non
         verdict = relaxed.facts.check
         row["check_ok"] = bool(verdict is not None and verdict.ok)
         rows.append(row)
+    announce(len(active) + 1)
     columns = ["policy", "relaxed_to", "status", "price", "price_share", "cost_with",
                "cost_without", "gap_with", "gap_without", "operators_with", "operators_without",
                "reopened_without", "closed_without", "check_ok"]

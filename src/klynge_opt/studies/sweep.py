@@ -18,7 +18,7 @@ import math
 import os
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +31,7 @@ from ..data.dataset import Dataset, load
 from ..data.scenario import Scenario, load_scenario
 from ..fsio import atomic_file
 from ..problems import InputError, Problem
+from ..progress import Progress, gaps_only, steps, value_text
 from ..results.outputs import COST_TERMS
 from ..results.result import Result
 
@@ -274,12 +275,13 @@ class SweepStudy:
 
 def sweep(scenario: Scenario | str | os.PathLike[str] | None, params: Sequence[Param], *,
           dataset: Dataset | str | os.PathLike[str] | None = None,
-          progress: Callable[[int, int], None] | None = None) -> SweepStudy:
+          progress: Progress | None = None) -> SweepStudy:
     """Solve ``scenario`` at every point of the grid over one or two ``params``.
 
     ``params`` are ``(path, values)`` pairs as :func:`parse_range` returns; with two, every
     combination is solved (first parameter outermost). ``dataset`` defaults to the scenario's
-    ``data`` and is loaded once. ``progress(done, total)`` is called after each point.
+    ``data`` and is loaded once. ``progress`` receives a :class:`~klynge_opt.progress.Step`
+    per point and the running gap of each solve.
 
     One row per point: the parameter values (columns named by path), ``status``,
     ``objective``, ``cost_<term>`` for each objective term, ``operators_after``,
@@ -296,13 +298,16 @@ def sweep(scenario: Scenario | str | os.PathLike[str] | None, params: Sequence[P
         dataset = load(Path(dataset) if dataset is not None else scenario.data)
 
     names = [name for name, _ in params]
+    announce = steps(progress, "sweep", [", ".join(f"{n} = {value_text(v)}" for n, v in zip(
+        names, combo, strict=True)) for combo, _ in points])
     rows = []
-    for done, (combo, point) in enumerate(points, start=1):
-        # An infeasible point is diagnosed: its row says why, in one line.
-        result = solve(dataset, point, diagnose=True)
+    for i, (combo, point) in enumerate(points):
+        announce(i)
+        # An infeasible point is diagnosed: its row says why, in one line. Its diagnosis'
+        # trials are not reported: the bar counts grid points.
+        result = solve(dataset, point, diagnose=True, progress=gaps_only(progress))
         rows.append({**dict(zip(names, combo, strict=True)), **_row(result)})
-        if progress is not None:
-            progress(done, len(points))
+    announce(len(points))
     table = pd.DataFrame(rows, columns=[*names, *SWEEP_COLUMNS])
     numeric = [c for c in SWEEP_COLUMNS if c not in ("status", "check_ok", "reason")]
     table[numeric] = table[numeric].astype(float)

@@ -1,0 +1,93 @@
+"""The terminal at 80 columns: compare's short summary, solve's folded operator lists, --wide."""
+
+from __future__ import annotations
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from conftest import tiny_tables
+from klynge_opt import cli
+from klynge_opt.cli import app
+from klynge_opt.data.loading import write_tables
+from test_compare import tiny_scenarios
+
+
+def _run(*args: object):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def _kept(folder) -> set[str]:
+    ops = pd.read_csv(folder / "operators.csv", dtype={"operator_id": str})
+    return set(ops.loc[ops["kept"], "name"])
+
+
+def test_compare_summary_fits_80_columns_and_names_what_differs(tmp_path):
+    data = write_tables(tiny_tables(), tmp_path / "tiny")
+    files = tiny_scenarios(data, tmp_path)
+    out = tmp_path / "cmp"
+    res = _run("compare", *files, "--out", out)
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert max(len(line) for line in lines) <= 80, res.output
+    # One row per option with its operator count, read back from the written results.
+    rows = {line.split()[0]: line.split() for line in lines
+            if line.split() and line.split()[0] in ("base", "capped")}
+    assert rows["base"][4] == str(len(_kept(out / "base")))
+    assert rows["capped"][4] == str(len(_kept(out / "capped")))
+    # The input that differs, with its full key and each value's options.
+    assert "  policy.max_operators: not set (base); 2 (capped)" in lines
+    # The operators whose fate differs, grouped by who keeps them, by name (not id).
+    only_base = sorted(_kept(out / "base") - _kept(out / "capped"))
+    assert only_base and f"  kept only by base ({len(only_base)}): {', '.join(only_base)}" \
+        in lines
+    assert "operator_id" not in res.output  # ids only in --wide and the files
+    wide = _run("compare", *files, "--out", out, "--wide")
+    assert wide.exit_code == 0 and "operator_id" in wide.output
+    assert "reused from disk" in wide.output
+
+
+def test_solve_folds_operators_by_region_and_layer(tmp_path):
+    data = write_tables(tiny_tables(), tmp_path / "tiny")
+    sc = tmp_path / "capped.toml"
+    sc.write_text(f'data = "{data}"\n[policy]\nmax_travel_minutes = 100\nmax_operators = 2\n',
+                  encoding="utf-8")
+    res = _run("solve", sc, "--out", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    ops = pd.read_csv(tmp_path / "out" / "operators.csv")
+    closed = ops[~ops["kept"]]
+    assert len(closed) == 1  # max_operators = 2 of 3
+    row = closed.iloc[0]
+    assert f"  {row['kind']} (1): {row['name']}" in res.output.splitlines()
+    # Region names, not ids, and kept/today per region.
+    north = [line for line in res.output.splitlines() if line.startswith("North")]
+    kept_north = int(ops[(ops["region_id"] == "R1")]["kept"].sum())
+    assert north and f"{kept_north}/" in north[0]
+    assert "Retained operators" not in res.output
+    wide = _run("solve", sc, "--out", tmp_path / "out", "--wide")
+    assert wide.exit_code == 0 and "Retained operators (2)" in wide.output
+
+
+def test_value_text_and_fold():
+    assert cli._value_text(None) == "not set"
+    assert cli._value_text(float("nan")) == "not set"
+    assert cli._value_text(180.0) == "180" and cli._value_text(0.9) == "0.9"
+    assert cli._value_text(1e9) == "1,000,000,000"
+    assert cli._value_text("[]") == "none"
+    assert cli._value_text('["a", "b"]') == "a, b"
+    assert cli._value_text('["' + "x" * 40 + '"]') == "1 item"
+    assert cli._value_text(str([f"k{i}" for i in range(12)]).replace("'", '"')) == "12 items"
+    names = [f"name {i:02d}" for i in range(40)]
+    folded = cli._fold(names, limit=50)
+    assert folded.startswith("name 00, name 01") and folded.endswith(" and 35 more")
+    assert cli._fold(["a", "b"]) == "a, b"
+
+
+def test_folded_fates_group_by_who_keeps():
+    diff = pd.DataFrame({"operator_id": ["a", "b", "c", "d"], "name": ["A", "B", "C", "D"],
+                         "today": ["kept"] * 4,
+                         "p1": ["kept", "closed", "kept", "–"],
+                         "p2": ["closed", "kept", "kept", "added, kept"]})
+    lines = cli._folded_fates(diff, ["p1", "p2"], "kept")
+    # Largest group first, then by the options keeping them.
+    assert lines == ["  kept only by p2 (2): B, D (added)", "  kept only by p1 (1): A",
+                     "  kept by p1, p2 (1): C"]
