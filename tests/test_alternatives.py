@@ -111,7 +111,7 @@ def test_infeasible_scenario_gives_an_empty_ranking() -> None:
                          dataset=from_tables(tiny_tables()))
     table, results = study.table, study.plans
     assert table.empty and results == []
-    assert list(table.columns)[:3] == ["rank", "status", "objective"]
+    assert list(table.columns)[:5] == ["scenario", "input_hash", "rank", "status", "objective"]
     assert study.stopped == "infeasible"
     assert "no operator competent in food lies within 60 minutes" in study.message
 
@@ -166,3 +166,16 @@ def test_status_quo_is_evaluated_once_per_session(monkeypatch) -> None:
     assert len(table) == 3 and len(calls) == 1
     # Every plan reports the same baseline.
     assert table["objective"].notna().all()
+
+
+def test_plans_within_the_solver_gap_are_marked() -> None:
+    # Best 100 proven within 1 %: anything within 1 DKK (+ the plan's own gap) is a tie.
+    def plan(objective: float, gap: float, kept: list[str]) -> Result:
+        r = _plan("feasible", objective, kept)
+        r.summary["mip_gap"] = gap
+        return r
+
+    table = alternatives_table([plan(100.0, 0.01, ["O1"]), plan(99.5, 0.0, ["O2"]),
+                                plan(101.9, 0.01, ["O3"]), plan(102.1, 0.0, ["O1", "O2"])])
+    # |99.5-100| = 0.5 <= 1; |101.9-100| = 1.9 <= 1 + 1.019; |102.1-100| = 2.1 > 1.
+    assert table["within_solver_gap"].tolist() == [True, True, True, False]

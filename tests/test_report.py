@@ -42,15 +42,19 @@ def _with_boundaries(ds: Dataset) -> Dataset:
                                                "features": features})
 
 
-def hostile_dataset() -> Dataset:
-    """The layered tiny landscape with boundaries and hostile operator, cluster and
-    municipality names."""
+def hostile_tables() -> dict:
+    """The layered tiny landscape with hostile operator, cluster and municipality names."""
     t = layered_tables()
     t["operators"].loc[t["operators"]["operator_id"] == "O1", "name"] = HOSTILE_OPERATOR
     t["clusters"].loc[t["clusters"]["cluster_id"] == "C3", "name"] = HOSTILE_CLUSTER
     t["municipalities"].loc[t["municipalities"]["municipality_id"] == "0102", "name"] = \
         HOSTILE_PLACE
-    return _with_boundaries(from_tables(t))
+    return t
+
+
+def hostile_dataset() -> Dataset:
+    """:func:`hostile_tables` with boundaries."""
+    return _with_boundaries(from_tables(hostile_tables()))
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from conftest import tiny_tables
 from klynge_opt import cli
+from klynge_opt.cells import unprotect_frame
 from klynge_opt.cli import app
 from klynge_opt.data.loading import write_tables
 from test_compare import tiny_scenarios
@@ -91,3 +92,53 @@ def test_folded_fates_group_by_who_keeps():
     # Largest group first, then by the options keeping them.
     assert lines == ["  kept only by p2 (2): B, D (added)", "  kept only by p1 (1): A",
                      "  kept by p1, p2 (1): C"]
+
+
+def test_cli_price_fits_80_columns_and_writes_the_table(tmp_path):
+    data = write_tables(tiny_tables(), tmp_path / "tiny")
+    sc = tmp_path / "capped.toml"
+    sc.write_text(f'name = "capped"\ndata = "{data}"\n[policy]\nmax_travel_minutes = 100\n'
+                  'max_operators = 2\n[solver]\nmip_gap = 0.0\n', encoding="utf-8")
+    res = _run("price", sc, "--out", tmp_path / "price.csv")
+    assert res.exit_code == 0, res.output
+    # Every line but the one naming the (long) output path.
+    assert max(len(line) for line in res.output.splitlines()
+               if not line.startswith("written")) <= 80, res.output
+    table = pd.read_csv(tmp_path / "price.csv")
+    assert set(table["scenario"]) == {"capped"}
+    for policy in table["policy"]:
+        assert policy in res.output
+    # max operators: the cap of 2 costs money (the unconstrained optimum keeps three).
+    cap = table.set_index("policy").loc["max operators"]
+    assert f"{cap['price'] / 1e6:,.2f}" in res.output and cap["price"] > 0
+
+
+def test_a_price_inside_the_solver_gap_is_no_price():
+    from klynge_opt.reporting.studies import within_gap
+
+    row = {"price": -3.29e6, "cost_with": 24.2e9, "cost_without": 24.2e9,
+           "gap_with": 3e-4, "gap_without": 1e-3}
+    assert within_gap(row)  # 3.29 M < 0.13 % of 24.2 bn
+    assert not within_gap({**row, "price": 40e6})
+    assert not within_gap({**row, "gap_with": 0.0, "gap_without": 0.0, "price": 1.0})
+    assert not within_gap({**row, "price": float("nan")})
+    # Proven optima on both sides: a zero price is zero, not "within the gap".
+    assert not within_gap({**row, "gap_with": 0.0, "gap_without": 0.0, "price": 0.0})
+
+
+def test_cli_alternatives_names_what_each_plan_changes(tmp_path):
+    data = write_tables(tiny_tables(), tmp_path / "tiny")
+    sc = tmp_path / "capped.toml"
+    sc.write_text(f'name = "capped"\ndata = "{data}"\n[policy]\nmax_travel_minutes = 100\n'
+                  'max_operators = 2\n[solver]\nmip_gap = 0.0\n', encoding="utf-8")
+    res = _run("alternatives", sc, "-k", "2", "--out", tmp_path / "alt.csv")
+    assert res.exit_code == 0, res.output
+    assert max(len(line) for line in res.output.splitlines()
+               if not line.startswith("written")) <= 80, res.output
+    # "+O3;-O1" starts with "+": the CSV protects it from spreadsheets; read it back as text.
+    table = unprotect_frame(pd.read_csv(tmp_path / "alt.csv", keep_default_na=False))
+    names = dict(zip(tiny_tables()["operators"]["operator_id"],
+                     tiny_tables()["operators"]["name"], strict=True))
+    changes = [("+ " if c[0] == "+" else "− ") + names[c[1:]]
+               for c in table.loc[1, "differs_from_best"].split(";")]
+    assert f"2: {'; '.join(changes)}" in res.output.splitlines()

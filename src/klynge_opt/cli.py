@@ -128,8 +128,12 @@ def _frame_table(frame: pd.DataFrame, title: str, formats: dict[str, str] | None
     import pandas as pd
 
     formats = formats or {}
-    # Text objects, not strings: rich would read "[/bold]" in a name as markup.
-    table = Table(title=Text(title), title_justify="left", show_edge=False, pad_edge=False)
+    from rich import box
+
+    # Text objects, not strings: rich would read "[/bold]" in a name as markup. One space of
+    # padding and the box's one-space separator: more columns fit in 80.
+    table = Table(title=Text(title), title_justify="left", show_edge=False, pad_edge=False,
+                  box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0))
     for col in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[col])
         table.add_column(Text(str(col)), justify="right" if numeric else "left")
@@ -750,7 +754,7 @@ def _folded_fates(diff: pd.DataFrame, plans: list[str], yes: str) -> list[str]:
 @_handled
 def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
           out: Annotated[Path | None, typer.Option(help="Write the table as CSV here.")] = None,
-          quiet: QuietOpt = False) -> None:
+          quiet: QuietOpt = False, wide: WideOpt = False) -> None:
     """What each active policy costs: re-solve with that one policy relaxed.
 
     Example: klynge-opt price scenarios/paper-2017.toml --out results/price.csv
@@ -765,17 +769,27 @@ def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
         err_console.print(f"[red]{escape(base.status)}[/red]: {escape(base.message)} — the "
                           "policies cannot be priced against an infeasible scenario")
         raise typer.Exit(EXIT_INFEASIBLE)
-    console.print(f"{escape(str(base.facts.scenario))}: optimal cost "
-                  f"{base.objective / 1e6:,.2f} M DKK over the horizon ({base.status})")
-    shown = table[["policy", "relaxed_to", "status", "price", "price_share",
-                   "operators_with", "operators_without"]].copy()
+    console.print(Text(f"{base.facts.scenario}: cost {base.objective / 1e6:,.2f} M DKK over "
+                       f"the horizon ({base.status}, gap {_number(base.facts.mip_gap, '.2%')})"))
+    from .reporting.studies import within_gap
+
+    shown = table[["policy", "status", "price", "price_share", "operators_without"]].copy()
     shown["price"] = shown["price"] / 1e6
-    # Full lists are in the CSV; the terminal shows how many operators change.
+    # A price inside what the two solves leave open is no price: it says so.
+    shown["price_share"] = [
+        "≈ 0, in gap" if within_gap(row) else _share(row["price_share"])
+        for row in table.to_dict("records")]
+    # Full lists are in the CSV; the terminal counts how many operators change.
     shown["reopen"] = [len(x.split(";")) if x else 0 for x in table["reopened_without"]]
     shown["close"] = [len(x.split(";")) if x else 0 for x in table["closed_without"]]
-    console.print(_frame_table(shown.rename(columns={"price": "price_MDKK"}),
-                               "Price of each policy (cost with it − cost without it)",
-                               {"price_MDKK": ",.2f", "price_share": ".2%"}))
+    if wide:
+        shown.insert(1, "relaxed_to", table["relaxed_to"])
+    console.print(_frame_table(shown.rename(columns={
+        "price": "M DKK", "price_share": "share", "operators_without": "ops"}),
+        "Price of each policy: cost with it − cost without it", {"M DKK": ",.2f"}))
+    for line in _wrapped("", "ops: operators kept without it; reopen, close: how many "
+                         "operators change (names in the CSV)", indent=""):
+        console.print(Text(line, style="dim"))
     if out is not None:
         _write_csv(table, out)
 
@@ -839,11 +853,32 @@ def alternatives(scenario: Annotated[Path, typer.Argument(help="Scenario TOML fi
         err_console.print(f"[red]{escape(str(study.stopped))}[/red]: {escape(study.message)}")
         raise typer.Exit(EXIT_INFEASIBLE)
     shown = table[["rank", "status", "objective", "gap_to_best", "operators_after",
-                   "differs_from_best", "proven"]].copy()
+                   "proven"]].copy()
     shown["objective"] = shown["objective"] / 1e6
-    console.print(_frame_table(shown.rename(columns={"objective": "cost_MDKK"}),
-                               f"The {len(table)} best distinct operator sets",
-                               {"cost_MDKK": ",.3f", "gap_to_best": ".3%"}))
+    shown["gap_to_best"] = [
+        "–" if r.rank == 1 else f"{r.gap_to_best:.3%}" + (" ≈" if r.within_solver_gap else "")
+        for r in table.itertuples()]
+    console.print(_frame_table(shown.rename(columns={
+        "objective": "M DKK", "gap_to_best": "vs first", "operators_after": "ops"}),
+        f"The {len(table)} best distinct operator sets (cost over the horizon, M DKK)",
+        {"M DKK": ",.2f"}))
+    # What each plan changes against the first, by name (ids in the CSV).
+    names = dict(zip(study.plans[0].operators["operator_id"],
+                     study.plans[0].operators["name"], strict=True))
+    for r in table.itertuples():
+        if r.rank == 1:
+            continue
+        changes = [("+ " if c.startswith("+") else "− ") + str(names.get(c[1:], c[1:]))
+                   for c in r.differs_from_best.split(";") if c]
+        for line in _wrapped(f"{r.rank}: ", "; ".join(changes)):
+            console.print(Text(line))
+    close = table[(table["rank"] > 1) & table["within_solver_gap"]]
+    if not close.empty:
+        for line in _wrapped("≈ ", f"plan(s) {', '.join(map(str, close['rank']))} cost the same "
+                             "as plan 1 within the solvers' proven gaps: the model cannot tell "
+                             "them apart, so the choice rests on what it does not price.",
+                             indent="  "):
+            console.print(Text(line))
     if study.stopped:
         console.print(f"stopped early: {escape(study.message)}")
     if out is not None:
@@ -862,13 +897,23 @@ def report(results: Annotated[list[Path], typer.Argument(
            lang: Annotated[str, typer.Option(help="Labels: en or da.")] = "en",
            data: Annotated[Path | None, typer.Option(
                help="Data set of the results (default: the one each result records).")
-           ] = None) -> None:
+           ] = None,
+           price: Annotated[list[Path] | None, typer.Option(
+               "--price", help="A table written by `price --out` (or a folder holding "
+                               "price.csv), shown with the result of its scenario; "
+                               "repeatable. A price.csv inside a result folder is found "
+                               "without it.")] = None,
+           alternatives: Annotated[list[Path] | None, typer.Option(
+               "--alternatives", help="A table written by `alternatives --out` (or a folder "
+                                      "holding alternatives.csv); repeatable, as --price."
+           )] = None) -> None:
     """A report for a board: map, headline, tables and charts in one offline HTML file, and
     optionally an Excel workbook.
 
     Example: klynge-opt report results/denmark --out denmark.html --lang da
     """
     from .reporting.html import result_folders, write_report
+    from .reporting.studies import read_studies
     from .results.result import read_result
 
     if lang not in ("en", "da"):
@@ -876,6 +921,8 @@ def report(results: Annotated[list[Path], typer.Argument(
     if out is None and xlsx is None:
         raise _bad_option("--out", "give --out (HTML) and/or --xlsx (Excel)", "")
     folders = result_folders(results)
+    # Every table is read and matched before anything is written.
+    studies = read_studies({"price": price or [], "alternatives": alternatives or []}, folders)
     try:
         ds = None
         if data is not None:
@@ -883,13 +930,13 @@ def report(results: Annotated[list[Path], typer.Argument(
 
             ds = load(data)
         if out is not None:
-            write_report(folders, out, lang=lang, dataset=ds)
+            write_report(folders, out, lang=lang, dataset=ds, studies=studies)
             console.print(f"written: {escape(str(out))} ({out.stat().st_size / 1e6:.1f} MB, "
                           f"{len(folders)} result(s))")
         if xlsx is not None:
             from .reporting.excel import write_workbook
 
-            write_workbook([read_result(f) for f in folders], xlsx, lang=lang)
+            write_workbook([read_result(f) for f in folders], xlsx, lang=lang, studies=studies)
             console.print(f"written: {escape(str(xlsx))}")
     except (ValueError, OSError) as exc:
         err_console.print(f"[red]cannot report[/red]: {escape(str(exc))}")

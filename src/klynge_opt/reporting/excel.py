@@ -35,6 +35,7 @@ from .. import fsio
 from ..cells import TRIGGERS
 from ..problems import OutputError
 from ..results.outputs import COST_TERMS, LIST_SEPARATOR, SERVICES
+from .studies import StudyTable, assign
 
 if TYPE_CHECKING:
     from ..results.result import Result
@@ -89,6 +90,9 @@ SHEETS: dict[str, dict[str, tuple[str, str]]] = {
                       "da": ("Pr. styrkeposition", "Styrkepositioner")},
     "assignments": {"en": ("Assignments", "Assignments"), "da": ("Tildelinger", "Tildelinger")},
     "cost_terms": {"en": ("Cost terms", "Cost terms"), "da": ("Omkostninger", "Omkostninger")},
+    "price": {"en": ("Price of policies", "Price"), "da": ("Pris på krav", "Pris")},
+    "alternatives": {"en": ("Alternatives", "Alternatives"),
+                     "da": ("Alternativer", "Alternativer")},
 }
 
 #: Words of the workbook that are not column headers.
@@ -206,6 +210,32 @@ TABLE_COLUMNS: dict[str, Columns] = {
          "Efterspørgsel efter vejledning (virksomheder)"),
         ("guidance_served", "count", "Guidance served", "Betjent med vejledning"),
         ("jobs", "jobs", "Estimated jobs", "Estimerede job"),
+    ),
+    # The study tables (docs/outputs.md, price.csv and alternatives.csv) a report is given.
+    "price": (
+        ("policy", "text", "Policy", "Krav"),
+        ("relaxed_to", "text", "Relaxed to", "Lempet til"),
+        ("status", "text", "Status without it", "Status uden kravet"),
+        ("price", "money", "Price (M DKK)", "Pris (mio. kr.)"),
+        ("price_share", "share", "Share of cost", "Andel af omkostningen"),
+        ("cost_with", "money", "Cost with it (M DKK)", "Omkostning med kravet (mio. kr.)"),
+        ("cost_without", "money", "Cost without it (M DKK)",
+         "Omkostning uden kravet (mio. kr.)"),
+        ("operators_with", "int", "Operators with it", "Operatører med kravet"),
+        ("operators_without", "int", "Operators without it", "Operatører uden kravet"),
+        ("reopened_without", "text", "Kept only without it", "Kun bevaret uden kravet"),
+        ("closed_without", "text", "Closed only without it", "Kun lukket uden kravet"),
+    ),
+    "alternatives": (
+        ("rank", "int", "Rank", "Rang"),
+        ("status", "text", "Status", "Status"),
+        ("objective", "money", "Cost (M DKK)", "Omkostning (mio. kr.)"),
+        ("gap_to_best", "share", "Above the best", "Over det bedste"),
+        ("gap_to_best_dkk", "money", "Above the best (M DKK)", "Over det bedste (mio. kr.)"),
+        ("operators_after", "int", "Operators", "Operatører"),
+        ("differs_from_best", "text", "Differs from the best (+ kept, − closed)",
+         "Forskel fra det bedste (+ bevaret, − lukket)"),
+        ("proven", "text", "Proven", "Bevist"),
     ),
     "assignments": (
         ("municipality_id", "id", "Municipality id", "Kommune-id"),
@@ -596,7 +626,8 @@ RESULT_SHEETS: tuple[str, ...] = ("operators", "clusters", "coverage_by_municipa
                                   "by_region", "by_stronghold", "assignments", "cost_terms")
 
 
-def build_workbook(results: Sequence[Result], *, lang: str = "en") -> openpyxl.Workbook:
+def build_workbook(results: Sequence[Result], *, lang: str = "en",
+                   studies: Sequence[StudyTable] = ()) -> openpyxl.Workbook:
     """The report as an openpyxl workbook in memory (see :func:`write_workbook`)."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGUAGES)}")
@@ -631,6 +662,11 @@ def build_workbook(results: Sequence[Result], *, lang: str = "en") -> openpyxl.W
                 _table_sheet(ws, TABLE_COLUMNS[key], aggregate_assignments(result), lang)
             else:
                 _table_sheet(ws, TABLE_COLUMNS[key], getattr(result, key), lang)
+    for label, tables in zip(labels, assign(studies, results), strict=True):
+        for study in tables:
+            full, short = SHEETS[study.kind][lang]
+            ws = book.create_sheet(_unique(f"{label} {short}" if several else full, taken))
+            _table_sheet(ws, TABLE_COLUMNS[study.kind], study.table, lang)
     book.properties.creator = "klynge-opt"
     book.properties.title = "klynge-opt report: " + ", ".join(names)
     return book
@@ -659,13 +695,16 @@ def _data_paths(results: Sequence[Result]) -> list[str]:
     return found
 
 
-def write_workbook(results: Sequence[Result], path: Path, *, lang: str = "en") -> Path:
+def write_workbook(results: Sequence[Result], path: Path, *, lang: str = "en",
+                   studies: Sequence[StudyTable] = ()) -> Path:
     """Write the Excel workbook of one or several results to ``path`` (an ``.xlsx`` file).
 
     Sheets (``docs/outputs.md``, "Excel workbook"): ``Summary``, ``Comparison`` (several
     results), and per result with a plan its operators, clusters, coverage by municipality and
     by region, by stronghold, assignments aggregated per municipality x stronghold x service,
-    and cost terms (prefixed by a short scenario label when there are several results).
+    and cost terms (prefixed by a short scenario label when there are several results);
+    then the price and alternatives tables of ``studies`` (:func:`~.studies.read_studies`)
+    for the results whose scenario they name.
     ``lang`` is ``en`` or ``da`` (Danish headers and labels).
 
     The file is written under a temporary name beside ``path`` and renamed into place: a
@@ -674,7 +713,7 @@ def write_workbook(results: Sequence[Result], path: Path, *, lang: str = "en") -
     """
     target = Path(path)
     check_xlsx_target(target, _data_paths(results))
-    book = build_workbook(results, lang=lang)
+    book = build_workbook(results, lang=lang, studies=studies)
     with fsio.atomic_file(target) as tmp:
         book.save(tmp)
     return target

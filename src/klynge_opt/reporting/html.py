@@ -31,6 +31,7 @@ from ..results.result import Result, read_result
 from ..studies.compare import decision_diff
 from . import svgmap
 from .labels import LABELS, Formatter
+from .studies import StudyTable, alternative_rows, assign, price_rows, read_studies, stale
 
 matplotlib.use("Agg")
 
@@ -64,6 +65,10 @@ class View:
     operators: list[dict[str, Any]] = field(default_factory=list)
     regions: list[dict[str, Any]] = field(default_factory=list)
     municipalities: list[dict[str, Any]] = field(default_factory=list)
+    price: list[dict[str, Any]] = field(default_factory=list)
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
+    #: Warnings about the study tables shown (computed for other inputs).
+    study_notes: list[str] = field(default_factory=list)
 
 
 def _dataset(result: Result, given: Dataset | None) -> Dataset:
@@ -76,13 +81,12 @@ def _dataset(result: Result, given: Dataset | None) -> Dataset:
     return dataset_api.load(path)
 
 
-def _baseline_places(result: Result, ds: Dataset) -> pd.DataFrame:
-    """Coverage by municipality of the status quo the result was measured against (an
-    evaluation, no optimisation), for the change maps."""
+def _status_quo(result: Result, ds: Dataset) -> Result | None:
+    """The status quo the result was measured against (an evaluation, no optimisation): its
+    coverage for the change maps, its loads for the critical-mass reasons."""
     if result.scenario is None:
-        return pd.DataFrame()
-    today = solve(ds, result.scenario.with_updates({"mode": "status_quo"}), verify=False)
-    return today.coverage_by_municipality
+        return None
+    return solve(ds, result.scenario.with_updates({"mode": "status_quo"}), verify=False)
 
 
 def _places(result: Result, base: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -170,8 +174,44 @@ def _cost_rows(result: Result, fmt: Formatter, lang: str) -> list[dict[str, Any]
             for k, v in plan.items()]
 
 
+@dataclass(frozen=True)
+class _Today:
+    """What the critical-mass reasons compare with: today's loads and the scenario's minima."""
+
+    firms: Mapping[str, float]
+    members: Mapping[str, float]
+    min_firms: float
+    min_members: float
+
+    @classmethod
+    def of(cls, result: Result, today: Result | None) -> _Today:
+        pol = result.scenario.policy if result.scenario is not None else None
+        if today is None or pol is None or not today.has_solution:
+            return cls({}, {}, 0.0, 0.0)
+        return cls(dict(zip(today.operators["operator_id"], today.operators["firms_served"],
+                            strict=True)),
+                   dict(zip(today.clusters["cluster_id"], today.clusters["members_served"],
+                            strict=True)),
+                   float(pol.min_firms_per_operator), float(pol.min_members_per_cluster))
+
+
+def _critical_mass(o: Any, mine: list[Any], today: _Today, t: Mapping[str, str],
+                   fmt: Formatter) -> str:
+    """Why a closed operator fell short of a critical mass the scenario asks for, if it did."""
+    small = [c for c in mine if today.min_members > 0 and c.cluster_id in today.members
+             and today.members[c.cluster_id] < today.min_members]
+    if small and len(small) == len(mine):
+        return t["why_few_members"].format(
+            n=fmt.num(sum(today.members[c.cluster_id] for c in small)),
+            k=fmt.num(today.min_members))
+    firms = today.firms.get(o.operator_id)
+    if today.min_firms > 0 and firms is not None and firms < today.min_firms:
+        return t["why_few_firms"].format(n=fmt.num(firms), k=fmt.num(today.min_firms))
+    return ""
+
+
 def _reason(o: Any, hosts: Mapping[str, list[Any]], t: Mapping[str, str],
-            fmt: Formatter) -> str:
+            fmt: Formatter, today: _Today) -> str:
     mine = hosts.get(o.operator_id, [])
     if not o.in_scope:
         return t["why_outside"]
@@ -184,14 +224,21 @@ def _reason(o: Any, hosts: Mapping[str, list[Any]], t: Mapping[str, str],
         if selected:
             return t["why_hosts"].format(names=", ".join(selected))
         return t["why_serves"].format(n=fmt.num(o.firms_served))
+    short = _critical_mass(o, mine, today, t, fmt)
     merged = [c for c in mine if c.merged_into]
     if merged:
-        return t["why_merged"].format(n=len(merged), names=", ".join(
+        text = t["why_merged"].format(n=len(merged), names=", ".join(
             sorted({c.merged_into_name for c in merged})))
+        return f"{text}; {short}" if short else text
+    if short:
+        return short
+    if mine and not any(bool(c.admissible) for c in mine):
+        return t["why_inadmissible"]
     return t["why_cheaper"]
 
 
-def _operator_rows(result: Result, fmt: Formatter, lang: str) -> list[dict[str, Any]]:
+def _operator_rows(result: Result, fmt: Formatter, lang: str,
+                   today: Result | None) -> list[dict[str, Any]]:
     t = LABELS[lang]
     cl = result.clusters.copy()
     names = cl.set_index("cluster_id")["name"]
@@ -199,6 +246,7 @@ def _operator_rows(result: Result, fmt: Formatter, lang: str) -> list[dict[str, 
     hosts: dict[str, list[Any]] = {}
     for c in cl.itertuples():
         hosts.setdefault(c.host_operator_id, []).append(c)
+    loads = _Today.of(result, today)
     rows = []
     for o in result.operators.itertuples():
         rows.append({"name": o.name, "kind": o.kind, "municipality": o.municipality_id,
@@ -206,7 +254,7 @@ def _operator_rows(result: Result, fmt: Formatter, lang: str) -> list[dict[str, 
                      "firms": fmt.num(o.firms_served), "firms_v": float(o.firms_served),
                      "cost": fmt.mdkk(o.operating_cost, unit=False),
                      "cost_v": float(o.operating_cost),
-                     "reason": _reason(o, hosts, t, fmt)})
+                     "reason": _reason(o, hosts, t, fmt, loads)})
     return rows
 
 
@@ -284,7 +332,8 @@ def _chart(views: Sequence[View], lang: str) -> str:
 
 
 def _view(i: int, result: Result, ds: Dataset, fmt: Formatter, lang: str,
-          proj: svgmap.Projection, boundaries: Mapping[str, Any] | None) -> View:
+          proj: svgmap.Projection, boundaries: Mapping[str, Any] | None,
+          studies: Sequence[StudyTable] = ()) -> View:
     name = str(result.summary.get("scenario", f"result {i + 1}"))
     desc = result.scenario.description if result.scenario is not None else ""
     v = View(key=f"r{i}", name=name, description=desc or "", result=result)
@@ -292,15 +341,24 @@ def _view(i: int, result: Result, ds: Dataset, fmt: Formatter, lang: str,
     if not result.has_solution:
         return v
     seen = apply_overrides(ds, result.scenario) if result.scenario is not None else ds
-    base = _baseline_places(result, ds)
-    v.places = _places(result, base)
+    today = _status_quo(result, ds)
+    v.places = _places(result, pd.DataFrame() if today is None
+                       else today.coverage_by_municipality)
     v.map_svg = svgmap.municipality_svg(boundaries, seen.municipalities,
                                         _markers(result, lang), f"map-{v.key}", proj)
     v.cost_rows = _cost_rows(result, fmt, lang)
     v.strongholds = _stronghold_rows(result, fmt)
-    v.operators = _operator_rows(result, fmt, lang)
+    v.operators = _operator_rows(result, fmt, lang, today)
     v.regions = _place_rows(result.by_region, fmt)
     v.municipalities = _place_rows(result.coverage_by_municipality, fmt)
+    t = LABELS[lang]
+    for study in studies:
+        if study.kind == "price":
+            v.price = price_rows(study, result, fmt, lang)
+        else:
+            v.alternatives = alternative_rows(study, result, fmt, lang)
+        if stale(study, result):
+            v.study_notes.append(t["study_stale"].format(file=study.source.name))
     return v
 
 
@@ -325,8 +383,10 @@ def _json_for_script(data: object) -> str:
 
 
 def build_report(results: Sequence[Result], *, lang: str = "en",
-                 dataset: Dataset | None = None, title: str | None = None) -> str:
-    """The report page for ``results`` (one, or several side by side)."""
+                 dataset: Dataset | None = None, title: str | None = None,
+                 studies: Sequence[StudyTable] = ()) -> str:
+    """The report page for ``results`` (one, or several side by side), with the price and
+    alternatives tables of ``studies`` in the sections of their scenarios."""
     if not results:
         raise ValueError("no results to report")
     if lang not in LABELS:
@@ -336,7 +396,9 @@ def build_report(results: Sequence[Result], *, lang: str = "en",
     ds = _dataset(results[0], dataset)
     boundaries = ds.boundaries
     proj = svgmap.projection(boundaries, ds.municipalities)
-    views = [_view(i, r, ds, fmt, lang, proj, boundaries) for i, r in enumerate(results)]
+    per_result = assign(studies, results)
+    views = [_view(i, r, ds, fmt, lang, proj, boundaries, per_result[i])
+             for i, r in enumerate(results)]
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     template = env.from_string(_TEMPLATE.read_text(encoding="utf-8"))
@@ -376,11 +438,16 @@ def _umask() -> int:
 
 def write_report(result_dirs: Sequence[str | os.PathLike[str]],
                  out: str | os.PathLike[str], *, lang: str = "en",
-                 dataset: Dataset | None = None) -> Path:
+                 dataset: Dataset | None = None,
+                 studies: Sequence[StudyTable] | None = None) -> Path:
     """Read the result folders and write the report to ``out`` atomically (a failed run
-    leaves an earlier report untouched)."""
-    results = [read_result(d) for d in result_dirs]
-    page = build_report(results, lang=lang, dataset=dataset)
+    leaves an earlier report untouched). ``studies`` are the price and alternatives tables
+    to show (:func:`~klynge_opt.reporting.studies.read_studies`); by default those inside
+    the result folders (``price.csv``, ``alternatives.csv``)."""
+    folders = [Path(d) for d in result_dirs]
+    tables = read_studies({}, folders) if studies is None else studies
+    results = [read_result(d) for d in folders]
+    page = build_report(results, lang=lang, dataset=dataset, studies=tables)
     target = Path(out)
     if not target.parent.is_dir():
         raise FileNotFoundError(f"{target.parent} is not a folder")

@@ -52,6 +52,28 @@ _EN: dict[str, str] = {
     "why_serves": "serves {n} firms",
     "why_merged": "its {n} cluster(s) merged into {names}",
     "why_cheaper": "its firms are served at lower total cost by others",
+    "why_few_members": "its cluster(s) had {n} members today, below the {k}-member minimum",
+    "why_few_firms": "its {n} firms today are below the {k}-firm minimum",
+    "why_inadmissible": "its cluster(s) do not qualify (budget, knowledge partners or label)",
+    "price_title": "Price of each policy",
+    "price_note": "The plan solved again with one policy relaxed: the price is the cost with "
+                  "the policy minus the cost without it, over the horizon (M DKK).",
+    "alternatives_title": "Near-optimal alternatives",
+    "alternatives_note": "The best distinct operator sets in the order found, and how far "
+                         "each is from the first (the best); + kept only by the "
+                         "alternative, − kept only by the best; ≈ the same cost as the best "
+                         "within the solvers' proven gaps: the model cannot tell the two "
+                         "apart.",
+    "policy": "policy", "relaxed_to": "relaxed to", "price": "price (M DKK)",
+    "price_share": "share of cost", "ops_with_without": "operators with → without",
+    "reopened": "would stay open without it", "closed_without": "would close without it",
+    "rank": "rank", "cost": "cost (M DKK)", "gap_to_best": "above the best",
+    "gap_dkk": "above the best (M DKK)", "changes": "differs from the best",
+    "proven": "proven", "yes": "yes", "no": "no",
+    "within_gap": "≈ 0 (within the solvers' gap)",
+    "and_more": "and {n} more",
+    "study_stale": "{file} was computed for other inputs than this result (its input hash "
+                   "differs): run it again before relying on it.",
     "metric": "metric", "decisions_differ": "Operators whose fate differs between the plans",
     "sort_hint": "Click a column header to sort.", "map_hint":
         "Hover a municipality or marker for its figures. Markers: operators kept (filled) and "
@@ -110,6 +132,29 @@ _DA: dict[str, str] = {
     "why_serves": "betjener {n} virksomheder",
     "why_merged": "dens {n} klynge(r) er fusioneret ind i {names}",
     "why_cheaper": "dens virksomheder betjenes billigere samlet set af andre",
+    "why_few_members": "dens klynge(r) havde {n} medlemmer i dag, under minimum på {k}",
+    "why_few_firms": "dens {n} virksomheder i dag er under minimum på {k}",
+    "why_inadmissible": "dens klynge(r) opfylder ikke kravene (budget, videnspartnere eller "
+                        "mærke)",
+    "price_title": "Prisen på hvert politisk krav",
+    "price_note": "Planen løst igen med ét krav lempet: prisen er omkostningen med kravet "
+                  "minus omkostningen uden det, over perioden (mio. kr.).",
+    "alternatives_title": "Næsten lige så gode alternativer",
+    "alternatives_note": "De bedste forskellige sæt af operatører i den fundne rækkefølge, "
+                         "og hvor langt hvert er fra det første (det bedste); + kun bevaret "
+                         "i alternativet, − kun i det bedste; ≈ samme omkostning som det "
+                         "bedste inden for løsningernes beviste gap: modellen kan ikke "
+                         "skelne dem.",
+    "policy": "krav", "relaxed_to": "lempet til", "price": "pris (mio. kr.)",
+    "price_share": "andel af omkostningen", "ops_with_without": "operatører med → uden",
+    "reopened": "ville forblive åbne uden kravet", "closed_without": "ville lukke uden kravet",
+    "rank": "rang", "cost": "omkostning (mio. kr.)", "gap_to_best": "over det bedste",
+    "gap_dkk": "over det bedste (mio. kr.)", "changes": "forskel fra det bedste",
+    "proven": "bevist", "yes": "ja", "no": "nej",
+    "within_gap": "≈ 0 (inden for løsningernes gap)",
+    "and_more": "og {n} flere",
+    "study_stale": "{file} er beregnet for andre input end dette resultat (input-hash "
+                   "afviger): kør den igen, før du bruger den.",
     "metric": "nøgletal", "decisions_differ": "Operatører med forskellig skæbne i planerne",
     "sort_hint": "Klik på en kolonneoverskrift for at sortere.", "map_hint":
         "Hold musen over en kommune eller et mærke for at se tallene. Mærker: bevarede "

@@ -16,6 +16,9 @@ Caveats the table carries:
   only the k-th best within the gap (a later rank can even be cheaper than an earlier one).
 * A solve stopped by the time limit yields a plan that is not proven optimal, and then the
   ranking from that rank on is not proven either: column ``proven``.
+* Column ``within_solver_gap`` marks a plan whose cost differs from the first plan's by no
+  more than the two solves' proven gaps leave open: as far as the solver has proven, the two
+  are equally good, and choosing between them rests on what the model does not price.
 * Plans are ranked by cost; the scenario's secondary objective (``fewest_changes``) is not
   applied here.
 """
@@ -36,8 +39,11 @@ from ..problems import InputError, Problem
 from ..progress import Progress, Step
 from ..results.result import LIST_SEPARATOR, Result
 
-COLUMNS = ("rank", "status", "objective", "gap_to_best", "gap_to_best_dkk", "operators_after",
-           "kept", "differs_from_best", "proven", "check_ok")
+#: Columns of alternatives.csv (docs/outputs.md): the scenario and its input hash first, so a
+#: report can tell which result the ranking belongs to and whether it is still current.
+COLUMNS = ("scenario", "input_hash", "rank", "status", "objective", "gap_to_best",
+           "gap_to_best_dkk", "within_solver_gap", "operators_after", "kept",
+           "differs_from_best", "proven", "check_ok")
 
 
 @dataclass(frozen=True)
@@ -113,23 +119,29 @@ def alternatives_table(plans: list[Result]) -> pd.DataFrame:
     rows = []
     best_set: frozenset[str] = frozenset()
     best = math.nan
+    best_gap = 0.0
     proven = True
     for rank, plan in enumerate(plans, start=1):
         kept = plan.kept_operators
         objective = float(plan.objective) if plan.objective is not None else math.nan
+        gap = plan.facts.mip_gap or 0.0
         if rank == 1:
-            best_set, best = kept, objective
+            best_set, best, best_gap = kept, objective, gap
         # Rank r is the r-th best only if every solve up to r proved its optimum.
         proven = proven and plan.status == "optimal"
         added = sorted(kept - best_set)
         dropped = sorted(best_set - kept)
         check = plan.facts.check
         rows.append({
+            "scenario": plan.facts.scenario,
+            "input_hash": plan.facts.input_hash,
             "rank": rank,
             "status": plan.status,
             "objective": objective,
             "gap_to_best": _relative(objective - best, best),
             "gap_to_best_dkk": objective - best,
+            "within_solver_gap": abs(objective - best)
+            <= best_gap * abs(best) + gap * abs(objective),
             "operators_after": len(kept),
             "kept": LIST_SEPARATOR.join(sorted(kept)),
             "differs_from_best": LIST_SEPARATOR.join([f"+{o}" for o in added]

@@ -57,7 +57,8 @@ def price(scenario: Scenario | str | os.PathLike[str], *, dataset: Dataset | Non
     for i, (relax, updates) in enumerate(active, start=1):
         announce(i)
         relaxed = solve(ds, sc.with_updates(updates), progress=progress)
-        row: dict[str, Any] = {"policy": relax.policy, "relaxed_to": relax.relaxed_to,
+        row: dict[str, Any] = {"scenario": sc.name, "input_hash": base.facts.input_hash,
+                               "policy": relax.policy, "relaxed_to": relax.relaxed_to,
                                "status": relaxed.status}
         if base.objective is not None and relaxed.objective is not None:
             row["price"] = base.objective - relaxed.objective
@@ -79,7 +80,9 @@ def price(scenario: Scenario | str | os.PathLike[str], *, dataset: Dataset | Non
         row["check_ok"] = bool(verdict is not None and verdict.ok)
         rows.append(row)
     announce(len(active) + 1)
-    columns = ["policy", "relaxed_to", "status", "price", "price_share", "cost_with",
-               "cost_without", "gap_with", "gap_without", "operators_with", "operators_without",
-               "reopened_without", "closed_without", "check_ok"]
+    # The scenario and its input hash first: a report matches the table to its result.
+    columns = ["scenario", "input_hash", "policy", "relaxed_to", "status", "price",
+               "price_share", "cost_with", "cost_without", "gap_with", "gap_without",
+               "operators_with", "operators_without", "reopened_without", "closed_without",
+               "check_ok"]
     return PriceStudy(pd.DataFrame(rows, columns=columns), base)
