@@ -9,6 +9,7 @@ import os
 import stat
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -229,3 +230,15 @@ def test_guard_file_refuses_what_the_run_reads(tmp_path):
     fsio.guard_file(tmp_path / "price.csv", protected=[data, scenario])
     (tmp_path / "old.csv").write_text("x")
     fsio.guard_file(tmp_path / "old.csv", protected=[data])  # named by the user: replaced
+
+
+def test_csv_writes_whole_numbers_without_a_fraction(tmp_path):
+    frame = pd.DataFrame({"firms": [2564.0, 3.0, np.nan], "share": [0.5, 1.0, 0.25],
+                          "cost": [1e7, 2.5e6, 0.0], "cap": [10.0, np.inf, 1.0],
+                          "name": ["a", "=b", "c"]})
+    fsio.write_csv(tmp_path / "t.csv", frame)
+    lines = (tmp_path / "t.csv").read_text(encoding="utf-8").splitlines()
+    # Whole-number columns lose the ".0"; a column with a fraction or infinity is untouched.
+    assert lines[1:] == ["2564,0.5,10000000,10.0,a", "3,1.0,2500000,inf,'=b", ",0.25,0,1.0,c"]
+    back = pd.read_csv(tmp_path / "t.csv")
+    assert back["firms"].tolist()[:2] == [2564, 3] and back["cost"].sum() == 12.5e6

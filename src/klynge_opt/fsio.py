@@ -108,8 +108,27 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 
 def csv_text(frame: pd.DataFrame, path: Path) -> None:
-    """A table as CSV with every text cell protected against formula evaluation."""
-    protect_frame(frame).to_csv(path, index=False)
+    """A table as CSV with every text cell protected against formula evaluation, and whole
+    numbers in float columns (firm counts, DKK amounts) written without a trailing ``.0``."""
+    protect_frame(_whole_numbers(frame)).to_csv(path, index=False)
+
+
+def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Float columns holding only whole numbers (and blanks) as nullable integers; a column
+    with one fraction keeps every value as it is, so nothing is rounded."""
+    out = frame
+    for col in frame.columns:
+        values = frame[col]
+        if not pd.api.types.is_float_dtype(values):
+            continue
+        present = values.dropna()
+        if present.empty or not np.isfinite(present).all() \
+                or not (present == np.round(present)).all() or present.abs().max() >= 2**53:
+            continue
+        if out is frame:
+            out = frame.copy()
+        out[col] = values.astype("Int64")
+    return out
 
 
 def write_csv(path: str | os.PathLike[str], frame: pd.DataFrame) -> Path:
