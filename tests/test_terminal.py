@@ -142,3 +142,22 @@ def test_cli_alternatives_names_what_each_plan_changes(tmp_path):
     changes = [("+ " if c[0] == "+" else "− ") + names[c[1:]]
                for c in table.loc[1, "differs_from_best"].split(";")]
     assert f"2: {'; '.join(changes)}" in res.output.splitlines()
+
+
+def test_cli_sweep_names_why_a_point_has_no_plan(tmp_path):
+    data = write_tables(tiny_tables(), tmp_path / "tiny")
+    sc = tmp_path / "s.toml"
+    sc.write_text(f'data = "{data}"\n', encoding="utf-8")
+    res = _run("sweep", sc, "--param", "policy.max_travel_minutes=60,120", "--out",
+               tmp_path / "sweep")
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert max(len(line) for line in lines if not line.startswith("written")) <= 80, res.output
+    table = pd.read_csv(tmp_path / "sweep" / "sweep.csv", keep_default_na=False)
+    reason = table.set_index("policy.max_travel_minutes").at[60, "reason"]
+    # The reason, wrapped, follows the point's value (short key; full path in the title).
+    text = " ".join(line.strip() for line in lines)
+    assert f"max_travel_minutes = 60: infeasible: {reason}" in text
+    assert "Sweep of policy.max_travel_minutes" in res.output
+    row_120 = next(line for line in lines if line.strip().startswith("120"))
+    assert "optimal" in row_120 and "–" not in row_120

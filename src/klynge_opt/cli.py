@@ -140,7 +140,9 @@ def _frame_table(frame: pd.DataFrame, title: str, formats: dict[str, str] | None
     for row in frame.itertuples(index=False):
         cells = []
         for col, value in zip(frame.columns, row, strict=True):
-            cells.append(Text(_cell(value, formats.get(str(col)))))
+            # pandas' NA (nullable integer columns) is missing too.
+            cells.append(Text(_cell(None if value is pd.NA else value,
+                                    formats.get(str(col)))))
         table.add_row(*cells)
     return table
 
@@ -805,6 +807,7 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
 
     Example: klynge-opt sweep scenarios/paper-2017.toml --param policy.max_travel_minutes=60:120:15
     """
+    from .progress import value_text
     from .studies.sweep import parse_range, plot_sweep
     from .studies.sweep import sweep as run_sweep
 
@@ -821,14 +824,21 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     shown = table[[*names, "status", "objective", "operators_after", "coverage_all",
                    "coverage_rural", "travel_mean"]].copy()
     shown["objective"] = shown["objective"] / 1e6
-    console.print(_frame_table(shown.rename(columns={"objective": "cost_MDKK"}),
-                               f"Sweep of {', '.join(names)}",
-                               {"cost_MDKK": ",.2f", "coverage_all": ".1%",
-                                "coverage_rural": ".1%", "travel_mean": ".1f"}))
-    for row in table[table["reason"] != ""].itertuples():
-        at = ", ".join(f"{n} = {getattr(row, f'_{i + 1}'):g}" for i, n in enumerate(names))
-        console.print(Text(f"{at}: {row.status}: {row.reason}"))
-    console.print(escape(f"written: {out / 'sweep.csv'}, {chart}"))
+    # Parameters by their last key in the header (the title has the full paths).
+    short = {n: n.rsplit(".", 1)[-1] for n in names}
+    if len(set(short.values())) < len(short):
+        short = {n: n for n in names}
+    console.print(_frame_table(shown.rename(columns={
+        **short, "objective": "M DKK", "operators_after": "ops", "coverage_all": "served",
+        "coverage_rural": "rural", "travel_mean": "travel"}),
+        f"Sweep of {', '.join(names)}",
+        {"M DKK": ",.2f", "served": ".1%", "rural": ".1%", "travel": ".1f"}))
+    for row in table[table["reason"] != ""].to_dict("records"):
+        at = ", ".join(f"{short[n]} = {value_text(row[n])}" for n in names)
+        for line in _wrapped(f"{at}: ", f"{row['status']}: {row['reason']}"):
+            console.print(Text(line))
+    for line in _wrapped("written: ", f"{out / 'sweep.csv'}, {chart}"):
+        console.print(Text(line))
 
 
 @app.command()
