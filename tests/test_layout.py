@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("model",),
     ("results",),
     ("api", "denmark"),
+    ("batch",),
     ("studies",),
     ("reporting",),
     ("cli", "__main__", "__init__"),

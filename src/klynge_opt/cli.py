@@ -996,6 +996,138 @@ def explain(result_dir: Annotated[Path, typer.Argument(help="A folder written by
         console.print(Text(e.text))
 
 
+WorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", min=1, help="Local worker processes (default: one per core).")]
+SerialOpt = Annotated[bool, typer.Option("--serial", help="Run every task in this process.")]
+DaskLocalOpt = Annotated[int | None, typer.Option(
+    "--dask-local", min=1, help="Start a Dask LocalCluster of N worker processes.")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", help="Run on a Dask cluster: its scheduler's address, tcp://HOST:PORT.")]
+RetryOpt = Annotated[bool, typer.Option(
+    "--retry-failed", help="Run tasks that failed (raised) in an earlier run again.")]
+
+
+def _executor(workers: int | None, serial: bool, dask_local: int | None,
+              scheduler: str | None) -> Any:
+    from .batch.executors import executor
+
+    chosen = [n for n, v in (("--workers", workers), ("--serial", serial or None),
+                             ("--dask-local", dask_local), ("--scheduler", scheduler))
+              if v is not None]
+    if len(chosen) > 1:
+        raise _bad_option(chosen[1], f"give one of {', '.join(chosen)}", " ".join(chosen))
+    return executor(workers=workers, serial=serial, dask_local=dask_local, scheduler=scheduler)
+
+
+@app.command()
+@_handled
+def batch(file: Annotated[Path, typer.Argument(help="Batch TOML file (docs/batch.md).")],
+          out: Annotated[Path | None, typer.Option(
+              help="Output folder holding results.sqlite (default: results/<batch name>); "
+                   "an earlier run of the same batch there is resumed.")] = None,
+          workers: WorkersOpt = None, serial: SerialOpt = False,
+          dask_local: DaskLocalOpt = None, scheduler: SchedulerOpt = None,
+          retry_failed: RetryOpt = False, quiet: QuietOpt = False,
+          force: ForceOpt = False) -> None:
+    """Run a batch of solves (scenarios x a parameter grid x seeds) into a resumable store.
+
+    Killed and started again, it does only the tasks not finished.
+
+    Example: klynge-opt batch benchmarks/reform-variants.toml --workers 2
+    """
+    from .studies.batchfile import load_batch, run_batch_file
+
+    spec, _tasks, _data = load_batch(file)  # every problem before a worker starts
+    ex = _executor(workers, serial, dask_local, scheduler)
+    try:
+        with _progress(f"batch {spec.name}", quiet) as progress:
+            spec, run, store = run_batch_file(file, out, executor=ex,
+                                              retry_failed=retry_failed, progress=progress,
+                                              force=force)
+    except KeyboardInterrupt:
+        err_console.print(Text("interrupted: every finished task is stored; run the same "
+                               "command again to do the rest"))
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    console.print(Text(
+        f"{spec.name}: {run.total} tasks; {run.reused} already in the store, {run.ran} run "
+        f"now on {run.executor} ({run.workers} worker{'s' * (run.workers != 1)}) in "
+        f"{run.seconds:,.1f} s" + (f"; {run.failed} failed (see `klynge-opt results "
+                                   f"{store.parent} --status failed`)" if run.failed else "")))
+    console.print(Text(f"store: {store}"))
+    if run.failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+@app.command()
+@_handled
+def results(folder: Annotated[Path, typer.Argument(
+                help="A batch's output folder (or its results.sqlite).")],
+            status: Annotated[str | None, typer.Option(help="Only tasks with this status.")
+                              ] = None,
+            scenario: Annotated[str | None, typer.Option(
+                help="Only tasks of this scenario.")] = None,
+            kind: Annotated[str | None, typer.Option(
+                help="Only tasks of this kind (solve, sample, nominal).")] = None,
+            export: Annotated[Path | None, typer.Option(
+                help="Write the (filtered) rows to a .csv or .parquet file.")] = None,
+            wide: WideOpt = False) -> None:
+    """List, filter and export a batch's stored results.
+
+    Example: klynge-opt results results/reform-variants --status optimal --export out.csv
+    """
+    from .batch.store import STORE_FILE, Store
+
+    path = folder / STORE_FILE if folder.is_dir() else folder
+    where = {k: v for k, v in (("status", status), ("scenario", scenario), ("kind", kind))
+             if v is not None}
+    with Store(path, batch="", data="", create=False) as store:
+        frame = store.frame(where)
+    if export is not None:
+        from .fsio import atomic_file, guard_file, write_csv
+
+        guard_file(export, protected=[path])
+        table = frame.copy()
+        for col in ("params", "kept", "selected"):
+            table[col] = [json.dumps(v, sort_keys=True) for v in table[col]]
+        if export.suffix.lower() == ".parquet":
+            with atomic_file(export) as tmp:
+                table.to_parquet(tmp, index=False)
+        elif export.suffix.lower() == ".csv":
+            write_csv(export, table)
+        else:
+            raise _bad_option("--export", "expected a file ending in .csv or .parquet", export)
+    counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
+    console.print(Text(f"{path}: {len(frame)} task(s)" + (
+        " — " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) if counts else "")))
+    if not frame.empty:
+        shown = _results_table(frame, wide)
+        console.print(_frame_table(shown, "Tasks", {"M DKK": ",.2f", "gap": ".2%",
+                                                    "seconds": ",.1f"}))
+    if export is not None:
+        console.print(Text(f"written: {export}"))
+
+
+def _results_table(frame: pd.DataFrame, wide: bool) -> pd.DataFrame:
+    """The stored rows as the terminal shows them: who, status, cost, size, gap, time."""
+    import pandas as pd
+
+    shown = frame.assign(
+        task=[f"{s}" + ("" if n is None or n is pd.NA else f" #{int(n)}")
+              + ("".join(f" {k}={v}" for k, v in p.items()) if p else "")
+              for s, n, p in zip(frame["scenario"], frame["sample"], frame["params"],
+                                 strict=True)],
+        **{"M DKK": frame["objective"] / 1e6})
+    cols = ["task", "status", "M DKK", "operators_after", "mip_gap", "seconds"]
+    if wide:
+        cols += ["kind", "coverage_all", "jobs", "worker", "message", "key"]
+    return shown[cols].rename(columns={"operators_after": "ops", "mip_gap": "gap"})
+
+
 generate_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                            help="Make data sets: the Danish firms, or synthetic landscapes.")
 app.add_typer(generate_app, name="generate")

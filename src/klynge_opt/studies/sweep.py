@@ -27,6 +27,7 @@ import pandas as pd
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..api import solve
+from ..batch.outcome import outcome_of
 from ..data.dataset import Dataset, load
 from ..data.scenario import Scenario, load_scenario
 from ..fsio import atomic_file
@@ -200,16 +201,26 @@ def _points(scenario: Scenario, params: Sequence[Param]) -> list[tuple[tuple[flo
     if not 1 <= len(params) <= 2:
         raise InputError([Problem("error", f"a sweep takes one or two parameters, got "
                                            f"{len(params)}", source="sweep")], what="sweep")
+    return grid_points(scenario, params)
+
+
+def grid_points(scenario: Scenario, params: Sequence[tuple[str, Sequence[Any]]], *,
+                source: str = "sweep", numeric: bool = True,
+                ) -> list[tuple[tuple[Any, ...], Scenario]]:
+    """The scenario at every combination of ``params`` (first outermost), each validated; all
+    problems at once, each naming its point. ``numeric`` limits the paths to numbers (a
+    sweep); otherwise any scenario field may vary (a batch grid)."""
     names = [name for name, _ in params]
     if len(set(names)) != len(names):
         raise InputError([Problem("error", "the same parameter is given twice",
-                                  source="sweep", column=names[0])], what="sweep")
+                                  source=source, column=names[0])], what=source)
+    allowed = numeric_parameters() if numeric else scenario_fields()
     for name, values in params:
-        if name not in numeric_parameters():
+        if name not in allowed:
             raise _unknown(name, name)
         if not values:
-            raise InputError([Problem("error", "no values", source="sweep", column=name)],
-                             what="sweep")
+            raise InputError([Problem("error", "no values", source=source, column=name)],
+                             what=source)
     points = []
     problems: list[Problem] = []
     for combo in itertools.product(*(values for _, values in params)):
@@ -217,16 +228,19 @@ def _points(scenario: Scenario, params: Sequence[Param]) -> list[tuple[tuple[flo
         for name, value in zip(names, combo, strict=True):
             section = nested_update(name, value)
             for key, inner in section.items():
-                update.setdefault(key, {}).update(inner)
+                if isinstance(inner, dict):
+                    update.setdefault(key, {}).update(inner)
+                else:
+                    update[key] = inner
         try:
             points.append((combo, scenario.with_updates(update)))
         except InputError as exc:
             # E.g. max_operators below the scenario's min_operators: name the point.
-            where = ", ".join(f"{n}={v:g}" for n, v in zip(names, combo, strict=True))
-            problems += [Problem(p.severity, f"at {where}: {p.message}", source="sweep",
+            where = ", ".join(f"{n}={value_text(v)}" for n, v in zip(names, combo, strict=True))
+            problems += [Problem(p.severity, f"at {where}: {p.message}", source=source,
                                  column=p.column, value=p.value) for p in exc.problems]
     if problems:
-        raise InputError(problems, what=f"sweep of scenario {scenario.name}")
+        raise InputError(problems, what=f"{source} of scenario {scenario.name}")
     return points
 
 
@@ -239,26 +253,11 @@ def _reason(result: Result) -> str:
 
 
 def _row(result: Result) -> dict[str, Any]:
-    if not result.has_solution:
-        return {"status": result.status, "reason": _reason(result)}
-    s = result.facts
-    terms = result.objective_terms
-    counts, coverage, travel = s.counts, s.coverage, s.travel_minutes
-    return {
-        "status": result.status,
-        "objective": s.objective,
-        **{f"cost_{t}": terms.get(t) for t in COST_TERMS},
-        "operators_after": None if counts is None else counts.operators_after,
-        "clusters_after": None if counts is None else counts.clusters_after,
-        "coverage_all": None if coverage is None else coverage.all,
-        "coverage_rural": None if coverage is None else coverage.rural,
-        "coverage_urban": None if coverage is None else coverage.urban,
-        "travel_mean": None if travel is None else travel.mean,
-        "firms_moved": s.firms_moved,
-        "mip_gap": s.mip_gap,
-        "check_ok": None if s.check is None else bool(s.check.ok),
-        "reason": "",
-    }
+    """The batch outcome's columns a sweep shows, and why a point has no plan."""
+    outcome = outcome_of(result)
+    row = {c: outcome[c] for c in SWEEP_COLUMNS if c != "reason"}
+    row["reason"] = "" if result.has_solution else _reason(result)
+    return row
 
 
 SWEEP_COLUMNS = ("status", "objective", *(f"cost_{t}" for t in COST_TERMS), "operators_after",

@@ -1,0 +1,230 @@
+"""Batch solves: executors agree, the store resumes, failures are kept apart, bad input and a
+damaged store give clear messages."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import tiny_tables
+from klynge_opt import from_tables
+from klynge_opt.batch import Dask, Processes, Serial, Store, Task, run_batch
+from klynge_opt.batch.outcome import FAILED
+from klynge_opt.cli import app
+from klynge_opt.data.loading import write_tables
+from klynge_opt.data.scenario import Scenario
+from klynge_opt.problems import OutputError
+
+RADII = (60, 90, 120)
+CAPS = (2, 3)
+
+
+def _tasks() -> list[Task]:
+    return [Task(Scenario(name="tiny", policy={"max_travel_minutes": r, "max_operators": c},
+                          solver={"mip_gap": 0.0}),
+                 {"policy.max_travel_minutes": r, "policy.max_operators": c})
+            for r in RADII for c in CAPS]
+
+
+#: What must not depend on where a task ran.
+_SAME = ["key", "kind", "scenario", "params", "status", "objective", "operators_after",
+         "kept", "selected", "coverage_all", "check_ok"]
+
+
+def _stored(path: Path) -> list[dict]:
+    with Store(path, batch="b", data="", create=False) as store:
+        frame = store.frame()
+    frame = frame.sort_values("key")[_SAME].astype(object)
+    # NaN is not equal to itself: missing values compare as None.
+    return frame.where(frame.notna(), None).to_dict("records")
+
+
+def test_serial_processes_and_dask_store_the_same(tmp_path):
+    ds = from_tables(tiny_tables())
+    tasks = _tasks()
+    contents = {}
+    for ex in (Serial(), Processes(2), Dask(workers=2)):
+        path = tmp_path / f"{ex.name}.sqlite"
+        try:
+            with Store(path, batch="b", data=ds.content_hash()) as store:
+                run = run_batch(tasks, ds, store, ex)
+        finally:
+            ex.close()
+        assert (run.total, run.ran, run.failed) == (len(tasks), len(tasks), 0)
+        contents[ex.name] = _stored(path)
+    assert contents["serial"] == contents["processes"] == contents["dask"]
+    # Independently: the 60-minute radius leaves the island unserved (infeasible), the rest
+    # solve and pass the checker.
+    statuses = {(r["params"]["policy.max_travel_minutes"], r["params"]["policy.max_operators"]):
+                r["status"] for r in contents["serial"]}
+    assert statuses == {(r, c): "infeasible" if r == 60 else "optimal"
+                        for r in RADII for c in CAPS}
+    assert all(r["check_ok"] for r in contents["serial"] if r["status"] == "optimal")
+
+
+def test_a_finished_batch_is_not_run_again_and_failures_wait_for_retry(tmp_path):
+    ds = from_tables(tiny_tables())
+    tasks = _tasks()
+    path = tmp_path / "s.sqlite"
+    with Store(path, batch="b", data=ds.content_hash()) as store:
+        first = run_batch(tasks, ds, store, Serial())
+        key = tasks[2].key(ds)  # 90 minutes, two operators: solvable
+        store.put(key, {"scenario": "tiny"}, {"status": FAILED, "message": "boom"})
+        again = run_batch([*tasks, *tasks], ds, store, Serial())  # listed twice: once
+        assert (again.total, again.reused, again.ran) == (len(tasks), len(tasks), 0)
+        retried = run_batch(tasks, ds, store, Serial(), retry_failed=True)
+        assert (retried.ran, retried.failed) == (1, 0)
+        frame = store.frame()
+    assert first.ran == len(tasks)
+    row = frame.set_index("key").loc[key]
+    assert row["status"] == "optimal" and row["attempts"] == 3  # solved, failed, solved
+
+
+def test_a_killed_worker_is_replaced_and_its_task_run_again(tmp_path):
+    ds = from_tables(tiny_tables())
+    work = [(t.key(ds), t.scenario) for t in _tasks()]
+    ex = Processes(2)
+    seen = {}
+    killed = False
+    for key, outcome in ex.run(ds, work):
+        seen[key] = outcome
+        if not killed:
+            # A worker dies mid-batch (as under the OOM killer): SIGKILL, no cleanup.
+            pool = ex._pool
+            assert pool is not None
+            victim = next(iter(pool._processes.values()))
+            os.kill(victim.pid, signal.SIGKILL)
+            killed = True
+    assert killed and set(seen) == {k for k, _ in work}
+    assert all(o["status"] in ("optimal", "infeasible") for o in seen.values())
+
+
+def _batch_file(tmp_path: Path, n: int) -> Path:
+    data = write_tables(tiny_tables(), tmp_path / "tiny")
+    sc = tmp_path / "tiny.toml"
+    sc.write_text(f'name = "tiny"\ndata = "{data}"\n[solver]\nmip_gap = 0.0\n',
+                  encoding="utf-8")
+    radii = ", ".join(str(90 + i) for i in range(n))
+    file = tmp_path / "b.toml"
+    file.write_text(f'name = "resume"\nscenarios = ["tiny.toml"]\n[grid]\n'
+                    f'"policy.max_travel_minutes" = [{radii}]\n', encoding="utf-8")
+    return file
+
+
+def _rows(path: Path) -> list[tuple]:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("SELECT key, status, attempts, check_ok FROM tasks").fetchall()
+    finally:
+        con.close()
+
+
+def test_kill_and_resume_does_every_task_exactly_once(tmp_path):
+    n = 16
+    file = _batch_file(tmp_path, n)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "klynge_opt", "batch", str(file), "--out", str(out),
+           "--serial", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    store = out / "results.sqlite"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if store.exists() and len(_rows(store)) >= 3:
+            break
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL: no handler runs, the store is left as the last commit left it
+    proc.wait(timeout=30)
+    partial = _rows(store)
+    assert 3 <= len(partial) < n, "the batch finished before it could be killed"
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert f"{len(partial)} already in the store, {n - len(partial)} run now" in res.stdout
+    rows = _rows(store)
+    assert len(rows) == n and len({r[0] for r in rows}) == n
+    assert all(r[1] == "optimal" and r[2] == 1 and r[3] == 1 for r in rows)
+
+
+def test_sigterm_stops_a_batch_cleanly_and_it_resumes(tmp_path):
+    n = 12
+    file = _batch_file(tmp_path, n)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "klynge_opt", "batch", str(file), "--out", str(out),
+           "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store = out / "results.sqlite"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (store.exists() and len(_rows(store)) >= 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (130, 0), err  # 0: it finished first
+    assert "Traceback" not in err
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    rows = _rows(store)
+    assert len(rows) == n and all(r[2] == 1 for r in rows)
+
+
+def test_batch_file_problems_are_reported_at_once(tmp_path):
+    data = write_tables(tiny_tables(), tmp_path / "tiny")
+    (tmp_path / "tiny.toml").write_text(f'name = "tiny"\ndata = "{data}"\n', encoding="utf-8")
+    file = tmp_path / "b.toml"
+    file.write_text('name = "bad"\nscenarios = ["tiny.toml", "nothing-*.toml"]\nworkers = 3\n'
+                    '[grid]\n"policy.max_travel_minute" = [60]\n', encoding="utf-8")
+    res = CliRunner().invoke(app, ["batch", str(file), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "workers" in res.output  # unknown key
+    file.write_text('name = "bad"\nscenarios = ["tiny.toml", "nothing-*.toml"]\n'
+                    '[grid]\n"policy.max_travel_minute" = [60]\n', encoding="utf-8")
+    res = CliRunner().invoke(app, ["batch", str(file), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "nothing-*.toml" in res.output and "policy.max_travel_minutes" in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_damaged_or_locked_store_is_a_clear_error(tmp_path):
+    bad = tmp_path / "results.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    res = CliRunner().invoke(app, ["results", str(tmp_path)])
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert "not a klynge-opt result store" in res.output
+    good = tmp_path / "good.sqlite"
+    with Store(good, batch="b", data="d"):
+        pass
+    holder = sqlite3.connect(good, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(OutputError, match="another process is writing"):
+            with Store(good, batch="b", data="d") as store:
+                store.put("k", {"scenario": "x"}, {"status": "optimal"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with pytest.raises(OutputError, match="another data set"):
+        Store(good, batch="b", data="other")
+
+
+def test_results_lists_filters_and_exports(tmp_path):
+    ds = from_tables(tiny_tables())
+    path = tmp_path / "results.sqlite"
+    with Store(path, batch="b", data=ds.content_hash()) as store:
+        run_batch(_tasks(), ds, store, Serial())
+    res = CliRunner().invoke(app, ["results", str(tmp_path), "--status", "infeasible",
+                                   "--export", str(tmp_path / "x.parquet")])
+    assert res.exit_code == 0, res.output
+    assert f"{len(CAPS)} task(s) — {len(CAPS)} infeasible" in res.output
+    import pandas as pd
+
+    back = pd.read_parquet(tmp_path / "x.parquet")
+    assert len(back) == len(CAPS) and set(back["status"]) == {"infeasible"}
+    res = CliRunner().invoke(app, ["results", str(tmp_path), "--export",
+                                   str(tmp_path / "x.csv")])
+    assert res.exit_code == 0 and len(pd.read_csv(tmp_path / "x.csv")) == len(_tasks())
