@@ -202,9 +202,9 @@ def test_a_damaged_or_locked_store_is_a_clear_error(tmp_path):
     holder = sqlite3.connect(good, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        with pytest.raises(OutputError, match="another process is writing"):
-            with Store(good, batch="b", data="d") as store:
-                store.put("k", {"scenario": "x"}, {"status": "optimal"})
+        with pytest.raises(OutputError, match="another process is writing"), \
+                Store(good, batch="b", data="d") as store:
+            store.put("k", {"scenario": "x"}, {"status": "optimal"})
     finally:
         holder.execute("ROLLBACK")
         holder.close()
