@@ -92,3 +92,41 @@ def test_bundled_scenarios_parse(name):
     sc = load_scenario(ROOT / "scenarios" / f"{name}.toml")
     assert sc.name == name and sc.description
     assert sc.data == str(DEFAULT_DATA)
+
+
+def test_firm_weight_overrides_scale_the_demand_linearly():
+    """Status quo (fixed assignments): the service term is linear in the firm weights, so
+    doubling food and doubling ict add up to doubling everything plus the original."""
+    from conftest import tiny_tables
+    from klynge_opt import from_tables
+    from klynge_opt.api import solve as api_solve
+
+    ds = from_tables(tiny_tables())
+
+    def service(*changes: dict) -> float:
+        sc = Scenario(mode="status_quo", overrides={"firms": list(changes)})
+        return api_solve(ds, sc).objective_terms["service"]
+
+    base = service()
+    food, ict = service({"stronghold_id": "food", "weight_factor": 2}), \
+        service({"stronghold_id": "ict", "weight_factor": 2})
+    assert service({"weight_factor": 2}) == pytest.approx(2 * base)
+    assert food + ict == pytest.approx(3 * base) and food > base and ict > base
+    # A municipality and a stronghold together: only the island's food firm (weight 1).
+    both = service({"stronghold_id": "food", "municipality_id": "0900", "weight_factor": 3})
+    island = service({"municipality_id": "0900", "weight_factor": 3})
+    assert base < both <= island
+
+
+def test_firm_override_ids_are_checked():
+    from conftest import tiny_tables
+    from klynge_opt import from_tables
+    from klynge_opt.api import load_inputs
+    from klynge_opt.problems import InputError
+
+    sc = Scenario(overrides={"firms": [{"stronghold_id": "fod", "municipality_id": "9999"}]})
+    with pytest.raises(InputError) as info:
+        load_inputs(from_tables(tiny_tables()), sc)
+    columns = {p.column for p in info.value.problems}
+    assert columns == {"overrides.firms[0].stronghold_id", "overrides.firms[0].municipality_id"}
+    assert "did you mean 'food'" in " ".join(p.message for p in info.value.problems)

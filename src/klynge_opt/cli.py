@@ -1058,6 +1058,63 @@ def batch(file: Annotated[Path, typer.Argument(help="Batch TOML file (docs/batch
         raise typer.Exit(EXIT_FAILED)
 
 
+@app.command()
+@_handled
+def robustness(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+               samples: Annotated[int | None, typer.Option(
+                   "--samples", min=1, help="Samples (default: the scenario's "
+                                            "[uncertainty] samples, else 100).")] = None,
+               perturb: Annotated[list[str] | None, typer.Option(
+                   "--perturb", help="WHAT[@SELECTOR]=SPREAD, e.g. "
+                                     "operators.capacity@vaeksthus=0.3; repeatable; replaces "
+                                     "the scenario's [uncertainty] perturbations.")] = None,
+               seed: Annotated[int | None, typer.Option(
+                   min=0, help="Random seed (default: the scenario's, else 0).")] = None,
+               out: Annotated[Path | None, typer.Option(
+                   help="Output folder (default: results/robustness-<scenario>); an earlier "
+                        "run of the same study there is resumed.")] = None,
+               workers: WorkersOpt = None, serial: SerialOpt = False,
+               dask_local: DaskLocalOpt = None, scheduler: SchedulerOpt = None,
+               retry_failed: RetryOpt = False, quiet: QuietOpt = False,
+               force: ForceOpt = False) -> None:
+    """Which conclusions survive the uncertain inputs? Re-optimise N perturbed samples and
+    evaluate the nominal plan under each.
+
+    Example: klynge-opt robustness scenarios/paper-2017.toml --samples 200
+    --perturb operators.capacity@vaeksthus=0.3 --perturb operators.annual_cost=0.3
+    """
+    from .api import load_inputs
+    from .studies.robustness import parse_perturbation, write_study
+    from .studies.robustness import robustness as run_robustness
+
+    sc, ds = load_inputs(None, scenario)
+    unc = sc.uncertainty
+    found = [parse_perturbation(p) for p in perturb] if perturb else list(unc.perturb)
+    folder = out or Path("results") / f"robustness-{sc.name}"
+    ex = _executor(workers, serial, dask_local, scheduler)
+    try:
+        with _progress(f"robustness {sc.name}", quiet) as progress:
+            study = run_robustness(sc, ds, found, samples=samples or unc.samples,
+                                   seed=unc.seed if seed is None else seed, out=folder,
+                                   executor=ex, progress=progress,
+                                   retry_failed=retry_failed, force=force)
+    except KeyboardInterrupt:
+        err_console.print(Text("interrupted: every finished sample is stored; run the same "
+                               "command again to do the rest"))
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    files = write_study(study, folder)
+    run = study.run
+    if run is not None:
+        console.print(Text(f"{sc.name}: {len(study.samples)} samples x 2 solves; "
+                           f"{run.reused} already in the store, {run.ran} run now in "
+                           f"{run.seconds:,.1f} s on {run.executor}"))
+    for line in study.verdict:
+        for part in _wrapped("- ", line, indent="  "):
+            console.print(Text(part))
+    for line in _wrapped("written: ", ", ".join(str(p) for p in files.values())):
+        console.print(Text(line))
+
+
 class ExportFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"

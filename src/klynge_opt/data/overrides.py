@@ -64,6 +64,12 @@ def validate_against(dataset: Dataset, scenario: Scenario, source: str,
     for s in pol.exempt_strongholds:
         if s not in strongholds:
             bad("policy.exempt_strongholds", s, "stronghold id")
+    for i, firms in enumerate(ov.firms):
+        if firms.stronghold_id is not None and firms.stronghold_id not in strongholds:
+            bad(f"overrides.firms[{i}].stronghold_id", firms.stronghold_id, "stronghold id")
+        if firms.municipality_id is not None and firms.municipality_id not in municipalities:
+            bad(f"overrides.firms[{i}].municipality_id", firms.municipality_id,
+                "municipality id")
     for i, change in enumerate(ov.operators):
         if change.operator_id is not None and change.operator_id not in known_ops:
             bad(f"overrides.operators[{i}].operator_id", change.operator_id, "operator id")
@@ -130,6 +136,16 @@ def apply_overrides(dataset: Dataset, scenario: Scenario) -> Dataset:
         tables["operator_strongholds"] = pd.concat([tables["operator_strongholds"], comp],
                                                    ignore_index=True)
     tables["operators"] = ops
+    if ov.firms:
+        firms = tables["firms"].copy()
+        for change in ov.firms:
+            rows = pd.Series(True, index=firms.index)
+            if change.stronghold_id is not None:
+                rows &= firms["stronghold_id"] == change.stronghold_id
+            if change.municipality_id is not None:
+                rows &= firms["municipality_id"] == change.municipality_id
+            firms.loc[rows, "weight"] *= change.weight_factor
+        tables["firms"] = firms
     if ov.add_clusters:
         _add_clusters(tables, ov.add_clusters)
     return dataclasses.replace(from_tables(tables, source=dataset.source),

@@ -178,6 +178,15 @@ class OperatorChange(_Strict):
         return self
 
 
+class FirmChange(_Strict):
+    """Scale the weight (how many firms a row stands for) of the firms in one stronghold, one
+    municipality, both, or (neither given) all: a different count of firms to serve."""
+
+    stronghold_id: str | None = None
+    municipality_id: str | None = None
+    weight_factor: float = Field(1.0, gt=0, le=1e6)
+
+
 class NewOperator(_Strict):
     """A hypothetical operator, added to the data for this scenario only."""
 
@@ -216,12 +225,13 @@ class Overrides(_Strict):
     """Changes to the data for this scenario, without touching the data files."""
 
     operators: tuple[OperatorChange, ...] = ()
+    firms: tuple[FirmChange, ...] = ()
     add_operators: tuple[NewOperator, ...] = ()
     add_clusters: tuple[NewCluster, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not self.operators and not self.add_operators and not self.add_clusters
+        return not (self.operators or self.firms or self.add_operators or self.add_clusters)
 
 
 class ServiceRates(_Strict):
@@ -238,6 +248,38 @@ class Effect(_Strict):
     jobs_per_served_firm: ServiceRates = ServiceRates()
     #: A growth firm served counts this many times.
     growth_firm_factor: float = Field(2.0, ge=0, le=1e6)
+
+
+#: What a robustness study may perturb (docs/robustness.md).
+PERTURBABLE: tuple[str, ...] = ("operators.annual_cost", "operators.capacity",
+                                "operators.closure_cost", "firms.weight", "effect.local",
+                                "effect.guidance", "effect.cluster")
+
+
+class Perturbation(_Strict):
+    """One uncertain input: a random factor on it per sample, around 1."""
+
+    what: Literal["operators.annual_cost", "operators.capacity", "operators.closure_cost",
+                  "firms.weight", "effect.local", "effect.guidance", "effect.cluster"]
+    #: Relative: a factor uniform on [1 - spread, 1 + spread], or normal with this standard
+    #: deviation (clipped to [0.05, 3]).
+    spread: float = Field(gt=0, le=0.95)
+    distribution: Literal["uniform", "normal"] = "uniform"
+    #: Which operators (by kind or id) or firms (by stronghold or municipality); none: all.
+    kind: str | None = None
+    operator_id: str | None = None
+    stronghold_id: str | None = None
+    municipality_id: str | None = None
+    #: One factor for everything matched (true), or one per operator / per stronghold.
+    shared: bool = False
+
+
+class Uncertainty(_Strict):
+    """Inputs a robustness study perturbs; no effect on a plain solve."""
+
+    perturb: tuple[Perturbation, ...] = ()
+    samples: int = Field(100, ge=1, le=100_000)
+    seed: int = Field(0, ge=0)
 
 
 class Objective(_Strict):
@@ -271,6 +313,7 @@ class Scenario(_Strict):
     objective: Objective = Objective()
     effect: Effect = Effect()
     solver: SolverOptions = SolverOptions()
+    uncertainty: Uncertainty = Uncertainty()
     #: The file the scenario was read from, for messages; not part of its meaning.
     _source: str | None = PrivateAttr(default=None)
 
@@ -322,8 +365,9 @@ def input_hash(scenario: Scenario, data_hash: str) -> str:
     """Identity of a solve: the fully resolved scenario (its labels and data path aside) and the
     data's content hash. Equal hashes give equal results, so comparisons may reuse them and
     ``check`` can tell an edited scenario from the one that was solved."""
+    # What a robustness study would perturb is no input of this solve.
     resolved = scenario.model_dump(mode="json", exclude={"name", "description", "extends",
-                                                         "data"})
+                                                         "data", "uncertainty"})
     text = json.dumps(resolved, sort_keys=True) + data_hash
     return hashlib.sha256(text.encode()).hexdigest()
 
