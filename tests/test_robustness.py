@@ -136,3 +136,31 @@ def test_cli_robustness_writes_and_resumes(tmp_path):
     res = CliRunner().invoke(app, ["robustness", str(sc), "--out", str(out), "--serial",
                                    "--perturb", "operators.annual_cost@nosuch=0.2"])
     assert res.exit_code == 2 and "nosuch" in res.output and "Traceback" not in res.output
+
+
+def test_the_report_shows_the_robustness_study(tmp_path):
+    import html as html_lib
+
+    from klynge_opt.reporting.excel import build_workbook
+    from klynge_opt.reporting.html import build_report
+    from klynge_opt.reporting.studies import read_studies
+    from klynge_opt.studies.robustness import write_study
+
+    ds = from_tables(tiny_tables())
+    study = robustness(BASE, ds, [Perturbation(what="operators.annual_cost", spread=0.5)],
+                       samples=4, seed=2, out=tmp_path / "rob", executor=Serial())
+    write_study(study, tmp_path / "rob")
+    [table] = read_studies({"robustness": [tmp_path / "rob"]}, [])
+    assert table.scenario == "tiny" and table.verdict == tuple(study.verdict)
+    page = build_report([study.nominal], dataset=ds, studies=[table])
+    assert "Robustness under the uncertain inputs" in page
+    text = html_lib.unescape(page)
+    for line in study.verdict:
+        assert line in text
+    assert 'src="data:image/png;base64,' in page
+    # Each operator's kept share as the study computed it.
+    for r in study.operators.itertuples():
+        assert f"{round(100 * r.share)} %" in page
+    book = build_workbook([study.nominal], studies=[table])
+    assert "Robustness" in book.sheetnames
+    assert book["Robustness"].max_row == len(study.operators) + 1

@@ -916,7 +916,11 @@ def report(results: Annotated[list[Path], typer.Argument(
            alternatives: Annotated[list[Path] | None, typer.Option(
                "--alternatives", help="A table written by `alternatives --out` (or a folder "
                                       "holding alternatives.csv); repeatable, as --price."
-           )] = None) -> None:
+           )] = None,
+           robustness: Annotated[list[Path] | None, typer.Option(
+               "--robustness", help="A folder written by `klynge-opt robustness`, shown with "
+                                    "the result of its scenario; repeatable.")] = None,
+           ) -> None:
     """A report for a board: map, headline, tables and charts in one offline HTML file, and
     optionally an Excel workbook.
 
@@ -932,7 +936,8 @@ def report(results: Annotated[list[Path], typer.Argument(
         raise _bad_option("--out", "give --out (HTML) and/or --xlsx (Excel)", "")
     folders = result_folders(results)
     # Every table is read and matched before anything is written.
-    studies = read_studies({"price": price or [], "alternatives": alternatives or []}, folders)
+    studies = read_studies({"price": price or [], "alternatives": alternatives or [],
+                            "robustness": robustness or []}, folders)
     try:
         ds = None
         if data is not None:

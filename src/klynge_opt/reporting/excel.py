@@ -93,6 +93,7 @@ SHEETS: dict[str, dict[str, tuple[str, str]]] = {
     "price": {"en": ("Price of policies", "Price"), "da": ("Pris på krav", "Pris")},
     "alternatives": {"en": ("Alternatives", "Alternatives"),
                      "da": ("Alternativer", "Alternativer")},
+    "robustness": {"en": ("Robustness", "Robustness"), "da": ("Robusthed", "Robusthed")},
 }
 
 #: Words of the workbook that are not column headers.
@@ -236,6 +237,16 @@ TABLE_COLUMNS: dict[str, Columns] = {
         ("differs_from_best", "text", "Differs from the best (+ kept, − closed)",
          "Forskel fra det bedste (+ bevaret, − lukket)"),
         ("proven", "text", "Proven", "Bevist"),
+    ),
+    "robustness": (
+        ("operator_id", "id", "Operator id", "Operatør-id"),
+        ("name", "text", "Name", "Navn"),
+        ("nominal", "flag", "Kept in the plan", "Bevaret i planen"),
+        ("kept_in", "int", "Samples keeping it", "Stikprøver der bevarer den"),
+        ("samples", "int", "Samples with a plan", "Stikprøver med en plan"),
+        ("share", "share", "Share", "Andel"),
+        ("low", "share", "95 % interval, low", "95 %-interval, nedre"),
+        ("high", "share", "95 % interval, high", "95 %-interval, øvre"),
     ),
     "assignments": (
         ("municipality_id", "id", "Municipality id", "Kommune-id"),

@@ -8,6 +8,7 @@ escaped, so a name such as ``</script><script>`` stays text.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import json
@@ -31,7 +32,15 @@ from ..results.result import Result, read_result
 from ..studies.compare import decision_diff
 from . import svgmap
 from .labels import LABELS, Formatter
-from .studies import StudyTable, alternative_rows, assign, price_rows, read_studies, stale
+from .studies import (
+    StudyTable,
+    alternative_rows,
+    assign,
+    price_rows,
+    read_studies,
+    robustness_rows,
+    stale,
+)
 
 matplotlib.use("Agg")
 
@@ -67,6 +76,10 @@ class View:
     municipalities: list[dict[str, Any]] = field(default_factory=list)
     price: list[dict[str, Any]] = field(default_factory=list)
     alternatives: list[dict[str, Any]] = field(default_factory=list)
+    robustness: list[dict[str, Any]] = field(default_factory=list)
+    robustness_verdict: list[str] = field(default_factory=list)
+    #: The robustness chart as a data: URI (the page's policy allows images from data only).
+    robustness_chart: str = ""
     #: Warnings about the study tables shown (computed for other inputs).
     study_notes: list[str] = field(default_factory=list)
 
@@ -355,8 +368,14 @@ def _view(i: int, result: Result, ds: Dataset, fmt: Formatter, lang: str,
     for study in studies:
         if study.kind == "price":
             v.price = price_rows(study, result, fmt, lang)
-        else:
+        elif study.kind == "alternatives":
             v.alternatives = alternative_rows(study, result, fmt, lang)
+        else:
+            v.robustness = robustness_rows(study, fmt, lang)
+            v.robustness_verdict = list(study.verdict)
+            if study.chart:
+                v.robustness_chart = "data:image/png;base64," + base64.b64encode(
+                    study.chart).decode("ascii")
         if stale(study, result):
             v.study_notes.append(t["study_stale"].format(file=study.source.name))
     return v

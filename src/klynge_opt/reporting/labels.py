@@ -72,6 +72,10 @@ _EN: dict[str, str] = {
     "proven": "proven", "yes": "yes", "no": "no",
     "within_gap": "≈ 0 (within the solvers' gap)",
     "and_more": "and {n} more",
+    "robustness_title": "Robustness under the uncertain inputs",
+    "robustness_note": "The operators whose fate is least certain: the share of the "
+                       "perturbed samples whose optimum keeps them, with its 95 % interval.",
+    "kept_share": "kept in", "interval": "95 % interval", "samples": "samples",
     "study_stale": "{file} was computed for other inputs than this result (its input hash "
                    "differs): run it again before relying on it.",
     "metric": "metric", "decisions_differ": "Operators whose fate differs between the plans",
@@ -153,6 +157,10 @@ _DA: dict[str, str] = {
     "proven": "bevist", "yes": "ja", "no": "nej",
     "within_gap": "≈ 0 (inden for løsningernes gap)",
     "and_more": "og {n} flere",
+    "robustness_title": "Robusthed over for de usikre input",
+    "robustness_note": "De operatører, hvis skæbne er mest usikker: andelen af de "
+                       "varierede stikprøver, hvis optimum bevarer dem, med 95 %-interval.",
+    "kept_share": "bevaret i", "interval": "95 %-interval", "samples": "stikprøver",
     "study_stale": "{file} er beregnet for andre input end dette resultat (input-hash "
                    "afviger): kør den igen, før du bruger den.",
     "metric": "nøgletal", "decisions_differ": "Operatører med forskellig skæbne i planerne",

@@ -8,6 +8,7 @@ hashes differ (the table was computed for other inputs than the result shows).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -25,8 +26,10 @@ from .labels import LABELS, Formatter
 if TYPE_CHECKING:
     from ..results.result import Result
 
-#: The study tables a report shows, by the file name each study is written to by default.
-STUDY_FILES: Mapping[str, str] = {"price": "price.csv", "alternatives": "alternatives.csv"}
+#: The study tables a report shows, by the file name each study is written to by default
+#: (a robustness study is a folder: its study.json, operators.csv, verdict and chart).
+STUDY_FILES: Mapping[str, str] = {"price": "price.csv", "alternatives": "alternatives.csv",
+                                  "robustness": "study.json"}
 
 #: Columns each table must have for the report (the rest is ignored).
 _NEEDED: Mapping[str, tuple[str, ...]] = {
@@ -47,6 +50,9 @@ class StudyTable:
     kind: str
     source: Path
     table: pd.DataFrame
+    #: A robustness study's verdict sentences and chart (PNG bytes).
+    verdict: tuple[str, ...] = ()
+    chart: bytes = b""
 
     @property
     def scenario(self) -> str:
@@ -74,7 +80,7 @@ def read_studies(given: Mapping[str, Sequence[str | os.PathLike[str]]],
         paths += [(kind, _file(Path(p), kind)) for p in items]
     for folder in result_dirs:
         paths += [(kind, folder / name) for kind, name in STUDY_FILES.items()
-                  if (folder / name).is_file()]
+                  if kind != "robustness" and (folder / name).is_file()]
     found: list[StudyTable] = []
     problems: list[Problem] = []
     seen: set[Path] = set()
@@ -86,6 +92,14 @@ def read_studies(given: Mapping[str, Sequence[str | os.PathLike[str]]],
             problems.append(Problem("error", f"expected a {STUDY_FILES[kind]} written by "
                                     f"`klynge-opt {kind} --out` (a file, or a folder "
                                     "holding one)", source=str(path)))
+            continue
+        if kind == "robustness":
+            try:
+                found.append(_robustness(path))
+            except (OSError, ValueError, KeyError) as exc:
+                problems.append(Problem("error", "expected a folder written by `klynge-opt "
+                                        f"robustness` (study.json, operators.csv): {exc}",
+                                        source=str(path.parent)))
             continue
         try:
             frame = unprotect_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
@@ -110,6 +124,39 @@ def read_studies(given: Mapping[str, Sequence[str | os.PathLike[str]]],
     if problems:
         raise InputError(problems, what="report")
     return found
+
+
+def _robustness(study_json: Path) -> StudyTable:
+    folder = study_json.parent
+    meta = json.loads(study_json.read_text(encoding="utf-8"))
+    if meta.get("kind") != "robustness":
+        raise ValueError("study.json is not a robustness study")
+    ops = unprotect_frame(pd.read_csv(folder / "operators.csv", dtype=str,
+                                      keep_default_na=False))
+    for col in ("kept_in", "samples", "share", "low", "high"):
+        ops[col] = pd.to_numeric(ops[col].replace("", None), errors="coerce")
+    ops["nominal"] = ops["nominal"].str.lower() == "true"
+    ops = ops.assign(scenario=str(meta["scenario"]), input_hash=str(meta.get("input_hash")))
+    verdict = (folder / "verdict.txt").read_text(encoding="utf-8").splitlines() \
+        if (folder / "verdict.txt").exists() else []
+    chart = (folder / "robustness.png").read_bytes() \
+        if (folder / "robustness.png").exists() else b""
+    return StudyTable("robustness", folder, ops, tuple(v for v in verdict if v), chart)
+
+
+def robustness_rows(study: StudyTable, fmt: Formatter, lang: str,
+                    limit: int = 15) -> list[dict[str, Any]]:
+    """The least certain operators (kept share nearest one half), with their intervals."""
+    t = LABELS[lang]
+    ops = study.table.assign(doubt=(study.table["share"] - 0.5).abs())
+    rows = []
+    for r in ops.sort_values(["doubt", "name"]).head(limit).to_dict("records"):
+        rows.append({"name": r["name"], "nominal": t["kept"] if r["nominal"] else t["closed"],
+                     "share": fmt.pct(_none(r["share"]), 0),
+                     "interval": f"{fmt.pct(_none(r['low']), 0)} – {fmt.pct(_none(r['high']), 0)}",
+                     "bar": 0 if _none(r["share"]) is None else round(100 * r["share"], 1),
+                     "samples": fmt.num(_none(r["samples"]))})
+    return rows
 
 
 def assign(studies: Sequence[StudyTable], results: Sequence[Result]) -> list[list[StudyTable]]:

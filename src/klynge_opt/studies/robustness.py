@@ -32,13 +32,15 @@ from ..batch.outcome import Task
 from ..batch.store import Store
 from ..data.dataset import Dataset
 from ..data.scenario import PERTURBABLE, Perturbation, Scenario
-from ..fsio import atomic_file, write_csv
+from ..fsio import atomic_file, write_csv, write_json
 from ..problems import InputError, Problem
 from ..progress import Progress
 from ..results.outputs import COST_TERMS
 from ..results.result import Result
 from .batchfile import open_batch_folder
 
+#: The study's description beside its tables (docs/robustness.md).
+STUDY_FILE = "study.json"
 #: A share this close to 0 or 1 (and its interval with it) is called robust in the verdict.
 ROBUST = 0.05
 #: Between these, a decision is "contested" and named in the verdict.
@@ -181,6 +183,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 @dataclass
 class RobustnessStudy:
+    scenario: Scenario
     nominal: Result
     #: One row per sample: its optimum and the nominal plan's evaluation (docs/robustness.md).
     samples: pd.DataFrame
@@ -189,6 +192,8 @@ class RobustnessStudy:
     clusters: pd.DataFrame
     verdict: list[str] = field(default_factory=list)
     run: BatchRun | None = None
+    #: How it was drawn: samples, seed, perturbations (written to study.json).
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 def _stability(frame: pd.DataFrame, ids: pd.DataFrame, column: str, key: str,
@@ -249,11 +254,15 @@ def robustness(scenario: Scenario, ds: Dataset, perturbations: Sequence[Perturba
         executor.close()
     keys = {t.key(ds) for t in tasks}
     frame = frame[frame["key"].isin(keys)]
-    return summarise(nominal, frame, run)
+    study = summarise(scenario, nominal, frame, run)
+    study.settings = {"samples": samples, "seed": seed,
+                      "perturb": [p.model_dump(mode="json", exclude_defaults=True)
+                                  for p in resolved]}
+    return study
 
 
-def summarise(nominal: Result, frame: pd.DataFrame, run: BatchRun | None = None,
-              ) -> RobustnessStudy:
+def summarise(scenario: Scenario, nominal: Result, frame: pd.DataFrame,
+              run: BatchRun | None = None) -> RobustnessStudy:
     """The tables and verdict of a study from its stored rows."""
     opt = frame[frame["kind"] == "sample"].set_index("sample").sort_index()
     nom = frame[frame["kind"] == "nominal"].set_index("sample").sort_index()
@@ -277,7 +286,7 @@ def summarise(nominal: Result, frame: pd.DataFrame, run: BatchRun | None = None,
     cl = nominal.clusters
     clusters = _stability(opt, cl, "selected", "cluster_id",
                           cl.set_index("cluster_id")["selected"].astype(bool))
-    study = RobustnessStudy(nominal, samples, operators, clusters, run=run)
+    study = RobustnessStudy(scenario, nominal, samples, operators, clusters, run=run)
     study.verdict = verdict(study)
     return study
 
@@ -335,12 +344,18 @@ def verdict(study: RobustnessStudy) -> list[str]:
 
 
 def write_study(study: RobustnessStudy, out: str | os.PathLike[str]) -> dict[str, Path]:
-    """``samples.csv``, ``operators.csv``, ``clusters.csv``, ``verdict.txt`` and
-    ``robustness.png`` beside the store."""
+    """``study.json``, ``samples.csv``, ``operators.csv``, ``clusters.csv``, ``verdict.txt``
+    and ``robustness.png`` beside the store."""
     folder = Path(out)
-    files = {"samples": folder / "samples.csv", "operators": folder / "operators.csv",
+    files = {"study": folder / STUDY_FILE, "samples": folder / "samples.csv",
+             "operators": folder / "operators.csv",
              "clusters": folder / "clusters.csv", "verdict": folder / "verdict.txt",
              "chart": folder / "robustness.png"}
+    # Which result the study belongs to: a report matches it by scenario and input hash.
+    write_json(files["study"], {"tool": "klynge-opt", "kind": "robustness",
+                                "scenario": study.scenario.name,
+                                "input_hash": study.nominal.summary.get("input_hash"),
+                                **study.settings})
     write_csv(files["samples"], study.samples)
     write_csv(files["operators"], study.operators)
     write_csv(files["clusters"], study.clusters)
