@@ -44,13 +44,25 @@ def _run(tasks, ds, make, folder: Path) -> tuple[float, float, int]:
     return time.perf_counter() - start, solve, run.ran
 
 
+def _each(tasks, ds, workers: int, tmp: Path, label: str):
+    """Every executor on the same tasks, each into a fresh store: (name, wall, solve, n,
+    the serial wall time)."""
+    serial = None
+    for i, (name, make) in enumerate(_executors(workers)):
+        folder = tmp / f"{label}-{i}"
+        folder.mkdir()
+        wall, solve, n = _run(tasks, ds, make, folder)
+        serial = wall if serial is None else serial
+        log(f"{label} {name}: {wall:.1f} s")
+        yield name, wall, solve, n, serial
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-danish", action="store_true")
     args = parser.parse_args()
     from conftest import tiny_tables
-
     from klynge_opt import from_tables
     from klynge_opt.batch import Task
     from klynge_opt.data.dataset import load
@@ -62,27 +74,15 @@ def main() -> None:
                   for i in range(32)]
     rows, overhead = [], []
     with tempfile.TemporaryDirectory(prefix="klynge-bench-batch-") as tmp:
-        base = None
-        for i, (name, make) in enumerate(_executors(args.workers)):
-            folder = Path(tmp) / f"tiny-{i}"
-            folder.mkdir()
-            wall, solve, n = _run(tiny_tasks, tiny, make, folder)
-            base = wall if base is None else base
+        for name, wall, solve, n, _ in _each(tiny_tasks, tiny, args.workers, Path(tmp), "tiny"):
             overhead.append([name, f"{wall:.1f}", f"{1000 * wall / n:.0f}",
                              f"{1000 * solve / n:.0f}"])
-            log(f"tiny {name}: {wall:.1f} s")
         if not args.skip_danish:
             _, tasks, data = load_batch(ROOT / "benchmarks" / "reform-variants.toml")
-            ds = load(data)
-            serial = None
-            for i, (name, make) in enumerate(_executors(args.workers)):
-                folder = Path(tmp) / f"danish-{i}"
-                folder.mkdir()
-                wall, solve, n = _run(tasks, ds, make, folder)
-                serial = wall if serial is None else serial
+            for name, wall, solve, n, serial in _each(tasks, load(data), args.workers,
+                                                      Path(tmp), "danish"):
                 rows.append([name, str(n), f"{wall:.0f}", f"{solve:.0f}",
                              f"{serial / wall:.2f}"])
-                log(f"danish {name}: {wall:.0f} s")
     body = (f"{len(tiny_tasks)} tiny tasks (milliseconds of HiGHS each) show each executor's "
             "own cost per task: start-up (process spawn, cluster start) spread over the "
             "tasks, and the round trip of a scenario and its outcome.\n\n"
