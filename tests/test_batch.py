@@ -90,7 +90,7 @@ def test_a_finished_batch_is_not_run_again_and_failures_wait_for_retry(tmp_path)
 
 def test_a_killed_worker_is_replaced_and_its_task_run_again(tmp_path):
     ds = from_tables(tiny_tables())
-    work = [(t.key(ds), t.scenario) for t in _tasks()]
+    work = [(t.key(ds), t) for t in _tasks()]
     ex = Processes(2)
     seen = {}
     killed = False
@@ -228,3 +228,23 @@ def test_results_lists_filters_and_exports(tmp_path):
     res = CliRunner().invoke(app, ["results", str(tmp_path), "--export",
                                    str(tmp_path / "x.csv")])
     assert res.exit_code == 0 and len(pd.read_csv(tmp_path / "x.csv")) == len(_tasks())
+
+
+def test_sweep_and_price_on_worker_processes_match_this_process():
+    from klynge_opt.studies.price import price
+    from klynge_opt.studies.sweep import sweep
+
+    ds = from_tables(tiny_tables())
+    sc = Scenario(policy={"max_operators": 2}, solver={"mip_gap": 0.0})
+    grid = [("policy.max_travel_minutes", [60.0, 100.0, 150.0])]
+    here = sweep(sc, grid, dataset=ds).table
+    there = sweep(sc, grid, dataset=ds, executor=Processes(2)).table
+    # The infeasible point's reason comes back from the worker too.
+    assert here.at[0, "status"] == "infeasible" and "Island" in here.at[0, "reason"]
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(here, there)
+    sc = sc.with_updates({"policy": {"max_travel_minutes": 100}})
+    a, b = price(sc, dataset=ds).table, price(sc, dataset=ds, executor=Processes(2)).table
+    pd.testing.assert_frame_equal(a, b)
+    assert (a["cost_without"] <= a["cost_with"] + 1e-6).all()

@@ -40,7 +40,7 @@ def test_price_reports_the_scenario_then_each_policy() -> None:
     sc = Scenario().with_updates({"policy": {"max_travel_minutes": 100, "max_operators": 2}})
     study = price(sc, dataset=from_tables(tiny_tables()), progress=events.append)
     n = len(study.table) + 1
-    labels = [sc.name] + [f"without {p}" for p in study.table["policy"]] + [""]
+    labels = ["", sc.name] + [f"without {p}" for p in study.table["policy"]]
     assert _steps(events) == [("price", label, i, n) for i, label in enumerate(labels)]
     # Every solve between two steps reports its gap.
     assert sum(isinstance(e, Gap) for e in events) >= n
@@ -51,8 +51,8 @@ def test_alternatives_report_each_plan_sought() -> None:
     study = alternatives(Scenario(solver={"mip_gap": 0.0}), 2,
                          dataset=from_tables(tiny_tables()), progress=events.append)
     assert len(study.plans) == 2
-    assert _steps(events) == [("alternatives", "plan 1", 0, 2),
-                              ("alternatives", "plan 2", 1, 2), ("alternatives", "", 2, 2)]
+    assert _steps(events) == [("alternatives", "", 0, 2),
+                              ("alternatives", "plan 1", 1, 2), ("alternatives", "plan 2", 2, 2)]
 
 
 def test_compare_reports_each_scenario(tmp_path) -> None:
@@ -61,8 +61,8 @@ def test_compare_reports_each_scenario(tmp_path) -> None:
                  for n in ("first", "second")]
     events: list[Event] = []
     compare(scenarios, tmp_path / "cmp", progress=events.append)
-    assert _steps(events) == [("compare", "first", 0, 2), ("compare", "second", 1, 2),
-                              ("compare", "", 2, 2)]
+    assert _steps(events) == [("compare", "", 0, 2), ("compare", "first", 1, 2),
+                              ("compare", "second", 2, 2)]
 
 
 def test_the_diagnosis_counts_its_trials() -> None:
@@ -73,7 +73,7 @@ def test_the_diagnosis_counts_its_trials() -> None:
     assert result.status == "infeasible" and result.diagnosis is not None
     trials = _steps(events)
     assert trials, "the diagnosis tried nothing"
-    assert trials == [("diagnosis", f"trial {i + 1}", i, None) for i in range(len(trials))]
+    assert trials == [("diagnosis", f"trial {i}", i, None) for i in range(1, len(trials) + 1)]
 
 
 def test_gaps_only_drops_nested_steps() -> None:

@@ -135,11 +135,11 @@ def test_travel_radius_sweep_infeasible_below_the_ferry_and_relaxes() -> None:
                   dataset=from_tables(tiny_tables()),
                   progress=lambda e: steps.append(e) if isinstance(e, Step) else None).table
 
-    # One step per point, labelled by its value, then the end; an infeasible point's
-    # diagnosis trials are not counted as points.
+    # A start, then one step per point labelled by the point just solved; an infeasible
+    # point's diagnosis trials are not counted as points.
     assert [(s.done, s.total) for s in steps] == [(i, len(values))
                                                    for i in range(len(values) + 1)]
-    assert [s.label for s in steps] == [f"{name} = {v:g}" for v in values] + [""]
+    assert [s.label for s in steps] == [""] + [f"{name} = {v:g}" for v in values]
     assert {s.study for s in steps} == {"sweep"}
     assert table[name].tolist() == values
     # Hard coverage: the island firm has no competent operator within a radius below 90.

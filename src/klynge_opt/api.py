@@ -339,13 +339,14 @@ def diagnose_session(session: Session, *, with_suggestions: bool = True,
     tried = [0]
 
     def trial(sc: Scenario) -> Result:
-        if progress is not None:
-            progress(Step("diagnosis", f"trial {tried[0] + 1}", tried[0], None))
-        tried[0] += 1
         # Feasibility is the question; a 1 % gap answers it much sooner on national data.
         loose = sc.with_updates({"solver": {"mip_gap": max(sc.solver.mip_gap, 0.01)}})
         # The original data: solve() applies the scenario's overrides itself.
-        return solve(session.original, loose, verify=False, progress=progress)
+        result = solve(session.original, loose, verify=False, progress=progress)
+        tried[0] += 1
+        if progress is not None:
+            progress(Step("diagnosis", f"trial {tried[0]}", tried[0], None))
+        return result
 
     findings = session.findings or None
     diag = diagnose(session.land, session.scenario, trial, session.inputs,

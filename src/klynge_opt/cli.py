@@ -247,6 +247,17 @@ QuietOpt = Annotated[bool, typer.Option(
     "--quiet", "-q", help="No progress bar (there is none when stderr is not a terminal).")]
 WideOpt = Annotated[bool, typer.Option(
     "--wide", help="Every row and column in full (the files hold them all anyway).")]
+WorkersOpt = Annotated[int | None, typer.Option(
+    "--workers", min=1, help="Local worker processes (default: one per core).")]
+SerialOpt = Annotated[bool, typer.Option("--serial", help="Run every task in this process.")]
+DaskLocalOpt = Annotated[int | None, typer.Option(
+    "--dask-local", min=1, help="Start a Dask LocalCluster of N worker processes.")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", help="Run on a Dask cluster: its scheduler's address, tcp://HOST:PORT.")]
+RetryOpt = Annotated[bool, typer.Option(
+    "--retry-failed", help="Run tasks that failed (raised) in an earlier run again.")]
+
+
 ScenarioArg = Annotated[Path | None, typer.Argument(
     help="Scenario TOML file (default: the bundled reform on the embedded Danish data).")]
 
@@ -756,7 +767,8 @@ def _folded_fates(diff: pd.DataFrame, plans: list[str], yes: str) -> list[str]:
 @_handled
 def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
           out: Annotated[Path | None, typer.Option(help="Write the table as CSV here.")] = None,
-          quiet: QuietOpt = False, wide: WideOpt = False) -> None:
+          quiet: QuietOpt = False, wide: WideOpt = False, workers: WorkersOpt = None,
+          dask_local: DaskLocalOpt = None, scheduler: SchedulerOpt = None) -> None:
     """What each active policy costs: re-solve with that one policy relaxed.
 
     Example: klynge-opt price scenarios/paper-2017.toml --out results/price.csv
@@ -764,8 +776,9 @@ def price(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     from .studies.price import price as run_price
 
     _check_csv_target(out, scenario, _load_scenario(scenario).data)
+    ex = _optional_executor(workers, dask_local, scheduler)
     with _progress("price", quiet) as progress:
-        study = run_price(scenario, progress=progress)
+        study = run_price(scenario, progress=progress, executor=ex)
     table, base = study.table, study.base
     if base.objective is None:
         err_console.print(f"[red]{escape(base.status)}[/red]: {escape(base.message)} — the "
@@ -802,7 +815,8 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
           param: Annotated[list[str], typer.Option(
               "--param", help="PATH=START:STOP:STEP or PATH=A,B,C; give one or two.")],
           out: Annotated[Path, typer.Option(help="Output folder.")] = Path("results/sweep"),
-          quiet: QuietOpt = False) -> None:
+          quiet: QuietOpt = False, workers: WorkersOpt = None,
+          dask_local: DaskLocalOpt = None, scheduler: SchedulerOpt = None) -> None:
     """Trade-off curves: solve over a range of one or two numeric parameters.
 
     Example: klynge-opt sweep scenarios/paper-2017.toml --param policy.max_travel_minutes=60:120:15
@@ -816,8 +830,9 @@ def sweep(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     params = [parse_range(p) for p in param]
     sc = _load_scenario(scenario)
     _check_csv_target(out / "sweep.csv", scenario, sc.data)
+    ex = _optional_executor(workers, dask_local, scheduler)
     with _progress("sweep", quiet) as progress:
-        table = run_sweep(sc, params, progress=progress).table
+        table = run_sweep(sc, params, progress=progress, executor=ex).table
     _write_csv(table, out / "sweep.csv", quiet=True)
     chart = plot_sweep(table, params, out / "sweep.png")
     names = [p for p, _ in params]
@@ -1001,15 +1016,13 @@ def explain(result_dir: Annotated[Path, typer.Argument(help="A folder written by
         console.print(Text(e.text))
 
 
-WorkersOpt = Annotated[int | None, typer.Option(
-    "--workers", min=1, help="Local worker processes (default: one per core).")]
-SerialOpt = Annotated[bool, typer.Option("--serial", help="Run every task in this process.")]
-DaskLocalOpt = Annotated[int | None, typer.Option(
-    "--dask-local", min=1, help="Start a Dask LocalCluster of N worker processes.")]
-SchedulerOpt = Annotated[str | None, typer.Option(
-    "--scheduler", help="Run on a Dask cluster: its scheduler's address, tcp://HOST:PORT.")]
-RetryOpt = Annotated[bool, typer.Option(
-    "--retry-failed", help="Run tasks that failed (raised) in an earlier run again.")]
+def _optional_executor(workers: int | None, dask_local: int | None,
+                       scheduler: str | None) -> Any:
+    """A study's executor: in this process (None) unless asked, since a small study does
+    not pay for starting workers."""
+    if workers is None and dask_local is None and scheduler is None:
+        return None
+    return _executor(workers, False, dask_local, scheduler)
 
 
 def _executor(workers: int | None, serial: bool, dask_local: int | None,

@@ -1,7 +1,8 @@
 """Progress of long work as events a caller may show (the CLI draws a bar; scripts ignore it).
 
-A study that solves many times reports a :class:`Step` before each solve and one when it is
-done; a running solve reports the solver's :class:`Gap` whenever HiGHS logs a line or finds a
+A study that solves many times reports a :class:`Step` when it starts and after each solve
+(labelled with the solve just finished: with several workers, "the one running now" is not
+one solve); a running solve reports the solver's :class:`Gap` whenever HiGHS logs a line or finds a
 better plan. A ``Progress`` is any callable taking these events: ``progress=print`` works.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 class Step:
     #: Which study: "compare", "price", "sweep", "alternatives", "diagnosis".
     study: str
-    #: The solve starting now ("" once every step is done).
+    #: The solve just finished ("" at the start).
     label: str
     #: Steps finished so far.
     done: int
@@ -37,12 +38,11 @@ Progress = Callable[[Event], None]
 
 
 def steps(progress: Progress | None, study: str, labels: list[str]) -> Callable[[int], None]:
-    """``announce(i)`` reports the start of step ``i`` (0-based) of ``labels``, and
-    ``announce(len(labels))`` the end; a no-op without ``progress``."""
+    """``announce(i)``: ``i`` of ``labels`` are done, the last of them ``labels[i - 1]``
+    (``announce(0)`` at the start); a no-op without ``progress``."""
     def announce(i: int) -> None:
         if progress is not None:
-            label = labels[i] if i < len(labels) else ""
-            progress(Step(study, label, i, len(labels)))
+            progress(Step(study, labels[i - 1] if i > 0 else "", i, len(labels)))
     return announce
 
 

@@ -43,8 +43,11 @@ def keyed(tasks: Sequence[Task], dataset: Dataset) -> dict[str, Task]:
 
 
 def run_batch(tasks: Sequence[Task], dataset: Dataset, store: Store, executor: Executor, *,
-              retry_failed: bool = False, progress: Progress | None = None) -> BatchRun:
-    """Run what the store does not hold yet; return what was done."""
+              retry_failed: bool = False, progress: Progress | None = None,
+              study: str = "batch") -> BatchRun:
+    """Run what the store does not hold yet; return what was done. ``progress`` gets a
+    :class:`~klynge_opt.progress.Step` (named ``study``) at the start and after each finished
+    task, labelled with the task just finished."""
     start = time.perf_counter()
     by_key = keyed(tasks, dataset)
     skip = store.done(retry_failed=retry_failed)
@@ -52,15 +55,14 @@ def run_batch(tasks: Sequence[Task], dataset: Dataset, store: Store, executor: E
     reused = len(by_key) - len(todo)
     done, failed = reused, 0
     if progress is not None:
-        progress(Step("batch", todo[0][1].label if todo else "", done, len(by_key)))
-    for key, outcome in executor.run(dataset, [(k, t.scenario) for k, t in todo]):
+        progress(Step(study, "", done, len(by_key)))
+    for key, outcome in executor.run(dataset, todo):
         task = by_key[key]
         store.put(key, {"kind": task.kind, "scenario": task.scenario.name,
                         "sample": task.sample, "params": dict(task.params)}, outcome)
         done += 1
         failed += outcome.get("status") == FAILED
         if progress is not None:
-            progress(Step("batch", task.label if done < len(by_key) else "", done,
-                          len(by_key)))
+            progress(Step(study, task.label, done, len(by_key)))
     return BatchRun(len(by_key), reused, len(todo), failed, time.perf_counter() - start,
                     executor.name, executor.workers)

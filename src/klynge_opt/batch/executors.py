@@ -15,11 +15,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from ..data.dataset import Dataset
-from ..data.scenario import Scenario
 from ..problems import InputError, Problem
-from .outcome import FAILED, OUTCOME_COLUMNS, run_task
+from ..progress import Progress
+from .outcome import FAILED, OUTCOME_COLUMNS, Task, run_task
 
-Work = Sequence[tuple[str, Scenario]]
+Work = Sequence[tuple[str, Task]]
 
 #: A pool that breaks this often (a worker killed or out of memory each time) gives up on the
 #: tasks still open: they are stored as failed, to be retried with --retry-failed.
@@ -45,14 +45,18 @@ def _failed(message: str) -> dict[str, Any]:
 
 
 class Serial:
-    """One task after another in this process: the reference the others are compared with."""
+    """One task after another in this process: the reference the others are compared with.
+    ``progress`` gets each solve's running gap (other executors solve elsewhere)."""
 
     name = "serial"
     workers = 1
 
+    def __init__(self, progress: Progress | None = None) -> None:
+        self.progress = progress
+
     def run(self, dataset: Dataset, work: Work) -> Iterator[tuple[str, dict[str, Any]]]:
-        for key, scenario in work:
-            yield key, run_task(dataset, scenario)
+        for key, task in work:
+            yield key, run_task(dataset, task, self.progress)
 
     def close(self) -> None:
         pass
@@ -67,8 +71,8 @@ def _start_worker(dataset: Dataset) -> None:
     _WORKER_DATASET[:] = [dataset]
 
 
-def _pool_task(scenario: Scenario) -> dict[str, Any]:
-    return run_task(_WORKER_DATASET[0], scenario)
+def _pool_task(task: Task) -> dict[str, Any]:
+    return run_task(_WORKER_DATASET[0], task)
 
 
 class Processes:
@@ -91,7 +95,7 @@ class Processes:
         breaks = 0
         while pending:
             self._pool = self._new_pool(dataset)
-            futures = {self._pool.submit(_pool_task, sc): key for key, sc in pending.items()}
+            futures = {self._pool.submit(_pool_task, t): key for key, t in pending.items()}
             try:
                 for future in cf.as_completed(futures):
                     key = futures[future]
@@ -160,8 +164,8 @@ class Dask:
         from distributed import as_completed
 
         shared = self.client.scatter(dataset, broadcast=True, hash=False)
-        futures = {self.client.submit(run_task, shared, sc, key=f"klynge-task-{key}",
-                                      pure=False, retries=1): key for key, sc in work}
+        futures = {self.client.submit(run_task, shared, t, key=f"klynge-task-{key}",
+                                      pure=False, retries=1): key for key, t in work}
         try:
             for future in as_completed(futures):
                 key = futures[future]

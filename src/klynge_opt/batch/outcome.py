@@ -19,6 +19,7 @@ from typing import Any
 from ..api import input_hash, solve
 from ..data.dataset import Dataset
 from ..data.scenario import Scenario
+from ..progress import Progress, gaps_only
 from ..results.outputs import COST_TERMS
 from ..results.result import Result
 
@@ -34,12 +35,18 @@ class Task:
     kind: str = "solve"
     #: Which sample of a robustness study (None elsewhere).
     sample: int | None = None
+    #: An infeasible task's message is the diagnosis' first finding (a few more solves).
+    diagnose: bool = False
+    #: How progress names the task (default: the scenario and its params).
+    title: str = ""
 
     def key(self, dataset: Dataset) -> str:
         return input_hash(self.scenario, dataset)
 
     @property
     def label(self) -> str:
+        if self.title:
+            return self.title
         shown = ", ".join(f"{k}={v}" for k, v in self.params.items())
         return f"{self.scenario.name}" + (f" ({shown})" if shown else "")
 
@@ -101,14 +108,21 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_task(dataset: Dataset, scenario: Scenario) -> dict[str, Any]:
-    """Solve one task where it runs (this process, a pool worker or a Dask worker).
+def run_task(dataset: Dataset, task: Task, progress: Progress | None = None) -> dict[str, Any]:
+    """Solve one task where it runs (this process, a pool worker or a Dask worker);
+    ``progress`` (in this process only) gets the running gap.
 
     A task that raises is an outcome too (status ``failed`` with the error), so that one bad
     task never stops a batch; an interrupt is not caught."""
     start = time.perf_counter()
     try:
-        row = outcome_of(solve(dataset, scenario))
+        result = solve(dataset, task.scenario, diagnose=task.diagnose,
+                       progress=gaps_only(progress))
+        row = outcome_of(result)
+        findings = getattr(result.diagnosis, "findings", None)
+        if findings:
+            # Why there is no plan, in one line (as sweep.csv's reason).
+            row["message"] = " ".join(str(findings[0].message).split())
     except Exception as exc:
         row = {c: None for c in OUTCOME_COLUMNS}
         row.update(status=FAILED, message=f"{type(exc).__name__}: {exc}",

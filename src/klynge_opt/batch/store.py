@@ -67,7 +67,8 @@ class Store:
     def __init__(self, path: str | os.PathLike[str], *, batch: str, data: str,
                  create: bool = True) -> None:
         self.path = Path(path)
-        if not self.path.exists() and not create:
+        # ":memory:" keeps a study's rows for one run only (a sweep without --out store).
+        if str(path) != ":memory:" and not self.path.exists() and not create:
             raise OutputError(f"{self.path}: no result store here (run `klynge-opt batch` "
                               "first)", self.path)
         self.batch = batch

@@ -81,14 +81,16 @@ def alternatives(scenario: Scenario | str | os.PathLike[str] | None, k: int, *,
     plans: list[Result] = []
     stopped: Result | None = None
     cuts: pyo.ConstraintList | None = None
+    if progress is not None:
+        progress(Step("alternatives", "", 0, k))
     while len(plans) < k:
-        if progress is not None:
-            progress(Step("alternatives", f"plan {len(plans) + 1}", len(plans), k))
         result = run(session, progress=progress)
         if not result.has_solution:
             stopped = result
             break
         plans.append(result)
+        if progress is not None:
+            progress(Step("alternatives", f"plan {len(plans)}", len(plans), k))
         if len(plans) == k:
             break
         model = session.model
@@ -101,8 +103,6 @@ def alternatives(scenario: Scenario | str | os.PathLike[str] | None, k: int, *,
         cuts.add(sum(1 - model.y[o] for o in model.O if o in kept)
                  + sum(model.y[o] for o in model.O if o not in kept) >= 1)
 
-    if progress is not None:
-        progress(Step("alternatives", "", k, k))
     return AlternativesStudy(alternatives_table(plans), plans,
                              None if stopped is None else stopped.status,
                              "" if stopped is None else stopped.message)

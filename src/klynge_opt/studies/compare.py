@@ -198,8 +198,8 @@ def compare(scenarios: Sequence[Scenario | str | os.PathLike[str]], out_dir: str
     results: dict[str, Result] = {}
     reused: dict[str, bool] = {}
     announce = steps(progress, "compare", [sc.name for sc in resolved])
-    for i, sc in enumerate(resolved):
-        announce(i)
+    announce(0)
+    for i, sc in enumerate(resolved, start=1):
         if dataset is not None:
             ds = dataset
         else:
@@ -216,7 +216,7 @@ def compare(scenarios: Sequence[Scenario | str | os.PathLike[str]], out_dir: str
             results[sc.name] = solve(ds, sc, progress=progress)
             write_result(results[sc.name], folder, protected=protected)
             reused[sc.name] = False
-    announce(len(resolved))
+        announce(i)
     write_json(out / MARKER, {"tool": "klynge-opt", "kind": "comparison", "scenarios": names})
 
     table = pd.DataFrame({"metric": [m[0] for m in METRICS], "unit": [m[2] for m in METRICS]})

@@ -26,15 +26,16 @@ from typing import Annotated, Any
 import pandas as pd
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ..api import solve
-from ..batch.outcome import outcome_of
+from ..batch.engine import run_batch
+from ..batch.executors import Executor, Serial
+from ..batch.outcome import Task
+from ..batch.store import Store
 from ..data.dataset import Dataset, load
 from ..data.scenario import Scenario, load_scenario
 from ..fsio import atomic_file
 from ..problems import InputError, Problem
-from ..progress import Progress, gaps_only, steps, value_text
+from ..progress import Event, Progress, Step, gaps_only, value_text
 from ..results.outputs import COST_TERMS
-from ..results.result import Result
 
 #: Each point is a MIP solve: a step typed one zero too small should fail fast, not run for
 #: days, so a single parameter may take at most this many values.
@@ -244,20 +245,16 @@ def grid_points(scenario: Scenario, params: Sequence[tuple[str, Sequence[Any]]],
     return points
 
 
-def _reason(result: Result) -> str:
-    """The diagnosis' first finding, in one line: why this point has no plan."""
-    findings = getattr(result.diagnosis, "findings", None)
-    if not findings:
-        return "" if result.has_solution else (result.message or result.status)
-    return " ".join(str(findings[0].message).split())
+def _steps_only(progress: Progress | None) -> Progress | None:
+    """The engine's steps for ``progress``; a serial sweep's gaps reach it directly."""
+    if progress is None:
+        return None
+    outer = progress
 
-
-def _row(result: Result) -> dict[str, Any]:
-    """The batch outcome's columns a sweep shows, and why a point has no plan."""
-    outcome = outcome_of(result)
-    row = {c: outcome[c] for c in SWEEP_COLUMNS if c != "reason"}
-    row["reason"] = "" if result.has_solution else _reason(result)
-    return row
+    def forward(event: Event) -> None:
+        if isinstance(event, Step):
+            outer(event)
+    return forward
 
 
 SWEEP_COLUMNS = ("status", "objective", *(f"cost_{t}" for t in COST_TERMS), "operators_after",
@@ -274,8 +271,9 @@ class SweepStudy:
 
 def sweep(scenario: Scenario | str | os.PathLike[str] | None, params: Sequence[Param], *,
           dataset: Dataset | str | os.PathLike[str] | None = None,
-          progress: Progress | None = None) -> SweepStudy:
-    """Solve ``scenario`` at every point of the grid over one or two ``params``.
+          progress: Progress | None = None, executor: Executor | None = None) -> SweepStudy:
+    """Solve ``scenario`` at every point of the grid over one or two ``params``, in this
+    process or on ``executor`` (local processes, Dask: :mod:`klynge_opt.batch`).
 
     ``params`` are ``(path, values)`` pairs as :func:`parse_range` returns; with two, every
     combination is solved (first parameter outermost). ``dataset`` defaults to the scenario's
@@ -297,16 +295,29 @@ def sweep(scenario: Scenario | str | os.PathLike[str] | None, params: Sequence[P
         dataset = load(Path(dataset) if dataset is not None else scenario.data)
 
     names = [name for name, _ in params]
-    announce = steps(progress, "sweep", [", ".join(f"{n} = {value_text(v)}" for n, v in zip(
-        names, combo, strict=True)) for combo, _ in points])
+    # An infeasible point is diagnosed: its row says why, in one line.
+    tasks = [Task(point, dict(zip(names, combo, strict=True)), diagnose=True,
+                  title=", ".join(f"{n} = {value_text(v)}"
+                                  for n, v in zip(names, combo, strict=True)))
+             for combo, point in points]
+    runner = executor if executor is not None else Serial(gaps_only(progress))
+    try:
+        with Store(":memory:", batch="sweep", data=dataset.content_hash()) as store:
+            run_batch(tasks, dataset, store, runner, progress=_steps_only(progress),
+                      study="sweep")
+            outcomes = store.frame().set_index("key")
+    finally:
+        runner.close()
     rows = []
-    for i, (combo, point) in enumerate(points):
-        announce(i)
-        # An infeasible point is diagnosed: its row says why, in one line. Its diagnosis'
-        # trials are not reported: the bar counts grid points.
-        result = solve(dataset, point, diagnose=True, progress=gaps_only(progress))
-        rows.append({**dict(zip(names, combo, strict=True)), **_row(result)})
-    announce(len(points))
+    for (combo, _), task in zip(points, tasks, strict=True):
+        outcome = outcomes.loc[task.key(dataset)]
+        # Missing (pandas NA from the store's integer columns) as None, as a plain table has.
+        row = {c: None if pd.isna(outcome[c]) else outcome[c]
+               for c in SWEEP_COLUMNS if c != "reason"}
+        solved = outcome["status"] in ("optimal", "feasible", "time_limit", "check_failed",
+                                       "evaluated") and pd.notna(outcome["objective"])
+        row["reason"] = "" if solved else (outcome["message"] or outcome["status"])
+        rows.append({**dict(zip(names, combo, strict=True)), **row})
     table = pd.DataFrame(rows, columns=[*names, *SWEEP_COLUMNS])
     numeric = [c for c in SWEEP_COLUMNS if c not in ("status", "check_ok", "reason")]
     table[numeric] = table[numeric].astype(float)
