@@ -46,17 +46,21 @@ def steps(progress: Progress | None, study: str, labels: list[str]) -> Callable[
     return announce
 
 
-def gaps_only(progress: Progress | None) -> Progress | None:
-    """``progress`` without the steps of nested work (a sweep counts grid points, not the
-    trials of a point's diagnosis)."""
+def only(progress: Progress | None, kind: type) -> Progress | None:
+    """``progress`` receiving only events of ``kind`` (``Gap``: a sweep counts grid points,
+    not the trials of a point's diagnosis; ``Step``: the engine's steps alone)."""
     if progress is None:
         return None
     outer = progress
 
     def forward(event: Event) -> None:
-        if isinstance(event, Gap):
+        if isinstance(event, kind):
             outer(event)
     return forward
+
+
+def gaps_only(progress: Progress | None) -> Progress | None:
+    return only(progress, Gap)
 
 
 def value_text(value: object) -> str:

@@ -34,7 +34,7 @@ from ..data.dataset import Dataset, load
 from ..data.scenario import Scenario, load_scenario
 from ..fsio import atomic_file
 from ..problems import InputError, Problem
-from ..progress import Event, Progress, Step, gaps_only, value_text
+from ..progress import Progress, Step, gaps_only, only, value_text
 from ..results.outputs import COST_TERMS
 
 #: Each point is a MIP solve: a step typed one zero too small should fail fast, not run for
@@ -245,18 +245,6 @@ def grid_points(scenario: Scenario, params: Sequence[tuple[str, Sequence[Any]]],
     return points
 
 
-def _steps_only(progress: Progress | None) -> Progress | None:
-    """The engine's steps for ``progress``; a serial sweep's gaps reach it directly."""
-    if progress is None:
-        return None
-    outer = progress
-
-    def forward(event: Event) -> None:
-        if isinstance(event, Step):
-            outer(event)
-    return forward
-
-
 SWEEP_COLUMNS = ("status", "objective", *(f"cost_{t}" for t in COST_TERMS), "operators_after",
                  "clusters_after", "coverage_all", "coverage_rural", "coverage_urban",
                  "travel_mean", "firms_moved", "mip_gap", "check_ok", "reason")
@@ -303,7 +291,7 @@ def sweep(scenario: Scenario | str | os.PathLike[str] | None, params: Sequence[P
     runner = executor if executor is not None else Serial(gaps_only(progress))
     try:
         with Store(":memory:", batch="sweep", data=dataset.content_hash()) as store:
-            run_batch(tasks, dataset, store, runner, progress=_steps_only(progress),
+            run_batch(tasks, dataset, store, runner, progress=only(progress, Step),
                       study="sweep")
             outcomes = store.frame().set_index("key")
     finally:
