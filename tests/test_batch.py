@@ -123,6 +123,8 @@ def _rows(path: Path) -> list[tuple]:
     con = sqlite3.connect(path)
     try:
         return con.execute("SELECT key, status, attempts, check_ok FROM tasks").fetchall()
+    except sqlite3.OperationalError:
+        return []  # polled while the batch is still creating its table
     finally:
         con.close()
 
