@@ -653,7 +653,9 @@ def _options_table(results: dict[str, Result]) -> Table:
                             ("share", "right"), ("ops", "right"), ("clus", "right"),
                             ("served", "right"), ("rural", "right"), ("cluster", "right"),
                             ("jobs", "right")):
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+        # A long scenario name folds onto a second line rather than widening the table.
+        table.add_column(header, justify=justify,  # type: ignore[arg-type]
+                         **({"max_width": 16, "overflow": "fold"} if header == "option" else {}))
     for name, result in results.items():
         s = result.facts
         if not result.has_solution or s.counts is None or s.coverage is None:
