@@ -22,6 +22,7 @@ from klynge_opt.cli import app
 from klynge_opt.data.loading import write_tables
 from klynge_opt.data.scenario import Scenario
 from klynge_opt.problems import OutputError
+from klynge_opt.progress import Step
 
 RADII = (60, 90, 120)
 CAPS = (2, 3)
@@ -250,3 +251,114 @@ def test_sweep_and_price_on_worker_processes_match_this_process():
     a, b = price(sc, dataset=ds).table, price(sc, dataset=ds, executor=Processes(2)).table
     pd.testing.assert_frame_equal(a, b)
     assert (a["cost_without"] <= a["cost_with"] + 1e-6).all()
+
+
+def test_compare_on_worker_processes_matches_this_process(tmp_path):
+    """compare runs through the engine: same tables from worker processes, result folders
+    written by the coordinator, and two scenarios that differ only in name solved once."""
+    from klynge_opt.studies.compare import compare
+
+    data = write_tables(tiny_tables(), tmp_path / "tiny")
+    scs = [Scenario(name=n, data=str(data), policy={"max_travel_minutes": r},
+                    solver={"mip_gap": 0.0})
+           for n, r in (("wide", 150), ("narrow", 100), ("narrow-again", 100))]
+    events = []
+    here = compare(scs, tmp_path / "here")
+    there = compare(scs, tmp_path / "there", executor=Processes(2), progress=events.append)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(here.table, there.table)
+    pd.testing.assert_frame_equal(here.operators, there.operators)
+    assert list(there.results) == ["wide", "narrow", "narrow-again"]  # the order given
+    # One solve for the two narrow scenarios, each folder under its own name.
+    steps = [(e.done, e.total) for e in events if isinstance(e, Step)]
+    assert steps[0] == (0, 3) and steps[-1] == (3, 3) and len(steps) == 3
+    for name in ("narrow", "narrow-again"):
+        summary = (tmp_path / "there" / name / "summary.json").read_text(encoding="utf-8")
+        assert f'"scenario": "{name}"' in summary
+    assert there.results["narrow"].objective == there.results["narrow-again"].objective
+    # Solved again from disk: nothing runs.
+    again = compare(scs, tmp_path / "there")
+    assert all(again.reused.values())
+
+
+def test_the_engine_counts_failed_tasks_in_its_progress(tmp_path):
+    ds = from_tables(tiny_tables())
+    # A scenario naming an operator the data lacks raises in the worker: a failed task.
+    bad = Scenario(name="bad", policy={"keep": ["no-such-operator"]})
+    events = []
+    with Store(":memory:", batch="b", data=ds.content_hash()) as store:
+        run = run_batch([*_tasks()[:2], Task(bad)], ds, store, Serial(),
+                        progress=events.append)
+        row = store.frame().set_index("scenario").loc["bad"]
+    assert run.failed == 1 and row["status"] == FAILED and "no-such-operator" in row["message"]
+    steps = [e for e in events if isinstance(e, Step)]
+    assert [s.done for s in steps] == [0, 1, 2, 3] and steps[-1].failed == 1
+    assert sum(s.failed for s in steps[:-1]) <= 1  # counted when it happens, not before
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _dask(*args: str) -> subprocess.Popen:
+    # Own session: the worker's nanny and its child die with the group.
+    return subprocess.Popen([sys.executable, "-m", "dask", *args, "--no-dashboard"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def _stop(*procs: subprocess.Popen) -> None:
+    for p in procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_lost_scheduler_stops_the_batch_and_it_resumes(tmp_path):
+    n = 24
+    file = _batch_file(tmp_path, n)
+    out = tmp_path / "out"
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    cmd = [sys.executable, "-m", "klynge_opt", "batch", str(file), "--out", str(out),
+           "--scheduler", address, "--quiet"]
+    store = out / "results.sqlite"
+
+    def cluster() -> tuple[subprocess.Popen, subprocess.Popen]:
+        scheduler = _dask("scheduler", "--host", "127.0.0.1", "--port",
+                          address.rsplit(":", 1)[1])
+        time.sleep(2)
+        return scheduler, _dask("worker", address, "--nworkers", "1", "--nthreads", "1")
+
+    # No scheduler there yet: a clear error, nothing run.
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and "cannot reach the Dask scheduler" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and not store.exists()
+    scheduler, worker = cluster()
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not (store.exists() and len(_rows(store)) >= 3):
+            time.sleep(0.05)
+        _stop(scheduler)  # the scheduler's machine goes away
+        _, err = proc.communicate(timeout=120)
+        partial = _rows(store)
+        assert proc.returncode == 1, err
+        assert "lost the connection to the Dask scheduler" in err and "Traceback" not in err
+        # What finished is kept; nothing open was stored as failed (it was not its fault).
+        assert 3 <= len(partial) < n and all(r[1] == "optimal" for r in partial)
+    finally:
+        _stop(scheduler, worker)
+    scheduler, worker = cluster()
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    finally:
+        _stop(scheduler, worker)
+    assert res.returncode == 0, res.stderr
+    rows = _rows(store)
+    assert len(rows) == n and all(r[1] == "optimal" and r[2] == 1 for r in rows)

@@ -57,8 +57,9 @@ def test_alternatives_report_each_plan_sought() -> None:
 
 def test_compare_reports_each_scenario(tmp_path) -> None:
     data = write_tables(tiny_tables(), tmp_path / "tiny")
-    scenarios = [Scenario(name=n, data=str(data)).with_updates(TRAVEL_100)
-                 for n in ("first", "second")]
+    scenarios = [Scenario(name=n, data=str(data)).with_updates(
+        {"policy": {"max_travel_minutes": radius}}) for n, radius in (("first", 100),
+                                                                     ("second", 120))]
     events: list[Event] = []
     compare(scenarios, tmp_path / "cmp", progress=events.append)
     assert _steps(events) == [("compare", "", 0, 2), ("compare", "first", 1, 2),
@@ -95,6 +96,11 @@ def test_the_cli_bar_shows_step_label_and_gap_on_a_terminal(monkeypatch) -> None
         show(Gap(3.0, 0.0153))
     screen = tty.getvalue()
     assert "2/4" in screen and "[/bold][red]x = 60" in screen and "gap 1.53%" in screen
+    assert "failed" not in screen  # no failures, no word about them
+    with cli._progress("batch") as show:
+        assert show is not None
+        show(Step("batch", "x = 90", 3, 4, failed=1))
+    assert "3/4" in tty.getvalue() and "1 failed" in tty.getvalue()
 
 
 @pytest.mark.parametrize("quiet, terminal", [(True, True), (False, False)])

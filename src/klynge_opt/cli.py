@@ -29,7 +29,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .problems import InputError, OutputError, Problem, errors, warnings
+from .problems import ExecutorError, InputError, OutputError, Problem, errors, warnings
 from .progress import Event, Gap, Progress, Step
 from .results.outputs import SUMMARY_FILE
 
@@ -105,6 +105,9 @@ def _handled(command: F) -> F:
         except OutputError as exc:
             err_console.print(f"[red]error[/red] {escape(str(exc))}")
             raise typer.Exit(EXIT_INPUT if exc.refused else EXIT_FAILED) from None
+        except ExecutorError as exc:
+            err_console.print(f"[red]error[/red] {escape(str(exc))}")
+            raise typer.Exit(EXIT_FAILED) from None
         except KeyboardInterrupt:
             err_console.print("[red]interrupted[/red]: no output was left half-written and "
                               "earlier results are unchanged")
@@ -560,19 +563,24 @@ def compare(scenarios: ScenariosArg,
             out: Annotated[Path, typer.Option(help="Output folder.")] = Path("results/compare"),
             reuse: Annotated[bool, typer.Option(
                 help="Reuse results on disk for identical scenario and data.")] = True,
-            force: ForceOpt = False, quiet: QuietOpt = False, wide: WideOpt = False) -> None:
+            force: ForceOpt = False, quiet: QuietOpt = False, wide: WideOpt = False,
+            workers: WorkersOpt = None, dask_local: DaskLocalOpt = None,
+            scheduler: SchedulerOpt = None) -> None:
     """Solve several scenarios and show them side by side: costs, inputs and decisions.
 
     The terminal gets a short summary (80 columns); the full tables are written to files,
-    and --wide prints them too.
+    and --wide prints them too. The solves run one after another here, or side by side with
+    --workers N, --dask-local N or --scheduler ADDRESS.
 
     Example: klynge-opt compare scenarios/status-quo.toml scenarios/paper-2017.toml
     """
     from .studies.compare import compare as run_compare
     from .studies.compare import write_comparison
 
+    ex = _optional_executor(workers, dask_local, scheduler)
     with _progress("compare", quiet) as progress:
-        cmp = run_compare(scenarios, out, reuse=reuse, progress=progress, force=force)
+        cmp = run_compare(scenarios, out, reuse=reuse, progress=progress, force=force,
+                          executor=ex)
     files = write_comparison(cmp, out)
     if wide:
         _print_comparison_wide(cmp)
@@ -612,7 +620,8 @@ def _print_comparison_wide(cmp: Any) -> None:
 def _print_comparison_short(cmp: Any, files: dict[str, Path]) -> None:
     """Headline figures per option, the inputs that differ and the decisions that differ,
     folded to fit 80 columns; the full tables are in ``files``."""
-    console.print(_options_table(cmp.results))
+    # At most 80 columns even when piped (the console is wider then, for --wide tables).
+    console.print(_options_table(cmp.results), width=min(console.width, 80))
     for line in _wrapped("", "cost and saved: M DKK over the horizon, saved against the "
                          "status quo (share: of its in-scope part); ops, clus: operators and "
                          "clusters kept; served, rural: firms that need a service and get it "
@@ -653,9 +662,11 @@ def _options_table(results: dict[str, Result]) -> Table:
                             ("share", "right"), ("ops", "right"), ("clus", "right"),
                             ("served", "right"), ("rural", "right"), ("cluster", "right"),
                             ("jobs", "right")):
-        # A long scenario name folds onto a second line rather than widening the table.
+        # A long scenario name folds onto a second line rather than widening the table;
+        # figures never wrap.
         table.add_column(header, justify=justify,  # type: ignore[arg-type]
-                         **({"max_width": 16, "overflow": "fold"} if header == "option" else {}))
+                         **({"max_width": 16, "overflow": "fold"} if header == "option"
+                            else {"no_wrap": True}))
     for name, result in results.items():
         s = result.facts
         if not result.has_solution or s.counts is None or s.coverage is None:
@@ -1036,6 +1047,16 @@ def _executor(workers: int | None, serial: bool, dask_local: int | None,
               if v is not None]
     if len(chosen) > 1:
         raise _bad_option(chosen[1], f"give one of {', '.join(chosen)}", " ".join(chosen))
+    if dask_local is not None or scheduler is not None:
+        # Dask's client logs its reconnect attempts with tracebacks; a lost scheduler is
+        # reported once, in words, by the executor. (After distributed's import, which sets
+        # its loggers' levels from its configuration.)
+        import logging
+
+        with contextlib.suppress(ImportError):
+            import distributed  # noqa: F401
+        for name in ("distributed.client", "distributed.utils", "distributed.core"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     return executor(workers=workers, serial=serial, dask_local=dask_local, scheduler=scheduler)
 
 
@@ -1304,7 +1325,8 @@ def _check_csv_target(path: Path | None, *protected: str | Path | None) -> None:
 @contextlib.contextmanager
 def _progress(what: str, quiet: bool = False) -> Iterator[Progress | None]:
     """A :data:`~klynge_opt.progress.Progress` for long work: on a terminal, a rich bar with
-    the step of steps, the solve running now, its current gap, elapsed and time left; nothing
+    the step of steps, failures so far, the solve running now, its current gap, elapsed and
+    time left; nothing
     with ``--quiet`` or when stderr is not a terminal (scripts, logs, CI)."""
     if quiet or not err_console.is_terminal:
         yield None
@@ -1320,15 +1342,16 @@ def _progress(what: str, quiet: bool = False) -> Iterator[Progress | None]:
 
     # Labels are scenario names and parameter values from files: never rich markup.
     with Progress(TextColumn(what), TextColumn("{task.fields[current]}", markup=False),
-                  BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[gap]}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
-                  transient=True) as bar:
-        task = bar.add_task(what, total=None, current="", gap="")
+                  BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]}"),
+                  TextColumn("{task.fields[gap]}"), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=err_console, transient=True) as bar:
+        task = bar.add_task(what, total=None, current="", gap="", failed="")
 
         def show(event: Event) -> None:
             if isinstance(event, Step):
                 bar.update(task, completed=event.done, total=event.total,
-                           current=event.label, gap="")
+                           current=event.label, gap="",
+                           failed=f"{event.failed} failed" if event.failed else "")
             elif isinstance(event, Gap):
                 bar.update(task, gap="" if event.gap is None else f"gap {event.gap:.2%}")
 

@@ -73,3 +73,8 @@ class OutputError(Exception):
         self.path = None if path is None else Path(path)
         self.refused = refused
         super().__init__(message)
+
+
+class ExecutorError(Exception):
+    """Where the work runs failed, not the work: a Dask scheduler that cannot be reached or
+    was lost. Finished tasks are stored; the message says how to go on."""

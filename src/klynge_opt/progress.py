@@ -22,6 +22,8 @@ class Step:
     done: int
     #: Steps in all; None when not known in advance (the diagnosis tries until one works).
     total: int | None
+    #: Of the steps done, how many failed (a batch task that raised).
+    failed: int = 0
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ retried only with ``retry_failed``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..data.dataset import Dataset
 from ..progress import Progress, Step
@@ -44,10 +45,12 @@ def keyed(tasks: Sequence[Task], dataset: Dataset) -> dict[str, Task]:
 
 def run_batch(tasks: Sequence[Task], dataset: Dataset, store: Store, executor: Executor, *,
               retry_failed: bool = False, progress: Progress | None = None,
-              study: str = "batch") -> BatchRun:
+              study: str = "batch",
+              received: Callable[[str, Task, dict[str, Any]], None] | None = None) -> BatchRun:
     """Run what the store does not hold yet; return what was done. ``progress`` gets a
     :class:`~klynge_opt.progress.Step` (named ``study``) at the start and after each finished
-    task, labelled with the task just finished."""
+    task, labelled with the task just finished and counting the failures so far;
+    ``received(key, task, outcome)`` sees each outcome once it is stored."""
     start = time.perf_counter()
     by_key = keyed(tasks, dataset)
     skip = store.done(retry_failed=retry_failed)
@@ -55,14 +58,16 @@ def run_batch(tasks: Sequence[Task], dataset: Dataset, store: Store, executor: E
     reused = len(by_key) - len(todo)
     done, failed = reused, 0
     if progress is not None:
-        progress(Step(study, "", done, len(by_key)))
+        progress(Step(study, "", done, len(by_key), failed))
     for key, outcome in executor.run(dataset, todo):
         task = by_key[key]
         store.put(key, {"kind": task.kind, "scenario": task.scenario.name,
                         "sample": task.sample, "params": dict(task.params)}, outcome)
         done += 1
         failed += outcome.get("status") == FAILED
+        if received is not None:
+            received(key, task, outcome)
         if progress is not None:
-            progress(Step(study, task.label, done, len(by_key)))
+            progress(Step(study, task.label, done, len(by_key), failed))
     return BatchRun(len(by_key), reused, len(todo), failed, time.perf_counter() - start,
                     executor.name, executor.workers)

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from ..data.dataset import Dataset
-from ..problems import InputError, Problem
+from ..problems import ExecutorError, InputError, Problem
 from ..progress import Progress
 from .outcome import FAILED, OUTCOME_COLUMNS, Task, run_task
 
@@ -151,13 +151,19 @@ class Dask:
                 "'dask[distributed]')", source="command line", column="--scheduler")],
                 what="command line") from None
         self._cluster = None
+        self.address = address or "a LocalCluster"
         if address is None:
             self._cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
                                          threads_per_worker=1, processes=True,
                                          dashboard_address=None)
             self.client = Client(self._cluster)
         else:
-            self.client = Client(address, timeout="10s")
+            try:
+                self.client = Client(address, timeout="10s")
+            except OSError as exc:
+                raise ExecutorError(
+                    f"cannot reach the Dask scheduler at {address} ({exc}); is `dask "
+                    "scheduler` running there and the port open?") from None
         self.workers = len(self.client.scheduler_info()["workers"])
 
     def run(self, dataset: Dataset, work: Work) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -172,10 +178,24 @@ class Dask:
                 try:
                     outcome = future.result()
                 except Exception as exc:
+                    if self._lost(exc):
+                        # Not the task's fault: leave it unstored, so a resumed batch runs it.
+                        raise ExecutorError(
+                            f"lost the connection to the Dask scheduler at {self.address}; "
+                            "the tasks finished so far are stored: start the batch again "
+                            "(with a running scheduler) to do the rest") from None
                     outcome = _failed(f"{type(exc).__name__}: {exc}")
                 yield key, outcome
         finally:
-            self.client.cancel(list(futures))
+            if self.client.status == "running":
+                self.client.cancel(list(futures))
+
+    def _lost(self, exc: Exception) -> bool:
+        from distributed.client import FutureCancelledError
+
+        return (isinstance(exc, FutureCancelledError)
+                and exc.reason == "scheduler-connection-lost") \
+            or self.client.status not in ("running", "connecting", "newly-created")
 
     def close(self) -> None:
         self.client.close()

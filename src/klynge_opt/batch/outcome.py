@@ -19,6 +19,7 @@ from typing import Any
 from ..api import input_hash, solve
 from ..data.dataset import Dataset
 from ..data.scenario import Scenario
+from ..problems import InputError
 from ..progress import Progress, gaps_only
 from ..results.outputs import COST_TERMS
 from ..results.result import Result
@@ -39,6 +40,9 @@ class Task:
     diagnose: bool = False
     #: How progress names the task (default: the scenario and its params).
     title: str = ""
+    #: Also hand back the whole result (outcome key ``result``, never stored): a study that
+    #: writes result folders (``compare``) runs through the engine too.
+    keep_result: bool = False
 
     def key(self, dataset: Dataset) -> str:
         return input_hash(self.scenario, dataset)
@@ -123,9 +127,13 @@ def run_task(dataset: Dataset, task: Task, progress: Progress | None = None) -> 
         if findings:
             # Why there is no plan, in one line (as sweep.csv's reason).
             row["message"] = " ".join(str(findings[0].message).split())
+        if task.keep_result:
+            row["result"] = result
     except Exception as exc:
         row = {c: None for c in OUTCOME_COLUMNS}
-        row.update(status=FAILED, message=f"{type(exc).__name__}: {exc}",
+        # Bad input names its problems (the key, the unknown id), not only how many.
+        text = exc.report() if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+        row.update(status=FAILED, message=" ".join(text.split()),
                    error="".join(traceback.format_exception(exc))[-4000:])
     row["seconds"] = time.perf_counter() - start
     row["worker"] = worker_name()

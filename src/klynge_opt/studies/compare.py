@@ -7,6 +7,7 @@ re-running a comparison with nothing changed costs only the loading.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -16,13 +17,18 @@ from typing import Any
 
 import pandas as pd
 
-from ..api import input_hash, solve
+from ..api import input_hash
+from ..batch.engine import run_batch
+from ..batch.executors import Executor, Serial
+from ..batch.outcome import Task
+from ..batch.store import Store
 from ..data import dataset as dataset_api
 from ..data.dataset import Dataset
+from ..data.overrides import validate_against
 from ..data.scenario import Scenario, load_scenario
 from ..fsio import MARKER, atomic_file, guard_target, write_csv, write_json
 from ..problems import InputError, Problem
-from ..progress import Progress, steps
+from ..progress import Event, Progress, Step, gaps_only
 from ..results.check import check_dir
 from ..results.outputs import COST_TERMS, SUMMARY_FILE, ResultSummary
 from ..results.result import Result, read_result, write_result
@@ -163,24 +169,34 @@ def _names_problems(resolved: Sequence[Scenario]) -> list[Problem]:
 
 def compare(scenarios: Sequence[Scenario | str | os.PathLike[str]], out_dir: str | os.PathLike[str],
             *, dataset: Dataset | None = None, reuse: bool = True,
-            progress: Progress | None = None,
-            force: bool = False) -> Comparison:
+            progress: Progress | None = None, force: bool = False,
+            executor: Executor | None = None) -> Comparison:
     """Solve (or reuse) every scenario and put the results side by side.
 
-    Each result is written to ``out_dir/<scenario name>/``; ``progress`` receives a
-    :class:`~klynge_opt.progress.Step` per scenario and the running gap of each solve;
+    Each result is written to ``out_dir/<scenario name>/``. The solves run in this process,
+    or on ``executor`` (local processes, Dask: :mod:`klynge_opt.batch`; closed when done).
+    ``progress`` receives a :class:`~klynge_opt.progress.Step` per scenario and, in this
+    process, the running gap of each solve;
     ``Comparison.reused`` says which results were reused. A result on disk is reused only when its
     input hash matches and the independent checker accepts it (a hand-edited result is solved
     again). ``out_dir`` may hold an earlier comparison of the same scenarios; another
     comparison or anything else is refused unless ``force`` (never a folder holding the data
     or a scenario file).
     """
-    resolved = [_resolve(s) for s in scenarios]
+    try:
+        return _compare([_resolve(s) for s in scenarios], Path(out_dir), dataset, reuse,
+                        progress, force, executor)
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def _compare(resolved: list[Scenario], out: Path, dataset: Dataset | None, reuse: bool,
+             progress: Progress | None, force: bool, executor: Executor | None) -> Comparison:
     problems = _names_problems(resolved)
     if problems:
         raise InputError(problems, what="comparison")
     names = sorted(s.name for s in resolved)
-    out = Path(out_dir)
     protected = [p for sc in resolved for p in (sc.data, sc.file)]
     if dataset is not None and dataset.source != "<memory>":
         protected.append(dataset.source)
@@ -194,29 +210,34 @@ def compare(scenarios: Sequence[Scenario | str | os.PathLike[str]], out_dir: str
     guard_target(out, "comparison", protected=protected, same=same_set,
                  legacy=("comparison.csv",), force=force)
     replaced = (out / "comparison.csv").exists()
-    datasets: dict[str, Dataset] = {}
+    groups = _by_dataset(resolved, dataset)
+    problems = [p for ds, group in groups for sc in group
+                for p in _problems_against(ds, sc)]
+    if problems:
+        raise InputError(problems, what="comparison")
     results: dict[str, Result] = {}
     reused: dict[str, bool] = {}
-    announce = steps(progress, "compare", [sc.name for sc in resolved])
-    announce(0)
-    for i, sc in enumerate(resolved, start=1):
-        if dataset is not None:
-            ds = dataset
-        else:
-            key = str(Path(sc.data).resolve())
-            if key not in datasets:
-                datasets[key] = dataset_api.load(key)
-            ds = datasets[key]
-        folder = out / sc.name
-        wanted = input_hash(sc, ds)
-        cached = _cached(folder, wanted, ds) if reuse else None
-        if cached is not None:
+    done = 0
+    total = len(resolved)
+    if progress is not None:
+        progress(Step("compare", "", 0, total))
+    for ds, group in groups:
+        todo = []
+        for sc in group:
+            cached = _cached(out / sc.name, input_hash(sc, ds), ds) if reuse else None
+            if cached is None:
+                todo.append(sc)
+                continue
             results[sc.name], reused[sc.name] = cached, True
-        else:
-            results[sc.name] = solve(ds, sc, progress=progress)
-            write_result(results[sc.name], folder, protected=protected)
-            reused[sc.name] = False
-        announce(i)
+            done += 1
+            if progress is not None:
+                progress(Step("compare", sc.name, done, total))
+        if todo:
+            for name, result in _solve_all(todo, ds, out, protected, executor, progress,
+                                           done, total).items():
+                results[name], reused[name] = result, False
+            done += len(todo)
+    results = {sc.name: results[sc.name] for sc in resolved}
     write_json(out / MARKER, {"tool": "klynge-opt", "kind": "comparison", "scenarios": names})
 
     table = pd.DataFrame({"metric": [m[0] for m in METRICS], "unit": [m[2] for m in METRICS]})
@@ -226,6 +247,69 @@ def compare(scenarios: Sequence[Scenario | str | os.PathLike[str]], out_dir: str
     ops = decision_diff(results, "operators", "operator_id", "kept", "kept", "closed")
     cls = decision_diff(results, "clusters", "cluster_id", "selected", "selected", "-")
     return Comparison(results, table, input_diff(resolved), ops, cls, reused, replaced)
+
+
+def _solve_all(todo: list[Scenario], ds: Dataset, out: Path, protected: list[Any],
+               executor: Executor | None, progress: Progress | None, before: int,
+               total: int) -> dict[str, Result]:
+    """Solve ``todo`` on the engine, writing each result folder as it arrives. Scenarios that
+    differ only in name are one solve (one input hash), reported under each name."""
+    by_key: dict[str, list[Scenario]] = {}
+    for sc in todo:
+        by_key.setdefault(input_hash(sc, ds), []).append(sc)
+    tasks = [Task(group[0], title=group[0].name, keep_result=True)
+             for group in by_key.values()]
+    results: dict[str, Result] = {}
+    errors: list[str] = []
+
+    def received(key: str, task: Task, outcome: dict[str, Any]) -> None:
+        result = outcome.get("result")
+        if result is None:  # the solve raised: a bug, not a property of the scenario
+            errors.append(f"{task.scenario.name}: {outcome.get('message')}")
+            return
+        for sc in by_key[key]:
+            named = result if sc is task.scenario else dataclasses.replace(
+                result, scenario=sc, summary={**result.summary, "scenario": sc.name})
+            write_result(named, out / sc.name, protected=protected)
+            results[sc.name] = named
+
+    def counted(event: Event) -> None:
+        # The engine counts solves; the comparison counts scenarios, reused ones too.
+        if progress is not None and isinstance(event, Step) and event.done > 0:
+            progress(Step("compare", event.label, before + len(results), total,
+                          event.failed))
+
+    runner = executor if executor is not None else Serial(gaps_only(progress))
+    with Store(":memory:", batch="compare", data=ds.content_hash()) as store:
+        run_batch(tasks, ds, store, runner, progress=counted, study="compare",
+                  received=received)
+    if errors:
+        raise RuntimeError("solving failed (please report this): " + "; ".join(errors))
+    return results
+
+
+def _by_dataset(resolved: Sequence[Scenario], dataset: Dataset | None,
+                ) -> list[tuple[Dataset, list[Scenario]]]:
+    """The scenarios grouped by the data set each is solved on (loaded once each)."""
+    if dataset is not None:
+        return [(dataset, list(resolved))]
+    groups: dict[str, tuple[Dataset, list[Scenario]]] = {}
+    for sc in resolved:
+        key = str(Path(sc.data).resolve())
+        if key not in groups:
+            groups[key] = (dataset_api.load(key), [])
+        groups[key][1].append(sc)
+    return list(groups.values())
+
+
+def _problems_against(dataset: Dataset, scenario: Scenario) -> list[Problem]:
+    """What the scenario asks of the data that the data does not have (every problem of every
+    scenario before any solve starts)."""
+    try:
+        validate_against(dataset, scenario, scenario.source, [])
+    except InputError as exc:
+        return list(exc.problems)
+    return []
 
 
 def _cached(folder: Path, wanted: str, dataset: Dataset) -> Result | None:
