@@ -108,8 +108,8 @@ def main() -> None:
          str(int(((cls["share"] > 0.05) & (cls["share"] < 0.95)).sum()))],
         ["nominal plan's regret, M DKK over the horizon (median, 5–95 %)",
          f"{regret.median():,.0f} ({regret.quantile(0.05):,.0f}–{regret.quantile(0.95):,.0f})"],
-        ["nominal plan infeasible in", f"{int((s['nominal_status'] == 'infeasible').sum())} "
-         "samples"],
+        ["samples where the nominal plan has no plan",
+         f"{int((s['nominal_status'] == 'infeasible').sum())} of {len(s)}"],
     ]
     body = (f"`scenarios/paper-2017.toml`, {args.samples} samples, seed {args.seed}, "
             f"perturbations {', '.join(f'`{p}`' for p in PERTURB)}; local processes "

@@ -10,6 +10,7 @@ from klynge_opt import cli
 from klynge_opt.cells import unprotect_frame
 from klynge_opt.cli import app
 from klynge_opt.data.loading import write_tables
+from klynge_opt.wording import fold
 from test_compare import tiny_scenarios
 
 
@@ -78,9 +79,14 @@ def test_value_text_and_fold():
     assert cli._value_text('["' + "x" * 40 + '"]') == "1 item"
     assert cli._value_text(str([f"k{i}" for i in range(12)]).replace("'", '"')) == "12 items"
     names = [f"name {i:02d}" for i in range(40)]
-    folded = cli._fold(names, limit=50)
-    assert folded.startswith("name 00, name 01") and folded.endswith(" and 35 more")
-    assert cli._fold(["a", "b"]) == "a, b"
+    # Each "name NN, " is 9 characters: five fit in 50 (45), a sixth would not (54).
+    assert fold(names, chars=50) == ", ".join(names[:5]) + " and 35 more"
+    assert fold(names, count=3) == "name 00, name 01, name 02 and 37 more"
+    assert fold(names, count=30, chars=50).endswith(" and 35 more")  # the tighter one
+    assert fold(names[:3], count=3) == "name 00, name 01, name 02"  # nothing left out
+    assert fold(["x" * 90, "y"], chars=50) == "x" * 90 + " and 1 more"  # one shown at least
+    assert fold(names, count=2, more="og {n} flere") == "name 00, name 01 og 38 flere"
+    assert fold([]) == ""
 
 
 def test_folded_fates_group_by_who_keeps():

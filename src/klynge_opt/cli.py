@@ -32,6 +32,7 @@ from rich.text import Text
 from .problems import ExecutorError, InputError, OutputError, Problem, errors, warnings
 from .progress import Event, Gap, Progress, Step
 from .results.outputs import SUMMARY_FILE
+from .wording import fold
 
 # Heavy modules (pandas, networkx, pydantic, Pyomo, HiGHS) are imported inside the commands
 # that need them: `klynge-opt --help` and `validate` stay fast.
@@ -409,7 +410,7 @@ def _print_operators_short(result: Result) -> None:
         return
     console.print(Text(f"Closed ({len(closed)}):", style="bold"))
     for kind, group in closed.groupby("kind", sort=True):
-        for line in _wrapped(f"  {kind} ({len(group)}): ", _fold(sorted(group["name"]))):
+        for line in _wrapped(f"  {kind} ({len(group)}): ", fold(sorted(group["name"]), chars=150)):
             console.print(Text(line))
 
 
@@ -722,18 +723,6 @@ def _value_text(raw: object) -> str:
     return str(raw)
 
 
-def _fold(items: list[str], limit: int = 150) -> str:
-    """``items`` joined, cut at about ``limit`` characters with how many are left."""
-    shown: list[str] = []
-    length = 0
-    for i, item in enumerate(items):
-        if shown and length + len(item) > limit:
-            return ", ".join(shown) + f" and {len(items) - i} more"
-        shown.append(item)
-        length += len(item) + 2
-    return ", ".join(shown)
-
-
 def _wrapped(head: str, body: str, indent: str = "    ") -> list[str]:
     """``head`` + ``body`` wrapped to the terminal, at most 80 columns (a log or pipe gets
     80 too), continuation lines indented."""
@@ -772,7 +761,7 @@ def _folded_fates(diff: pd.DataFrame, plans: list[str], yes: str) -> list[str]:
             who = f"{yes} only by {keeping[0]}"
         else:
             who = f"{yes} by {', '.join(keeping)}"
-        lines += _wrapped(f"  {who} ({len(names)}): ", _fold(sorted(names)))
+        lines += _wrapped(f"  {who} ({len(names)}): ", fold(sorted(names), chars=150))
     return lines
 
 

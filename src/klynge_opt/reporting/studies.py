@@ -21,6 +21,7 @@ import pandas as pd
 from ..cells import unprotect_frame
 from ..problems import InputError, Problem
 from ..results.outputs import LIST_SEPARATOR
+from ..wording import fold
 from .labels import LABELS, Formatter
 
 if TYPE_CHECKING:
@@ -184,9 +185,7 @@ FOLD_AFTER = 12
 
 def _names(ids: str, names: Mapping[str, str], more: str) -> str:
     found = [names.get(i, i) for i in ids.split(LIST_SEPARATOR) if i]
-    if len(found) <= FOLD_AFTER:
-        return ", ".join(found)
-    return ", ".join(found[:FOLD_AFTER]) + " " + more.format(n=len(found) - FOLD_AFTER)
+    return fold(found, count=FOLD_AFTER, more=more)
 
 
 def _none(value: Any) -> float | None:

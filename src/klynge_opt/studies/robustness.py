@@ -37,6 +37,7 @@ from ..problems import InputError, Problem
 from ..progress import Progress
 from ..results.outputs import COST_TERMS
 from ..results.result import Result
+from ..wording import fold
 from .batchfile import open_batch_folder
 
 #: The study's description beside its tables (docs/robustness.md).
@@ -291,12 +292,6 @@ def summarise(scenario: Scenario, nominal: Result, frame: pd.DataFrame,
     return study
 
 
-def _names(frame: pd.DataFrame, limit: int = 6) -> str:
-    names = list(frame["name"])
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
 def verdict(study: RobustnessStudy) -> list[str]:
     """Plain sentences a planner can repeat."""
     lines = []
@@ -313,7 +308,7 @@ def verdict(study: RobustnessStudy) -> list[str]:
             lines.append(f"{word} {len(hit)} operator(s) is robust (kept in "
                          f"{'at most' if not nominal else 'at least'} "
                          f"{(ROBUST if not nominal else 1 - ROBUST):.0%} of {n} samples): "
-                         f"{_names(hit)}")
+                         f"{fold(list(hit['name']), count=6)}")
     contested = ops[(ops["share"] > CONTESTED[0]) & (ops["share"] < CONTESTED[1])]
     if contested.empty:
         lines.append(f"no operator is contested: each is kept in under {CONTESTED[0]:.0%} or "
