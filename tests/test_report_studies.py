@@ -169,3 +169,51 @@ def test_study_tables_read_back_typed(studied):
     assert table.scenario == "capped"
     pd.testing.assert_series_equal(table.table["price"], prices["price"], check_names=False,
                                    check_dtype=False)
+
+
+def test_a_batch_store_is_a_section_and_a_sheet(studied, tmp_path):
+    from klynge_opt.batch import Serial, Store, Task, run_batch
+
+    ds, folder, _, _ = studied
+    # A name a spreadsheet would run as a formula and a page would read as markup.
+    hostile = "=A1&'x'"
+    tasks = [Task(CAPPED.with_updates({"name": hostile, "policy": {"max_operators": k}}),
+                  {"policy.max_operators": k}) for k in (3, 4)]
+    tasks.append(Task(CAPPED.with_updates({"name": "none", "policy": {"max_operators": 0}}),
+                      {"policy.max_operators": 0}))
+    batch_dir = tmp_path / "batch"
+    batch_dir.mkdir()
+    with Store(batch_dir / "results.sqlite", batch="demo", data=ds.content_hash()) as store:
+        run_batch(tasks, ds, store, Serial())
+    out, book = tmp_path / "r.html", tmp_path / "r.xlsx"
+    res = CliRunner().invoke(app, ["report", str(folder), "--out", str(out), "--xlsx",
+                                   str(book), "--batch", str(batch_dir)])
+    assert res.exit_code == 0, res.output
+    page = out.read_text(encoding="utf-8")
+    section = page[page.index("<h2>Batch demo</h2>"):]
+    assert "1 infeasible, 2 optimal" in section
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>"
+                      r"<td class=\"n\" data-v=\"([^\"]*)\">", section)
+    assert [(html.unescape(a), b, c) for a, b, c, _ in rows] == [
+        (hostile, "policy.max_operators=3", "optimal"),
+        (hostile, "policy.max_operators=4", "optimal"),
+        ("none", "policy.max_operators=0", "infeasible")]
+    assert hostile not in page  # escaped, never raw markup
+    # The max_operators=4 task is the reported scenario itself: the same cost.
+    assert float(rows[1][3]) == pytest.approx(read_result(folder).objective, rel=1e-9)
+    assert rows[2][3] == ""  # no plan, no cost
+    ws = openpyxl.load_workbook(book)["Batch demo"]
+    header = [c.value for c in ws[1]]
+    cost = header.index("Cost (M DKK)") + 1
+    assert ws.cell(2, 1).value == hostile and ws.cell(2, 1).data_type == "s"
+    assert ws.cell(3, cost).value == pytest.approx(read_result(folder).objective / 1e6)
+    assert ws.cell(4, header.index("Status") + 1).value == "infeasible"
+    assert ws.cell(4, cost).value is None
+
+
+def test_a_batch_that_is_not_a_store_is_refused_before_writing(studied, tmp_path):
+    _ds, folder, _, _ = studied
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(app, ["report", str(folder), "--out", str(out),
+                                   "--batch", str(tmp_path / "nothing-here")])
+    assert res.exit_code == 2 and "result store" in res.output and not out.exists()

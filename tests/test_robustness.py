@@ -15,6 +15,7 @@ from klynge_opt.cli import app
 from klynge_opt.data.loading import write_tables
 from klynge_opt.data.scenario import Perturbation, Scenario
 from klynge_opt.problems import InputError
+from klynge_opt.results.outputs import COST_TERMS
 from klynge_opt.studies.robustness import (
     draw,
     fixed_plan,
@@ -164,3 +165,23 @@ def test_the_report_shows_the_robustness_study(tmp_path):
     book = build_workbook([study.nominal], studies=[table])
     assert "Robustness" in book.sheetnames
     assert book["Robustness"].max_row == len(study.operators) + 1
+
+
+def test_a_sample_without_any_plan_is_not_held_against_the_nominal_plan():
+    from types import SimpleNamespace
+
+    from klynge_opt.studies.robustness import verdict
+
+    ops = pd.DataFrame({"name": ["A"], "nominal": [True], "share": [1.0], "samples": [3]})
+    samples = pd.DataFrame({
+        # sample 3 has no plan at all; in sample 2 only the nominal plan fails.
+        "status": ["optimal", "optimal", "optimal", "infeasible"],
+        "nominal_status": ["optimal", "optimal", "infeasible", "infeasible"],
+        "nominal_message": ["", "", "capacity of A", "no plan"],
+        "regret_share": [0.01, 0.02, None, None], "regret": [1.0, 2.0, None, None],
+        **{f"regret_{t}": [0.5, 1.0, None, None] for t in COST_TERMS}})
+    lines = verdict(SimpleNamespace(operators=ops, samples=samples))
+    assert "1 of 4 samples have no plan at all (the scenario is infeasible under those " \
+           "draws, re-optimised or not)" in lines
+    assert any(line.startswith("the nominal plan cannot be kept in 1 of 4 samples that have "
+                               "a plan of their own (e.g. capacity of A)") for line in lines)

@@ -937,6 +937,9 @@ def report(results: Annotated[list[Path], typer.Argument(
            robustness: Annotated[list[Path] | None, typer.Option(
                "--robustness", help="A folder written by `klynge-opt robustness`, shown with "
                                     "the result of its scenario; repeatable.")] = None,
+           batch: Annotated[list[Path] | None, typer.Option(
+               "--batch", help="A batch's output folder (or its results.sqlite): its tasks "
+                               "as a section and a sheet of their own; repeatable.")] = None,
            ) -> None:
     """A report for a board: map, headline, tables and charts in one offline HTML file, and
     optionally an Excel workbook.
@@ -944,7 +947,7 @@ def report(results: Annotated[list[Path], typer.Argument(
     Example: klynge-opt report results/denmark --out denmark.html --lang da
     """
     from .reporting.html import result_folders, write_report
-    from .reporting.studies import read_studies
+    from .reporting.studies import read_batches, read_studies
     from .results.result import read_result
 
     if lang not in ("en", "da"):
@@ -955,6 +958,7 @@ def report(results: Annotated[list[Path], typer.Argument(
     # Every table is read and matched before anything is written.
     studies = read_studies({"price": price or [], "alternatives": alternatives or [],
                             "robustness": robustness or []}, folders)
+    batches = read_batches(batch or [])
     try:
         ds = None
         if data is not None:
@@ -962,13 +966,15 @@ def report(results: Annotated[list[Path], typer.Argument(
 
             ds = load(data)
         if out is not None:
-            write_report(folders, out, lang=lang, dataset=ds, studies=studies)
+            write_report(folders, out, lang=lang, dataset=ds, studies=studies,
+                         batches=batches)
             console.print(f"written: {escape(str(out))} ({out.stat().st_size / 1e6:.1f} MB, "
                           f"{len(folders)} result(s))")
         if xlsx is not None:
             from .reporting.excel import write_workbook
 
-            write_workbook([read_result(f) for f in folders], xlsx, lang=lang, studies=studies)
+            write_workbook([read_result(f) for f in folders], xlsx, lang=lang, studies=studies,
+                           batches=batches)
             console.print(f"written: {escape(str(xlsx))}")
     except (ValueError, OSError) as exc:
         err_console.print(f"[red]cannot report[/red]: {escape(str(exc))}")

@@ -39,15 +39,6 @@ Event = Step | Gap
 Progress = Callable[[Event], None]
 
 
-def steps(progress: Progress | None, study: str, labels: list[str]) -> Callable[[int], None]:
-    """``announce(i)``: ``i`` of ``labels`` are done, the last of them ``labels[i - 1]``
-    (``announce(0)`` at the start); a no-op without ``progress``."""
-    def announce(i: int) -> None:
-        if progress is not None:
-            progress(Step(study, labels[i - 1] if i > 0 else "", i, len(labels)))
-    return announce
-
-
 def only(progress: Progress | None, kind: type) -> Progress | None:
     """``progress`` receiving only events of ``kind`` (``Gap``: a sweep counts grid points,
     not the trials of a point's diagnosis; ``Step``: the engine's steps alone)."""

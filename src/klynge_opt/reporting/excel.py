@@ -35,7 +35,7 @@ from .. import fsio
 from ..cells import TRIGGERS
 from ..problems import OutputError
 from ..results.outputs import COST_TERMS, LIST_SEPARATOR, SERVICES
-from .studies import StudyTable, assign
+from .studies import BatchTable, StudyTable, assign
 
 if TYPE_CHECKING:
     from ..results.result import Result
@@ -94,6 +94,7 @@ SHEETS: dict[str, dict[str, tuple[str, str]]] = {
     "alternatives": {"en": ("Alternatives", "Alternatives"),
                      "da": ("Alternativer", "Alternativer")},
     "robustness": {"en": ("Robustness", "Robustness"), "da": ("Robusthed", "Robusthed")},
+    "batch": {"en": ("Batch", "Batch"), "da": ("Kørsel", "Kørsel")},
 }
 
 #: Words of the workbook that are not column headers.
@@ -247,6 +248,20 @@ TABLE_COLUMNS: dict[str, Columns] = {
         ("share", "share", "Share", "Andel"),
         ("low", "share", "95 % interval, low", "95 %-interval, nedre"),
         ("high", "share", "95 % interval, high", "95 %-interval, øvre"),
+    ),
+    "batch": (
+        ("scenario", "text", "Scenario", "Scenarie"),
+        ("kind", "text", "Kind", "Type"),
+        ("sample", "int", "Sample", "Stikprøve"),
+        ("changes", "text", "What varies", "Hvad varieres"),
+        ("status", "text", "Status", "Status"),
+        ("objective", "money", "Cost (M DKK)", "Omkostning (mio. kr.)"),
+        ("mip_gap", "share", "Proven gap", "Bevist afstand"),
+        ("operators_after", "int", "Operators", "Operatører"),
+        ("clusters_after", "int", "Clusters", "Klynger"),
+        ("coverage_all", "share", "Served", "Betjent"),
+        ("savings", "money", "Saved (M DKK)", "Sparet (mio. kr.)"),
+        ("check_ok", "flag", "Checked", "Kontrolleret"),
     ),
     "assignments": (
         ("municipality_id", "id", "Municipality id", "Kommune-id"),
@@ -638,7 +653,8 @@ RESULT_SHEETS: tuple[str, ...] = ("operators", "clusters", "coverage_by_municipa
 
 
 def build_workbook(results: Sequence[Result], *, lang: str = "en",
-                   studies: Sequence[StudyTable] = ()) -> openpyxl.Workbook:
+                   studies: Sequence[StudyTable] = (),
+                   batches: Sequence[BatchTable] = ()) -> openpyxl.Workbook:
     """The report as an openpyxl workbook in memory (see :func:`write_workbook`)."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}: expected one of {', '.join(LANGUAGES)}")
@@ -678,6 +694,10 @@ def build_workbook(results: Sequence[Result], *, lang: str = "en",
             full, short = SHEETS[study.kind][lang]
             ws = book.create_sheet(_unique(f"{label} {short}" if several else full, taken))
             _table_sheet(ws, TABLE_COLUMNS[study.kind], study.table, lang)
+    for batch in batches:
+        full, _ = SHEETS["batch"][lang]
+        ws = book.create_sheet(_unique(f"{full} {_label(batch.name, 1)}", taken))
+        _table_sheet(ws, TABLE_COLUMNS["batch"], batch.table, lang)
     book.properties.creator = "klynge-opt"
     book.properties.title = "klynge-opt report: " + ", ".join(names)
     return book
@@ -707,7 +727,8 @@ def _data_paths(results: Sequence[Result]) -> list[str]:
 
 
 def write_workbook(results: Sequence[Result], path: Path, *, lang: str = "en",
-                   studies: Sequence[StudyTable] = ()) -> Path:
+                   studies: Sequence[StudyTable] = (),
+                   batches: Sequence[BatchTable] = ()) -> Path:
     """Write the Excel workbook of one or several results to ``path`` (an ``.xlsx`` file).
 
     Sheets (``docs/outputs.md``, "Excel workbook"): ``Summary``, ``Comparison`` (several
@@ -715,8 +736,8 @@ def write_workbook(results: Sequence[Result], path: Path, *, lang: str = "en",
     by region, by stronghold, assignments aggregated per municipality x stronghold x service,
     and cost terms (prefixed by a short scenario label when there are several results);
     then the price and alternatives tables of ``studies`` (:func:`~.studies.read_studies`)
-    for the results whose scenario they name.
-    ``lang`` is ``en`` or ``da`` (Danish headers and labels).
+    for the results whose scenario they name; one sheet per batch store of ``batches``
+    (:func:`~.studies.read_batches`). ``lang`` is ``en`` or ``da`` (Danish headers and labels).
 
     The file is written under a temporary name beside ``path`` and renamed into place: a
     failed run leaves no partial file and an earlier workbook at ``path`` as it was. The
@@ -724,7 +745,7 @@ def write_workbook(results: Sequence[Result], path: Path, *, lang: str = "en",
     """
     target = Path(path)
     check_xlsx_target(target, _data_paths(results))
-    book = build_workbook(results, lang=lang, studies=studies)
+    book = build_workbook(results, lang=lang, studies=studies, batches=batches)
     with fsio.atomic_file(target) as tmp:
         book.save(tmp)
     return target

@@ -33,9 +33,11 @@ from ..studies.compare import decision_diff
 from . import svgmap
 from .labels import LABELS, Formatter
 from .studies import (
+    BatchTable,
     StudyTable,
     alternative_rows,
     assign,
+    batch_rows,
     price_rows,
     read_studies,
     robustness_rows,
@@ -403,9 +405,11 @@ def _json_for_script(data: object) -> str:
 
 def build_report(results: Sequence[Result], *, lang: str = "en",
                  dataset: Dataset | None = None, title: str | None = None,
-                 studies: Sequence[StudyTable] = ()) -> str:
+                 studies: Sequence[StudyTable] = (),
+                 batches: Sequence[BatchTable] = ()) -> str:
     """The report page for ``results`` (one, or several side by side), with the price and
-    alternatives tables of ``studies`` in the sections of their scenarios."""
+    alternatives tables of ``studies`` in the sections of their scenarios and each of
+    ``batches`` (a batch's result store) as a section of its own."""
     if not results:
         raise ValueError("no results to report")
     if lang not in LABELS:
@@ -432,6 +436,9 @@ def build_report(results: Sequence[Result], *, lang: str = "en",
         comparison=_comparison(views, lang, fmt) if len(views) > 1 else None,
         chart=_chart(views, lang), data_json=_json_for_script(data),
         metrics=METRICS, credit=credit, source=ds.name,
+        batches=[{"name": b.name, "rows": batch_rows(b, fmt),
+                  "counts": ", ".join(f"{n} {status}" for status, n in b.counts().items())}
+                 for b in batches],
         made=dt.date.today().isoformat(), has_boundaries=boundaries is not None)
 
 
@@ -458,7 +465,8 @@ def _umask() -> int:
 def write_report(result_dirs: Sequence[str | os.PathLike[str]],
                  out: str | os.PathLike[str], *, lang: str = "en",
                  dataset: Dataset | None = None,
-                 studies: Sequence[StudyTable] | None = None) -> Path:
+                 studies: Sequence[StudyTable] | None = None,
+                 batches: Sequence[BatchTable] = ()) -> Path:
     """Read the result folders and write the report to ``out`` atomically (a failed run
     leaves an earlier report untouched). ``studies`` are the price and alternatives tables
     to show (:func:`~klynge_opt.reporting.studies.read_studies`); by default those inside
@@ -466,7 +474,7 @@ def write_report(result_dirs: Sequence[str | os.PathLike[str]],
     folders = [Path(d) for d in result_dirs]
     tables = read_studies({}, folders) if studies is None else studies
     results = [read_result(d) for d in folders]
-    page = build_report(results, lang=lang, dataset=dataset, studies=tables)
+    page = build_report(results, lang=lang, dataset=dataset, studies=tables, batches=batches)
     target = Path(out)
     if not target.parent.is_dir():
         raise FileNotFoundError(f"{target.parent} is not a folder")

@@ -73,6 +73,11 @@ _EN: dict[str, str] = {
     "within_gap": "≈ 0 (within the solvers' gap)",
     "and_more": "and {n} more",
     "robustness_title": "Robustness under the uncertain inputs",
+    "batch_title": "Batch",
+    "batch_note": "One row per task of the batch's result store (klynge-opt batch or "
+                  "robustness): what it varies, its status and figures; cost and savings in "
+                  "M DKK over the horizon. Tasks:",
+    "changes_col": "what varies", "served_col": "served", "savings_col": "saved",
     "robustness_note": "The operators whose fate is least certain: the share of the "
                        "perturbed samples whose optimum keeps them, with its 95 % interval.",
     "kept_share": "kept in", "interval": "95 % interval", "samples": "samples",
@@ -158,6 +163,11 @@ _DA: dict[str, str] = {
     "within_gap": "≈ 0 (inden for løsningernes gap)",
     "and_more": "og {n} flere",
     "robustness_title": "Robusthed over for de usikre input",
+    "batch_title": "Kørsel",
+    "batch_note": "Én række pr. opgave i kørslens resultatlager (klynge-opt batch eller "
+                  "robustness): hvad den varierer, status og tal; omkostning og besparelse i "
+                  "mio. kr. over perioden. Opgaver:",
+    "changes_col": "hvad varieres", "served_col": "betjent", "savings_col": "sparet",
     "robustness_note": "De operatører, hvis skæbne er mest usikker: andelen af de "
                        "varierede stikprøver, hvis optimum bevarer dem, med 95 %-interval.",
     "kept_share": "bevaret i", "interval": "95 %-interval", "samples": "stikprøver",

@@ -9,7 +9,6 @@ hashes differ (the table was computed for other inputs than the result shows).
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..batch.store import STORE_FILE, Store
 from ..cells import unprotect_frame
-from ..problems import InputError, Problem
+from ..problems import InputError, OutputError, Problem
+from ..progress import value_text
 from ..results.outputs import LIST_SEPARATOR
 from ..wording import fold
 from .labels import LABELS, Formatter
@@ -189,8 +190,8 @@ def _names(ids: str, names: Mapping[str, str], more: str) -> str:
 
 
 def _none(value: Any) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) \
-        else float(value)
+    # NaN of float columns, pd.NA of nullable integer columns (a batch's counts).
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def stale(study: StudyTable, result: Result) -> bool:
@@ -257,4 +258,67 @@ def alternative_rows(study: StudyTable, result: Result, fmt: Formatter,
             "operators": fmt.num(_none(r["operators_after"])),
             "changes": "; ".join(changes) or "–",
             "proven": t["yes"] if str(r["proven"]).lower() == "true" else t["no"]})
+    return rows
+
+
+#: A batch's columns in the report and workbook, one row per stored task.
+BATCH_COLUMNS: tuple[str, ...] = ("scenario", "kind", "sample", "changes", "status",
+                                  "objective", "mip_gap", "operators_after", "clusters_after",
+                                  "coverage_all", "savings", "check_ok")
+
+
+@dataclass(frozen=True)
+class BatchTable:
+    """A batch's result store (``klynge-opt batch``, ``robustness``) as the report shows it."""
+
+    name: str
+    source: Path
+    #: One row per task, :data:`BATCH_COLUMNS`, sorted by scenario, kind, sample, changes.
+    table: pd.DataFrame
+
+    def counts(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in
+                self.table["status"].value_counts().sort_index().items()}
+
+
+def read_batches(paths: Sequence[str | os.PathLike[str]]) -> list[BatchTable]:
+    """The stores at ``paths`` (a batch's output folder or its results.sqlite); every
+    problem at once."""
+    found: list[BatchTable] = []
+    problems: list[Problem] = []
+    for given in paths:
+        path = Path(given)
+        path = path / STORE_FILE if path.is_dir() else path
+        try:
+            with Store(path, batch="", data="", create=False) as store:
+                frame = store.frame()
+        except OutputError as exc:
+            problems.append(Problem("error", f"expected a batch's result store: {exc}",
+                                    source=str(path)))
+            continue
+        name = str(frame["batch"].iloc[0]) if len(frame) else path.parent.name
+        # What each task varies, as a person writes it: policy.max_operators=40, seed=1.
+        frame["changes"] = [", ".join(f"{k}={value_text(v)}" for k, v in params.items())
+                            for params in frame["params"]]
+        frame = frame.sort_values(["scenario", "kind", "sample", "changes"],
+                                  na_position="first", kind="stable")
+        found.append(BatchTable(name, path, frame[list(BATCH_COLUMNS)].reset_index(drop=True)))
+    if problems:
+        raise InputError(problems, what="report")
+    return found
+
+
+def batch_rows(batch: BatchTable, fmt: Formatter) -> list[dict[str, Any]]:
+    """The batch's tasks for the page: names and figures formatted, sortable values kept."""
+    rows = []
+    for r in batch.table.to_dict("records"):
+        cost = _none(r["objective"])
+        rows.append({"scenario": r["scenario"], "changes": r["changes"] or "–",
+                     "status": r["status"], "cost": fmt.mdkk(cost, unit=False),
+                     "cost_v": "" if cost is None else cost,
+                     "gap": fmt.pct(_none(r["mip_gap"]), 2),
+                     "operators": fmt.num(_none(r["operators_after"])),
+                     "clusters": fmt.num(_none(r["clusters_after"])),
+                     "coverage": fmt.pct(_none(r["coverage_all"]), 1),
+                     "savings": fmt.mdkk(_none(r["savings"]), unit=False)})
     return rows

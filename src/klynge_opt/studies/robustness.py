@@ -332,9 +332,16 @@ def verdict(study: RobustnessStudy) -> list[str]:
                      f"at the 95th percentile, {r.max():.2%} at worst"
                      + (f"; {part:.0%} of that regret is the {main.replace('_', ' ')} term"
                         if math.isfinite(part) else ""))
-    if not infeasible.empty:
-        lines.append(f"the nominal plan cannot be kept in {len(infeasible)} of {total} samples "
-                     f"(e.g. {str(infeasible['nominal_message'].iloc[0])[:160]})")
+    # A sample with no plan at all says nothing against the nominal plan: told apart.
+    planless = infeasible["status"] == "infeasible"
+    if planless.any():
+        lines.append(f"{int(planless.sum())} of {total} samples have no plan at all (the "
+                     "scenario is infeasible under those draws, re-optimised or not)")
+    only = infeasible[~planless]
+    if not only.empty:
+        lines.append(f"the nominal plan cannot be kept in {len(only)} of {total} samples "
+                     "that have a plan of their own "
+                     f"(e.g. {str(only['nominal_message'].iloc[0])[:160]})")
     return lines
 
 
