@@ -362,3 +362,23 @@ def test_a_lost_scheduler_stops_the_batch_and_it_resumes(tmp_path):
     assert res.returncode == 0, res.stderr
     rows = _rows(store)
     assert len(rows) == n and all(r[1] == "optimal" and r[2] == 1 for r in rows)
+
+
+def test_a_task_stopped_by_its_time_limit_keeps_its_plan_and_gap_and_is_done():
+    from klynge_opt.data import orlib
+
+    root = Path(__file__).parent / "data" / "orlib"
+    inst = orlib.read_pmed(root / "pmed" / "pmed1.txt")
+    ds = from_tables(orlib.pmed_tables(inst))
+    # pmed1 with the aggregated linking takes HiGHS several seconds to prove: 1.5 s is not
+    # enough to prove, but plenty to find a plan.
+    sc = Scenario(name="pmed1").with_updates(orlib.pmed_scenario(inst.p)).with_updates(
+        {"solver": {"mip_gap": 0.0, "time_limit": 1.5, "linking": "aggregated"}})
+    with Store(":memory:", batch="b", data=ds.content_hash()) as store:
+        run_batch([Task(sc)], ds, store, Serial())
+        row = store.frame().iloc[0]
+        again = run_batch([Task(sc)], ds, store, Serial())
+    assert row["status"] == "time_limit", row["message"]
+    assert row["objective"] >= orlib.read_pmed_optima(root / "pmed" / "pmedopt.txt")["pmed1"]
+    assert 0 < row["mip_gap"] < 1 and row["check_ok"]  # its best plan, checked, and its gap
+    assert (again.reused, again.ran) == (1, 0)  # done: not run again
