@@ -410,7 +410,8 @@ def _print_operators_short(result: Result) -> None:
         return
     console.print(Text(f"Closed ({len(closed)}):", style="bold"))
     for kind, group in closed.groupby("kind", sort=True):
-        for line in _wrapped(f"  {kind} ({len(group)}): ", fold(sorted(group["name"]), chars=150)):
+        names = fold(sorted(group["name"]), chars=FOLD_CHARS)
+        for line in _wrapped(f"  {kind} ({len(group)}): ", names):
             console.print(Text(line))
 
 
@@ -723,6 +724,10 @@ def _value_text(raw: object) -> str:
     return str(raw)
 
 
+#: A list of names in the terminal is cut at about this many characters ("and 12 more").
+FOLD_CHARS = 150
+
+
 def _wrapped(head: str, body: str, indent: str = "    ") -> list[str]:
     """``head`` + ``body`` wrapped to the terminal, at most 80 columns (a log or pipe gets
     80 too), continuation lines indented."""
@@ -761,7 +766,7 @@ def _folded_fates(diff: pd.DataFrame, plans: list[str], yes: str) -> list[str]:
             who = f"{yes} only by {keeping[0]}"
         else:
             who = f"{yes} by {', '.join(keeping)}"
-        lines += _wrapped(f"  {who} ({len(names)}): ", fold(sorted(names), chars=150))
+        lines += _wrapped(f"  {who} ({len(names)}): ", fold(sorted(names), chars=FOLD_CHARS))
     return lines
 
 
@@ -1173,12 +1178,12 @@ def results(folder: Annotated[Path, typer.Argument(
 
     Example: klynge-opt results results/reform-variants --status optimal --export out.csv
     """
-    from .batch.store import STORE_FILE, Store
+    from .batch.store import existing
 
-    path = folder / STORE_FILE if folder.is_dir() else folder
     where = {k: v for k, v in (("status", status), ("scenario", scenario), ("kind", kind))
              if v is not None}
-    with Store(path, batch="", data="", create=False) as store:
+    with existing(folder) as store:
+        path = store.path
         frame = store.frame(where)
     if export is not None:
         from .fsio import atomic_file, guard_file, write_csv
@@ -1321,8 +1326,7 @@ def _check_csv_target(path: Path | None, *protected: str | Path | None) -> None:
 def _progress(what: str, quiet: bool = False) -> Iterator[Progress | None]:
     """A :data:`~klynge_opt.progress.Progress` for long work: on a terminal, a rich bar with
     the step of steps, failures so far, the solve running now, its current gap, elapsed and
-    time left; nothing
-    with ``--quiet`` or when stderr is not a terminal (scripts, logs, CI)."""
+    time left; nothing with ``--quiet`` or when stderr is not a terminal (scripts, logs, CI)."""
     if quiet or not err_console.is_terminal:
         yield None
         return

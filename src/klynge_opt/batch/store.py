@@ -169,3 +169,11 @@ class Store:
 
     def forget(self, keys: Iterable[str]) -> None:
         self._con.executemany("DELETE FROM tasks WHERE key = ?", [(k,) for k in keys])
+
+
+def existing(path: str | os.PathLike[str]) -> Store:
+    """The store of a batch's output folder, or the store file itself, to read (``results``,
+    ``report --batch``); an error naming the path when there is none."""
+    given = Path(path)
+    return Store(given / STORE_FILE if given.is_dir() else given, batch="", data="",
+                 create=False)

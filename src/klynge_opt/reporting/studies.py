@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..batch.store import STORE_FILE, Store
+from ..batch.store import existing
 from ..cells import unprotect_frame
 from ..problems import InputError, OutputError, Problem
 from ..progress import value_text
@@ -287,14 +287,12 @@ def read_batches(paths: Sequence[str | os.PathLike[str]]) -> list[BatchTable]:
     found: list[BatchTable] = []
     problems: list[Problem] = []
     for given in paths:
-        path = Path(given)
-        path = path / STORE_FILE if path.is_dir() else path
         try:
-            with Store(path, batch="", data="", create=False) as store:
-                frame = store.frame()
+            with existing(given) as store:
+                path, frame = store.path, store.frame()
         except OutputError as exc:
             problems.append(Problem("error", f"expected a batch's result store: {exc}",
-                                    source=str(path)))
+                                    source=str(given)))
             continue
         name = str(frame["batch"].iloc[0]) if len(frame) else path.parent.name
         # What each task varies, as a person writes it: policy.max_operators=40, seed=1.
