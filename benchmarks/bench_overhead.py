@@ -86,7 +86,7 @@ def measure(label: str, size: str, folder: Path, scenario: Scenario, tmp: Path) 
         f"({out.pairs:,} assignment pairs)")
 
     report, solver = run_solver(model, scenario.solver)
-    h = solver._solver_model  # the highspy.Highs that Pyomo drove
+    h = solver.highs  # the highspy.Highs that ran
     out.times["highs_in_pyomo"] = h.getRunTime()
     out.times["transfer"] = report.seconds - out.times["highs_in_pyomo"]
     out.rows, out.cols = h.getNumRow(), h.getNumCol()

@@ -7,7 +7,8 @@ Tools, each timed as one call from a ready cost matrix or data set to a checked 
 
 - ``klynge-opt``: ``klynge_opt.api.solve`` with the scenario's default linking, including
   load, landscape, shortest paths, build, HiGHS, extraction and the independent check;
-- ``klynge-opt pair`` / ``klynge-opt aggregated``: the same with the linking fixed;
+- ``klynge-opt pair`` / ``klynge-opt aggregated``: the same with the linking fixed (``pair``
+  is the default since 29 November 2026);
 - ``spopt + CBC`` and ``spopt + HiGHS``: ``PMedian.from_cost_matrix(...).solve(...)`` through
   PuLP (the cost matrix is computed beforehand and not timed);
 - ``minimal highspy``: the textbook p-median (x_ij <= y_j, Σ_j x_ij = 1, Σ_j y_j = p)
@@ -144,7 +145,7 @@ def main() -> None:
     parser.add_argument("--instances", default="pmed1-40")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--time-limit", type=float, default=120.0)
-    parser.add_argument("--tools", default="klynge-opt,klynge-opt pair,spopt + CBC,"
+    parser.add_argument("--tools", default="klynge-opt,klynge-opt aggregated,spopt + CBC,"
                         "spopt + HiGHS,minimal highspy")
     args = parser.parse_args()
     from klynge_opt.data import orlib

@@ -56,7 +56,7 @@ def timed(spent: dict[str, float]) -> Iterator[None]:
         setattr(module, name, timed_fn)
 
     def split_solver(out: Any, dt: float) -> None:
-        highs = out[1]._solver_model.getRunTime()
+        highs = out[1].highs.getRunTime()
         spent["HiGHS"] = spent.get("HiGHS", 0.0) + highs
         spent["hand-over"] -= highs
 

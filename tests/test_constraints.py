@@ -344,7 +344,7 @@ def test_capacity_sends_the_whole_group_to_the_far_operator() -> None:
     assert result.objective == pytest.approx(400.0)
     assert served(result, "OA") == 0.0 and served(result, "OC") == 5.0
     # The same model without its capacity rows is back at 100 only once the rows implied by
-    # capacity go too: the valid inequality stronghold_capacity, and with the default
+    # capacity go too: the valid inequality stronghold_capacity, and with the
     # aggregated linking the big-M min(cap, reach) = 3 of assign_needs_service, which alone
     # keeps the group of 5 away from OA.
     tables = capacity_world(3.0)

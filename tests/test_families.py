@@ -230,3 +230,49 @@ def test_family_binds(name):
     else:
         assert with_it is None or with_it > without * (1 + 1e-3), (
             f"{name}: does not bind ({with_it} with, {without} without)")
+
+
+# --------------------------------------------------------------------------- coupling
+
+#: Variables that belong to one demand group, by the group space they index.
+_GROUP_VARS = {"x": "x", "u": "x", "xl": "xl", "ul": "xl", "w": "w", "uc": "w", "r": "w"}
+
+
+def _cost_per_firm(tables: dict) -> None:
+    tables["operators"]["cost_per_firm"] = [5.0, 5.0, 5.0]
+
+
+#: Where the binding scenario has no row that shows the coupling.
+_COUPLING_CASES: dict[str, tuple[dict[str, Any], Callable[[dict], None] | None]] = {
+    # Without a per-firm cost the budget row holds only y and z.
+    "annual_budget": ({"policy": {"annual_budget": 2500}}, _cost_per_firm),
+}
+
+
+def _groups_in(row: Any) -> set[tuple[str, Any]]:
+    from pyomo.core.expr.visitor import identify_variables
+
+    out = set()
+    for v in identify_variables(row.body):
+        space = _GROUP_VARS.get(v.parent_component().local_name)
+        if space is not None:
+            index = v.index()
+            out.add((space, index[0] if isinstance(index, tuple) else index))
+    return out
+
+
+@pytest.mark.parametrize("name", [f.name for f in FAMILIES if f.form == "rows"])
+def test_coupling_of_assignments_is_declared(name):
+    """A family whose rows hold the assignments of two groups must say so: the model relaxes
+    binary assignments only when no such row exists (formulation.relax_assignments). Pair
+    linking: the aggregated row sums groups under a big M that never binds once v = 1."""
+    family = BY_NAME[name]
+    updates, edit = _COUPLING_CASES.get(name, BINDING[name])
+    sc = Scenario().with_updates(updates).with_updates({"solver": {"linking": "pair"}})
+    _, _, m = _built(sc, edit)
+    widest = max((len(_groups_in(row)) for c in family.components if hasattr(m, c)
+                  for row in getattr(m, c).values()), default=0)
+    if family.couples_assignments:
+        assert widest >= 2, f"{name}: declared coupling but no row holds two groups"
+    else:
+        assert widest <= 1, f"{name}: a row holds {widest} groups' assignments"

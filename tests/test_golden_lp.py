@@ -31,7 +31,9 @@ SCENARIOS: dict[str, dict] = {
     "hard": {"policy": {"max_travel_minutes": 100, "min_firms_per_operator": 1,
                         "min_firms_per_node": 1, "min_operators_per_region": 1,
                         "min_operators": 1, "max_operators": 3, "annual_budget": 4000,
-                        "require_gold": True, "keep": ["O2"]}},
+                        "require_gold": True, "keep": ["O2"]},
+             # The other form of assign_needs_service stays pinned here.
+             "solver": {"linking": "aggregated"}},
     "soft": {"policy": {"coverage": "soft", "coverage_target": 0.5, "rural_parity": True,
                         "rural_parity_tolerance": 0.1, "close": ["O3"],
                         "min_cluster_budget": 1e6, "min_knowledge_partners": 1,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+import highspy
 import pandas as pd
 import pyomo.environ as pyo
 import pytest
-from pyomo.contrib.solver.common.results import TerminationCondition
 
 from conftest import tiny_tables
 from klynge_opt import solve, write_result
@@ -61,10 +61,10 @@ def test_rows_refused_by_highs_are_an_error_not_an_optimum():
     (PROVEN_GAP, 0.5, "optimal"), (0.02, 0.05, "feasible"), (0.599, 1.0, "feasible"),
     (None, 1.0, "feasible")])
 def test_optimal_means_proven_within_the_small_gap(gap, requested, expected):
-    tc = TerminationCondition.convergenceCriteriaSatisfied
-    assert status_of(tc, gap, requested) == expected
-    assert status_of(TerminationCondition.maxTimeLimit, gap, requested) == "time_limit"
-    assert status_of(TerminationCondition.interrupted, gap, requested) == "interrupted"
+    st = highspy.HighsModelStatus
+    assert status_of(st.kOptimal, gap, requested) == expected
+    assert status_of(st.kTimeLimit, gap, requested) == "time_limit"
+    assert status_of(st.kInterrupt, gap, requested) == "interrupted"
 
 
 @pytest.mark.slow
@@ -236,3 +236,16 @@ def test_compare_does_not_reuse_an_edited_result(tmp_path, tiny_dir):
     again = compare(files, out)
     assert again.reused == {"a": False, "b": True}
     pd.testing.assert_frame_equal(again.table, first.table, check_dtype=False)
+
+
+def test_a_row_that_cannot_hold_is_infeasible_not_an_error():
+    """A row left with no variable (every term fixed) that cannot hold: Pyomo's compiler
+    refuses it before HiGHS sees the model; the answer is "infeasible"."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(domain=pyo.Binary)
+    m.x.fix(0)
+    m.y = pyo.Var(bounds=(0, 1))
+    m.need = pyo.Constraint(expr=m.x >= 1)
+    m.cost = pyo.Objective(expr=m.y)
+    report, _ = run_solver(m, Scenario().solver)
+    assert report.status == "infeasible" and not report.has_solution

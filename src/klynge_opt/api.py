@@ -21,7 +21,13 @@ from .data.scenario import Scenario, load_scenario
 from .data.scenario import input_hash as scenario_hash
 from .fsio import clean_json
 from .model.diagnosis import Diagnosis, Finding, diagnose, prechecks
-from .model.formulation import ModelInputs, build_model, polish_relief, prepare
+from .model.formulation import (
+    ModelInputs,
+    build_model,
+    polish_relief,
+    prepare,
+    restore_integrality,
+)
 from .model.landscape import Landscape, build_landscape
 from .model.solver import solve as run_solver
 from .problems import InputError, Problem
@@ -263,6 +269,8 @@ def _fewest_changes(session: Session, first: Result, *, tee: bool, verify: bool,
     assert m is not None and first.objective is not None
     tol = session.scenario.objective.tolerance
     cap = (1 + tol) * first.objective / m.objective_scale
+    # The cost bound ties all groups together: relaxed assignments could split.
+    restore_integrality(m)
     m.cost_within_tolerance = pyo.Constraint(expr=m.cost.expr <= cap + 1e-9 * abs(cap))
     m.cost.deactivate()
     total = float(session.inputs.groups["weight"].sum()) if session.inputs is not None else 0.0

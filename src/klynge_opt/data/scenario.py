@@ -155,7 +155,7 @@ class SolverOptions(_Strict):
     threads: int | None = Field(None, ge=1)
     seed: int = Field(0, ge=0)
     linking: Literal["pair", "aggregated"] = Field(
-        "aggregated", description="How assignments are tied to serving nodes (docs/model.md).")
+        "pair", description="How assignments are tied to serving nodes (docs/model.md).")
 
 
 class OperatorChange(_Strict):

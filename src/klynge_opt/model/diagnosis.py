@@ -26,7 +26,7 @@ import pyomo.environ as pyo
 
 from ..data.scenario import Policy, Scenario
 from .families import BY_NAME, FAMILIES, FAMILY_OF
-from .formulation import ModelInputs, build_model, prepare
+from .formulation import ModelInputs, build_model, prepare, restore_integrality
 from .landscape import Landscape
 from .solver import solve as run_solver
 
@@ -377,6 +377,8 @@ def elastic(land: Landscape, scenario: Scenario) -> list[Finding]:
     sc = scenario.with_updates({"solver": {"linking": "pair"}})  # capacity only in `capacity`
     inp = prepare(land, sc)
     m = build_model(inp, sc)
+    # Slack on the assignment rows lets groups split: only binaries keep firms whole.
+    restore_integrality(m)
     slacks = _elasticise(m, float(inp.groups["weight"].sum()))
     report, _ = run_solver(m, sc.solver)
     if not report.has_solution:

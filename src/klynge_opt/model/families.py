@@ -50,6 +50,11 @@ class Family:
     #: A valid inequality: implied by the others, so the checker has no rule for it and the
     #: elastic model switches it off.
     implied: bool = False
+    #: Its rows tie the assignments of different groups together (a shared capacity, a share
+    #: of all firms, a budget). Without any such row the choice of operator is separate for
+    #: each group once y, v and z are fixed, so binary assignments can be relaxed to [0, 1]
+    #: at no loss (``docs/model.md``, "Integral assignments").
+    couples_assignments: bool = False
     #: Violation names the independent checker reports for this family.
     checks: tuple[str, ...] = ()
     relaxations: tuple[Relaxation, ...] = ()
@@ -136,12 +141,14 @@ FAMILIES: tuple[Family, ...] = (
         remedies=("radius", "soft_coverage", *_OPERATOR_LEVERS, "critical_mass")),
     Family(
         "capacity", "Σ_g q_g x_go <= cap_o y_o for operators with a capacity.",
-        components=("capacity",), structural=True, checks=("capacity",), elastic_weight=1.0,
+        components=("capacity",), structural=True,
+        couples_assignments=True, checks=("capacity",), elastic_weight=1.0,
         messages={"capacity": "capacity: operator {key} would need {amount:g} more places"},
         remedies=(*_OPERATOR_LEVERS, "critical_mass")),
     Family(
         "max_utilisation", "Σ_g q_g x_go <= max_utilisation · cap_o y_o: headroom for growth.",
         components=("max_utilisation",), policy_keys=("max_utilisation",),
+        couples_assignments=True,
         checks=("max_utilisation",),
         relaxations=(_relax("utilisation headroom", "max_utilisation = 1 (full capacity)",
                             lambda p: p.max_utilisation < 1,
@@ -158,6 +165,7 @@ FAMILIES: tuple[Family, ...] = (
         "critical_mass",
         "Σ_g q_g x_go >= m_op y_o (min_firms_per_operator); per node >= m_node v_os.",
         components=("min_firms_per_operator", "min_firms_per_node"),
+        couples_assignments=True,
         policy_keys=("min_firms_per_operator", "min_firms_per_node"),
         checks=("min_firms_per_operator", "min_firms_per_node"),
         relaxations=(_relax("operator critical mass",
@@ -174,6 +182,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "coverage", "Soft coverage: Σ_g q_g (1 - u_g) >= coverage_target Σ_g q_g.",
         components=("coverage",), policy_keys=("coverage", "coverage_target"),
+        couples_assignments=True,
         checks=("coverage",),
         relaxations=(_relax("coverage target",
                             "coverage_target = 0 (unserved firms still penalised)",
@@ -186,6 +195,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "rural_parity", "Soft coverage: rural served share >= urban share - tolerance.",
         components=("rural_parity",), policy_keys=("rural_parity", "rural_parity_tolerance"),
+        couples_assignments=True,
         checks=("rural_parity",),
         relaxations=(_relax("rural parity", "rural_parity = false",
                             lambda p: p.coverage == "soft" and p.rural_parity,
@@ -197,6 +207,7 @@ FAMILIES: tuple[Family, ...] = (
         "coverage_floors", "Soft coverage: each municipality's / region's served share >= "
                            "min_coverage_per_municipality / min_coverage_per_region.",
         components=("min_coverage_per_municipality", "min_coverage_per_region"),
+        couples_assignments=True,
         policy_keys=("min_coverage_per_municipality", "min_coverage_per_region"),
         checks=("min_coverage_per_municipality", "min_coverage_per_region"),
         relaxations=(_relax("coverage floors per place",
@@ -252,6 +263,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "annual_budget", "Σ_o (a_o y_o + v_o Σ_g q_g x_go) + Σ_c a_c z_c <= annual_budget.",
         components=("annual_budget",), policy_keys=("annual_budget",), checks=("annual_budget",),
+        couples_assignments=True,
         relaxations=(_relax("annual budget",
                             "no cap on annual operating cost (annual_budget removed)",
                             lambda p: p.annual_budget is not None,
@@ -345,7 +357,8 @@ FAMILIES += (
     Family(
         "cluster_capacity", "Σ_g q_g w_gc <= max_utilisation · (cap_c z_c + Σ_c0 cap_c0 "
                             "mg_c0c).",
-        components=("cluster_capacity",), structural=True, checks=("cluster_capacity",),
+        components=("cluster_capacity",), structural=True,
+        couples_assignments=True, checks=("cluster_capacity",),
         elastic_weight=1.0,
         messages={"cluster_capacity": "cluster_capacity: cluster {key} would need {amount:g} "
                                       "more places"},
@@ -353,6 +366,7 @@ FAMILIES += (
     Family(
         "min_members_per_cluster", "Σ_g q_g w_gc >= min_members_per_cluster · z_c.",
         components=("min_members_per_cluster",), policy_keys=("min_members_per_cluster",),
+        couples_assignments=True,
         checks=("min_members_per_cluster",),
         relaxations=(_relax("cluster members critical mass", "min_members_per_cluster = 0",
                             lambda p: p.min_members_per_cluster > 0,

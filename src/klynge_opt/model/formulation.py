@@ -190,7 +190,66 @@ def build_model(inp: ModelInputs, scenario: Scenario) -> pyo.ConcreteModel:
     objective(m, inp, scenario)
     if scenario.objective.sense == "max_effect":
         effect(m, inp, scenario)
+    relax_assignments(m, scenario)
     return m
+
+
+#: The assignment variables, each with the unserved share that completes its groups' rows.
+ASSIGNMENT_VARS: tuple[tuple[str, str], ...] = (("x", "u"), ("xl", "ul"), ("w", "uc"))
+
+
+def relax_assignments(m: pyo.ConcreteModel, scenario: Scenario) -> None:
+    """x, xl, w in [0, 1] instead of binary when no row couples the groups' assignments.
+
+    Once y, v and z are fixed, each group then chooses among its open providers on its own
+    (Σ_o x_go (+ u_g) = 1 and x_go <= v_os), a problem whose vertices are integral: the
+    optimum is the same and HiGHS branches on the facilities only, as the textbook
+    p-median does. :func:`klynge_opt.model.solver.solve` turns any fractional answer into a
+    whole one that costs no more (:func:`assignment_choices`). Rows that tie groups together
+    (``couples_assignments`` in the registry), merger relief (its cost rides on w) and the
+    two-stage effect objective keep the binaries.
+    """
+    if scenario.policy.allow_split or scenario.objective.sense == "max_effect" \
+            or hasattr(m, "mg"):
+        return
+    for family in FAMILIES:
+        if family.couples_assignments and any(
+                len(getattr(m, c)) for c in family.components if hasattr(m, c)):
+            return
+    for name, _ in ASSIGNMENT_VARS:
+        if hasattr(m, name):
+            getattr(m, name).domain = pyo.UnitInterval
+    m._assignments_relaxed = True
+
+
+def restore_integrality(m: pyo.ConcreteModel) -> None:
+    """Binary assignments again: for a model about to receive a row or objective that couples
+    groups (the cost bound of fewest_changes, the elastic model of the diagnosis)."""
+    if not getattr(m, "_assignments_relaxed", False):
+        return
+    for name, _ in ASSIGNMENT_VARS:
+        if hasattr(m, name):
+            getattr(m, name).domain = pyo.Binary
+    m._assignments_relaxed = False
+
+
+def assignment_choices(m: pyo.ConcreteModel) -> list[list[pyo.Var]]:
+    """Per demand group, the variables whose sum is 1: its assignments and, under soft
+    coverage, its unserved share."""
+    out: list[list[pyo.Var]] = []
+    for name, unserved in ASSIGNMENT_VARS:
+        if not hasattr(m, name):
+            continue
+        var = getattr(m, name)
+        slack = getattr(m, unserved, None)
+        by_group: dict[object, list[pyo.Var]] = {}
+        for (g, _), data in var.items():
+            by_group.setdefault(g, []).append(data)
+        if slack is not None:
+            for g, data in slack.items():
+                by_group.setdefault(g, []).append(data)
+        out += by_group.values()
+    return out
 
 
 def add_variables(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
