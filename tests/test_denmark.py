@@ -199,21 +199,24 @@ def test_status_quo_evaluation(dk):
     assert r.summary["savings"]["total"] == 0
 
 
-def _within_gap(r) -> bool:
-    """Solved to the bundled scenarios' gap (0.1 %, scenarios/common.toml)."""
-    return r.status in ("optimal", "feasible") and r.summary["mip_gap"] <= 1e-3 + 1e-12
+def _within_gap(r, gap: float = 1e-4) -> bool:
+    """Solved to the bundled scenarios' gap (0.01 %, scenarios/common.toml) or ``gap``."""
+    return r.status in ("optimal", "feasible") and r.summary["mip_gap"] <= gap + 1e-12
+
+
+#: The fast suite's reading of paper-2017: stopped at 0.1 % (20 s instead of 85 s to prove);
+#: the structure checked below holds for every plan within it.
+FAST = {"solver": {"mip_gap": 1e-3}}
 
 
 @pytest.fixture(scope="module")
 def paper(dk):
-    return solve(dk, load_scenario(ROOT / "scenarios" / "paper-2017.toml"))
+    return solve(dk, load_scenario(ROOT / "scenarios" / "paper-2017.toml").with_updates(FAST))
 
 
-def test_paper_2017_solves_to_proven_optimum_and_checks(dk, paper):
+def test_paper_2017_solves_within_its_gap_and_checks(dk, paper):
     r = paper
-    # Proven within the scenario's gap of 0.1 % (common.toml: the cluster-merger MIP closes
-    # the last 0.07 % slowly; docs/performance.md), not the 0.01 % that "optimal" means.
-    assert _within_gap(r)
+    assert _within_gap(r, 1e-3)
     assert r.summary["check"]["ok"], r.summary["check"]["violations"][:5]
     assert check_result(r, dataset=dk).ok
     cl = r.clusters
@@ -233,7 +236,20 @@ def test_paper_2017_solves_to_proven_optimum_and_checks(dk, paper):
     assert r.summary["savings"]["total"] > 0
 
 
-@pytest.mark.slow  # ~25 s
+@pytest.mark.slow  # ~85 s
+def test_paper_2017_as_bundled_is_proven_and_serves_every_member(dk):
+    """The bundled gap proves the optimum; at 0.1 % HiGHS could stop at a near-tie that left
+    2 % of cluster members without a cluster (docs/denmark.md). The optimum serves all."""
+    r = solve(dk, load_scenario(ROOT / "scenarios" / "paper-2017.toml"))
+    assert r.status == "optimal" and r.summary["check"]["ok"]
+    by_service = r.summary["coverage_by_service"]
+    assert all(by_service[s]["all"] == pytest.approx(1.0) for s in ("local", "guidance",
+                                                                   "cluster"))
+    assert (r.summary["counts"]["operators_after"], r.summary["counts"]["clusters_after"]) \
+        == (147, 10)
+
+
+@pytest.mark.slow  # ~30 s
 def test_reality_2021_keeps_the_named_clusters_and_six_hubs(dk):
     sc = load_scenario(ROOT / "scenarios" / "reality-2021.toml")
     r = solve(dk, sc)
@@ -245,7 +261,7 @@ def test_reality_2021_keeps_the_named_clusters_and_six_hubs(dk):
     assert len(hubs) == 6 and "erhvervshus_sydjylland" in set(hubs["operator_id"])
 
 
-@pytest.mark.slow  # ~35 s
+@pytest.mark.slow  # ~60 s
 def test_committee_2018_has_ten_to_twelve_national_clusters(dk):
     r = solve(dk, load_scenario(ROOT / "scenarios" / "committee-2018.toml"))
     assert _within_gap(r) and r.summary["check"]["ok"]
@@ -253,7 +269,7 @@ def test_committee_2018_has_ten_to_twelve_national_clusters(dk):
     assert r.summary["coverage"]["all"] >= 0.90 - 1e-9
 
 
-@pytest.mark.slow  # ~60 s (two solves)
+@pytest.mark.slow  # ~140 s (two solves)
 def test_budget_scenario_stays_within_budget(dk):
     sc = load_scenario(ROOT / "scenarios" / "budget-1000.toml")
     r = solve(dk, sc)
