@@ -204,8 +204,8 @@ def relax_assignments(m: pyo.ConcreteModel, scenario: Scenario) -> None:
     Once y, v and z are fixed, each group then chooses among its open providers on its own
     (Σ_o x_go (+ u_g) = 1 and x_go <= v_os), a problem whose vertices are integral: the
     optimum is the same and HiGHS branches on the facilities only, as the textbook
-    p-median does. :func:`klynge_opt.model.solver.solve` turns any fractional answer into a
-    whole one that costs no more (:func:`assignment_choices`). Rows that tie groups together
+    p-median does. :func:`klynge_opt.model.solver.whole_assignments` turns any fractional
+    answer into a whole one that costs no more. Rows that tie groups together
     (``couples_assignments`` in the registry), merger relief (its cost rides on w) and the
     two-stage effect objective keep the binaries.
     """
