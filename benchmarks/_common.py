@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "performance.md"
 #: The OR-Library instances shipped with the tests (cap/, pmed/ and the published optima).
 ORLIB_COPY = ROOT / "tests" / "data" / "orlib"
-SECTIONS = ("load", "reform", "denmark", "overhead", "orlib")
+SECTIONS = ("load", "reform", "denmark", "overhead", "orlib", "continent")
 #: Other work on the shared machine shows in the load average; recorded at import.
 _LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
@@ -40,7 +40,10 @@ Figures measured by the benchmarks in `benchmarks/` (run on demand, never by pyt
 - `python3 benchmarks/bench_overhead.py`: modelling overhead (load, build, transfer to
   HiGHS, extract) against HiGHS's own solve time of the same model read from MPS;
 - `python3 benchmarks/bench_orlib.py`: all 37 OR-Library cap instances to their published
-  optima, in both linking modes.
+  optima, in both linking modes;
+- `python3 benchmarks/bench_continent.py`: a 10,000-municipality, 1,000,000-firm synthetic
+  landscape (sparse travel times) loaded, built and prepared, and dense against sparse at
+  1,000 municipalities.
 
 Each section below is rewritten by its benchmark and states when and where it was measured.
 Ratios are always between figures measured in the same run on the same machine; absolute

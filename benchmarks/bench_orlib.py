@@ -1,5 +1,6 @@
 """All 37 OR-Library cap instances (cap41–cap134) to their published optima, in both linking
-modes ("pair", the default since 29 November 2026, and "aggregated"), with mip_gap 0.
+modes ("pair", what the default "auto" picks for every cap instance, and "aggregated"),
+with mip_gap 0.
 
 Per instance: the wall time of ``klynge_opt.api.solve`` (validation, landscape, build, HiGHS,
 extraction and the independent check), median of N repeats, and the HiGHS part alone.

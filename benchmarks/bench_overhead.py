@@ -133,9 +133,10 @@ def measure(label: str, size: str, folder: Path, scenario: Scenario, tmp: Path) 
 def synthetic_case(scale: int, time_limit: float, tmp: Path,
                    municipality_cap: int) -> tuple[str, Path, Scenario]:
     size = {k: v * scale for k, v in DENMARK_SIZE.items()}
-    # Travel times are a dense municipality x municipality matrix from all-pairs Dijkstra:
-    # 9,800 municipalities took 376 s to build the landscape and prepare's eligible_pairs
-    # cross product passed 11 GB before the travel-time filter, so municipalities are capped.
+    # Municipalities are capped: the generator packs every municipality into a Denmark-sized
+    # box, so 9,800 of them put a third of all municipality pairs within paper-2017's radius
+    # (15 million eligible pairs at 10,000: bench_continent.py) - a landscape no one solves.
+    # The travel times themselves scale now (sparse above 2,500 municipalities).
     size["municipalities"] = DENMARK_SIZE["municipalities"] * min(scale, municipality_cap)
     t = time.perf_counter()
     tables = synthetic_tables(seed=17, **size)

@@ -7,8 +7,8 @@ Tools, each timed as one call from a ready cost matrix or data set to a checked 
 
 - ``klynge-opt``: ``klynge_opt.api.solve`` with the scenario's default linking, including
   load, landscape, shortest paths, build, HiGHS, extraction and the independent check;
-- ``klynge-opt pair`` / ``klynge-opt aggregated``: the same with the linking fixed (``pair``
-  is the default since 29 November 2026);
+- ``klynge-opt pair`` / ``klynge-opt aggregated``: the same with the linking fixed (the default
+  ``auto`` picks ``pair`` for every pmed instance);
 - ``spopt + CBC`` and ``spopt + HiGHS``: ``PMedian.from_cost_matrix(...).solve(...)`` through
   PuLP (the cost matrix is computed beforehand and not timed);
 - ``minimal highspy``: the textbook p-median (x_ij <= y_j, Σ_j x_ij = 1, Σ_j y_j = p)

@@ -10,10 +10,11 @@ Every solve must be proven optimal and pass the independent checker. The instanc
 
 Measured on the 2-core development machine (see docs/performance.md, bench_orlib.py): all 37
 cap instances take about 12 s per linking mode end to end, so the whole set runs by default
-with the default ``pair`` linking. The ``aggregated`` sweep runs a representative subset by
-default and the rest under ``@pytest.mark.slow``, as do pmed1–pmed5 with aggregated linking
-and the three large uncapacitated instances capa/capb/capc (slow tests are deselected by the
-project's pytest addopts; ``pytest -m slow`` runs them: about 90 s with test_solver's).
+with ``pair`` linking (what the default ``auto`` picks for them). The ``aggregated`` sweep
+runs a representative subset by default and the rest under ``@pytest.mark.slow``, as do
+pmed1–pmed5 with aggregated linking and the three large uncapacitated instances
+capa/capb/capc (slow tests are deselected by the project's pytest addopts; ``pytest -m slow``
+runs them: about 90 s with test_solver's).
 """
 
 from __future__ import annotations

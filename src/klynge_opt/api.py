@@ -173,7 +173,8 @@ def run(session: Session, *, tee: bool = False, verify: bool = True,
                    "time_limit": "the time limit was reached before any plan was found"}.get(
             report.status, f"the solver stopped without a solution ({report.termination})")
         summary = {"status": report.status, "proven_optimal": False, "message": message,
-                   "solver_termination": report.termination, "timings": timings, **base}
+                   "solver_termination": report.termination,
+                   "linking": getattr(model, "_linking", None), "timings": timings, **base}
         return Result(report.status, clean_json(summary), scenario=sc, message=message)
 
     t = time.perf_counter()

@@ -154,8 +154,9 @@ class SolverOptions(_Strict):
     mip_gap: float = Field(PROVEN_GAP, ge=0, le=1, description="Relative MIP gap to stop at.")
     threads: int | None = Field(None, ge=1)
     seed: int = Field(0, ge=0)
-    linking: Literal["pair", "aggregated"] = Field(
-        "pair", description="How assignments are tied to serving nodes (docs/model.md).")
+    linking: Literal["auto", "pair", "aggregated"] = Field(
+        "auto", description="How assignments are tied to serving nodes: auto chooses per "
+                            "instance (docs/model.md).")
 
 
 class OperatorChange(_Strict):

@@ -363,29 +363,64 @@ def host_retained(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) ->
     m.host_serves = pyo.Constraint(idx, rule=lambda m, c, s: m.z[c] <= m.v[host[c], s])
 
 
+#: ``linking = "auto"`` aggregates above this many guidance pairs when capacities bound most
+#: aggregated rows (:func:`choose_linking`; the measurements are in docs/model.md).
+AGGREGATE_ABOVE_PAIRS = 50_000
+#: ... and when at least this share of the (operator, stronghold) rows has M_os = cap_o below
+#: the weight the operator could reach in that stronghold.
+CAPACITY_BOUND_SHARE = 0.5
+
+
+def _linking_rows(inp: ModelInputs) -> pd.DataFrame:
+    """One row per (operator_id, stronghold_id) that serves pairs: ``members`` (its groups),
+    ``reach`` (their weight) and ``big_m`` = min(cap_o, reach)."""
+    pairs = inp.pairs.assign(stronghold_id=inp.pairs["group_id"].map(inp.groups["stronghold_id"]),
+                             q=inp.pairs["group_id"].map(inp.groups["weight"]))
+    rows = pairs.groupby(["operator_id", "stronghold_id"]).agg(
+        members=("group_id", list), reach=("q", "sum"))
+    cap = inp.operators["capacity"].reindex(rows.index.get_level_values("operator_id"))
+    rows["big_m"] = np.fmin(cap.to_numpy(float), rows["reach"].to_numpy(float))
+    return rows
+
+
+def choose_linking(inp: ModelInputs, scenario: Scenario) -> str:
+    """The linking form to build: the scenario's, or under ``auto`` ``aggregated`` when the
+    landscape has more than :data:`AGGREGATE_ABOVE_PAIRS` guidance pairs and capacities
+    bound at least :data:`CAPACITY_BOUND_SHARE` of the aggregated rows, else ``pair``.
+
+    Why these two: without binding capacities M_os is everything the operator can reach and
+    the aggregated LP is weak (p-median, uncapacitated warehouses: ``pair`` proves pmed40 in
+    96 s where ``aggregated`` is 9.5 % from its bound after 400 s); with them the aggregated
+    row is almost the capacity row, and from about 10⁵ pairs on ``pair``'s extra rows cost
+    more LP time than their strength repays (capa at capacity 8,000, 10⁵ pairs; the 10×
+    synthetic landscape, 4.3·10⁵). Below 2·10⁴ pairs the two tie or ``pair`` wins.
+    """
+    chosen = scenario.solver.linking
+    if chosen != "auto":
+        return chosen
+    if len(inp.pairs) <= AGGREGATE_ABOVE_PAIRS:
+        return "pair"
+    rows = _linking_rows(inp)
+    bound = float((rows["big_m"] < rows["reach"] - 1e-9).mean())
+    return "aggregated" if bound >= CAPACITY_BOUND_SHARE else "pair"
+
+
 def serve_needs_operator(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
     """v_os <= y_o; and assignment only to serving nodes: x_go <= v_o,s(g) per pair
-    (``linking = "pair"``), or Σ_{g in s} q_g x_go <= M_os v_os (``"aggregated"``, with
-    M_os = min(cap_o, weight of s reachable by o))."""
+    (linking ``pair``), or Σ_{g in s} q_g x_go <= M_os v_os (``aggregated``, with
+    M_os = min(cap_o, weight of s reachable by o)); :func:`choose_linking` decides."""
     m.serve_needs_operator = pyo.Constraint(m.K, rule=lambda m, o, s: m.v[o, s] <= m.y[o])
-    if scenario.solver.linking == "pair":
+    m._linking = choose_linking(inp, scenario)
+    if m._linking == "pair":
         m.assign_needs_service = pyo.Constraint(
             m.E, rule=lambda m, g, o: m.x[g, o] <= m.v[o, m._stronghold_of[g]])
         return
-    # Aggregated: one row per (o, s) instead of one per pair. The LP is weaker, but far
-    # smaller; on fixed-cost dominated instances HiGHS proves optimality faster with it.
-    pairs = inp.pairs.assign(stronghold_id=inp.pairs["group_id"].map(inp.groups["stronghold_id"]),
-                             q=inp.pairs["group_id"].map(inp.groups["weight"]))
-    reach = pairs.groupby(["operator_id", "stronghold_id"])["q"].sum()
-    members = pairs.groupby(["operator_id", "stronghold_id"])["group_id"].agg(list)
-    cap = inp.operators["capacity"]
-
-    def big_m(o: str, s: str) -> float:
-        return float(min(reach[o, s], cap[o])) if not np.isnan(cap[o]) else float(reach[o, s])
-
+    # One row per (o, s) instead of one per pair: a weaker LP, far smaller.
+    rows = _linking_rows(inp)
     m.assign_needs_service = pyo.Constraint(
-        list(members.index), rule=lambda m, o, s: sum(
-            m._q[g] * m.x[g, o] for g in members[o, s]) <= big_m(o, s) * m.v[o, s])
+        list(rows.index), rule=lambda m, o, s: sum(
+            m._q[g] * m.x[g, o] for g in rows.at[(o, s), "members"])
+        <= float(rows.at[(o, s), "big_m"]) * m.v[o, s])
 
 
 def assignment(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:

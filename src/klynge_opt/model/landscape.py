@@ -21,6 +21,7 @@ Nodes are ``(kind, id)`` tuples so that ids of different kinds never collide.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -29,9 +30,12 @@ import numpy as np
 import pandas as pd
 
 from ..data.dataset import Dataset
-from ..data.geography import TravelTimes, travel_times
+from ..data.geography import TravelTimes, ragged_arange, travel_times
 
 GROUP_SEPARATOR = "|"
+#: Sparse travel times: the first radius searched for a group's nearest competent operator
+#: (groups with none within it are looked up exactly, against every competent operator).
+NEAREST_RADIUS_MINUTES = 60.0
 
 
 def _escape(ids: pd.Series) -> pd.Series:
@@ -102,28 +106,99 @@ class Landscape:
     def eligible_pairs(self, max_minutes: float | None = None) -> pd.DataFrame:
         """Every (group, operator) with the operator competent in the group's stronghold
         and, if ``max_minutes`` is given, within that travel time. Columns:
-        ``group_id, operator_id, minutes``."""
-        ops = self.dataset.operators[["operator_id", "municipality_id"]].rename(
-            columns={"municipality_id": "operator_municipality"})
-        comp = self.competence.merge(ops, on="operator_id")
-        pairs = self.groups[["group_id", "municipality_id", "stronghold_id"]].merge(
-            comp, on="stronghold_id")
-        i = self.times.position(pairs["municipality_id"])
-        j = self.times.position(pairs["operator_municipality"])
-        pairs["minutes"] = self.times.minutes[i, j]
-        if max_minutes is not None:
-            pairs = pairs[pairs["minutes"] <= max_minutes + 1e-9]
-        return pairs[["group_id", "operator_id", "minutes"]].sort_values(
-            ["group_id", "operator_id"], ignore_index=True)
+        ``group_id, operator_id, minutes``, sorted by group and operator."""
+        return self._eligible(self.groups, max_minutes)
+
+    def _eligible(self, groups: pd.DataFrame, max_minutes: float | None) -> pd.DataFrame:
+        ops = self.dataset.operators
+        # Operator ids as the operators table types them (the merge of before kept that);
+        # an operator missing there has no place, so no pair (as an inner merge).
+        row = pd.Index(ops["operator_id"]).get_indexer(self.competence["operator_id"])
+        comp = self.competence[row >= 0]
+        row = row[row >= 0]
+        g, o, minutes = reachable_pairs(
+            self.times, groups["municipality_id"], groups["stronghold_id"],
+            ops["municipality_id"].iloc[row], comp["stronghold_id"], max_minutes)
+        return sorted_pairs({"group_id": take(groups["group_id"], g),
+                             "operator_id": take(ops["operator_id"], row[o]),
+                             "minutes": minutes})
 
     def nearest_competent(self) -> pd.DataFrame:
         """For each group: the nearest competent operator and its travel time."""
-        pairs = self.eligible_pairs()
+        # Sparse travel times: a group with a competent operator within a radius has its
+        # nearest there; only the others are looked up against every competent operator.
+        # Dense: one pass over every pair, as the radius is None.
+        held = self.times.held_radius
+        radius = None if held == math.inf else max(held or 0.0, NEAREST_RADIUS_MINUTES)
+        pairs = self.eligible_pairs(radius)
+        rest = ~self.groups["group_id"].isin(pairs["group_id"])
+        if radius is not None and rest.any():
+            pairs = pd.concat([pairs, self._eligible(self.groups[rest], None)],
+                              ignore_index=True)
         best = pairs.sort_values(["group_id", "minutes", "operator_id"]).drop_duplicates(
             "group_id")
         out = self.groups.merge(best, on="group_id", how="left")
         return out.rename(columns={"operator_id": "nearest_operator",
                                    "minutes": "nearest_minutes"})
+
+
+def reachable_pairs(times: TravelTimes, left_place: pd.Series, left_key: pd.Series,
+                    right_place: pd.Series, right_key: pd.Series, max_minutes: float | None,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row positions ``(left, right)`` and minutes of every left row (a demand group: its
+    municipality and key) and right row (a provider: its municipality and key) with equal
+    keys and a travel time from left to right of at most ``max_minutes`` (any when None).
+
+    Never forms the cross product of rows: per key, the municipality pairs within reach come
+    from the travel times (``TravelTimes.reach``, radius-limited), and only those are expanded
+    to the rows at both ends."""
+    lpos = times.position(left_place.to_numpy())
+    rpos = times.position(right_place.to_numpy())
+    codes, _ = pd.factorize(pd.concat([left_key, right_key], ignore_index=True))
+    lkey, rkey = codes[:len(lpos)], codes[len(lpos):]
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for key in np.intersect1d(lkey, rkey):
+        lrows, rrows = np.flatnonzero(lkey == key), np.flatnonzero(rkey == key)
+        lby, rby = _by_place(lpos[lrows]), _by_place(rpos[rrows])
+        frm, to, minutes = times.reach(lby[0], rby[0], max_minutes)
+        # Each municipality pair -> its left rows, then each of those -> its right rows.
+        li, first = _expand(lby, frm)
+        ri, second = _expand(rby, to[first])
+        out.append((lrows[li[second]], rrows[ri], minutes[first][second]))
+    if not out:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    left, right, minutes = (np.concatenate(parts) for parts in zip(*out, strict=True))
+    return left, right, minutes
+
+
+def _by_place(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows grouped by municipality: distinct positions, first row of each in ``order``,
+    row counts, and ``order`` (row indices sorted by position)."""
+    order = np.argsort(pos, kind="stable")
+    places, starts, counts = np.unique(pos[order], return_index=True, return_counts=True)
+    return places, starts, counts, order
+
+
+def _expand(by: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], pos: np.ndarray,
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """For each entry of ``pos`` every row at that municipality: ``(row, entry)`` arrays."""
+    places, starts, counts, order = by
+    at = np.searchsorted(places, pos)
+    entry = np.repeat(np.arange(len(pos)), counts[at])
+    return order[ragged_arange(starts[at], counts[at])], entry
+
+
+def take(column: pd.Series, rows: np.ndarray) -> pd.Series:
+    """``column`` at row positions ``rows``, its dtype kept (a merge would keep it too)."""
+    return column.iloc[rows].reset_index(drop=True)
+
+
+def sorted_pairs(columns: dict[str, np.ndarray | pd.Series]) -> pd.DataFrame:
+    """A pair table sorted by its first two columns (ids, as ``sort_values`` orders text)."""
+    frame = pd.DataFrame(columns)
+    keys = list(columns)[:2]
+    return frame.sort_values(keys, ignore_index=True)
 
 
 def _competence(ds: Dataset) -> pd.DataFrame:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..data.dataset import Dataset
 from ..data.scenario import Effect, Policy
-from .landscape import GROUP_SEPARATOR, Landscape, group_id
+from .landscape import GROUP_SEPARATOR, Landscape, group_id, reachable_pairs, sorted_pairs, take
 
 SERVICES: tuple[str, ...] = ("local", "guidance", "cluster")
 #: Operator layers that give guidance (``other`` keeps the competence rule of today's model).
@@ -163,14 +163,15 @@ def local_pairs(land: Landscape, groups: pd.DataFrame, providers: pd.Index,
                 max_minutes: float | None) -> pd.DataFrame:
     """(group, operator, minutes) for every local group and local operator within reach."""
     ops = land.dataset.operators.set_index("operator_id").loc[providers, "municipality_id"]
-    pairs = pd.DataFrame({"group_id": np.repeat(groups.index.to_numpy(), len(ops)),
-                          "operator_id": np.tile(ops.index.to_numpy(), len(groups))})
-    i = land.times.position(np.repeat(groups["municipality_id"].to_numpy(), len(ops)))
-    j = land.times.position(np.tile(ops.to_numpy(), len(groups)))
-    pairs["minutes"] = land.times.minutes[i, j] if len(pairs) else np.zeros(0)
-    if max_minutes is not None:
-        pairs = pairs[pairs["minutes"] <= max_minutes + 1e-9]
-    return pairs.sort_values(["group_id", "operator_id"], ignore_index=True)
+    # One key for all: every local operator serves every local group it reaches.
+    g, o, minutes = reachable_pairs(land.times, groups["municipality_id"],
+                                    pd.Series(0, index=groups.index), ops,
+                                    pd.Series(0, index=ops.index), max_minutes)
+    # Ids typed as the cross product of before typed them: inferred, object when it is empty.
+    dtype = None if len(groups) and len(ops) else object
+    return sorted_pairs({"group_id": take(pd.Series(groups.index.to_numpy(), dtype=dtype), g),
+                         "operator_id": take(pd.Series(ops.index.to_numpy(), dtype=dtype), o),
+                         "minutes": minutes})
 
 
 def merge_pairs(ds: Dataset) -> pd.DataFrame:
@@ -192,16 +193,15 @@ def cluster_pairs(land: Landscape, groups: pd.DataFrame, max_minutes: float | No
     host_muni = ds.clusters.set_index("cluster_id")["operator_id"].map(
         ds.operators.set_index("operator_id")["municipality_id"])
     g = groups.reset_index()[["group_id", "municipality_id", "stronghold_id", "current"]]
-    pairs = g.merge(ds.cluster_strongholds[["cluster_id", "stronghold_id"]], on="stronghold_id")
-    if pairs.empty:
+    covers = ds.cluster_strongholds[["cluster_id", "stronghold_id"]]
+    if not g["stronghold_id"].isin(covers["stronghold_id"]).any():
         return pd.DataFrame({"group_id": [], "cluster_id": [], "minutes": [], "moved": []})
-    i = land.times.position(pairs["municipality_id"])
-    j = land.times.position(pairs["cluster_id"].map(host_muni))
-    pairs["minutes"] = land.times.minutes[i, j]
+    gi, ci, minutes = reachable_pairs(land.times, g["municipality_id"], g["stronghold_id"],
+                                      covers["cluster_id"].map(host_muni),
+                                      covers["stronghold_id"], max_minutes)
+    clusters = take(covers["cluster_id"], ci)
     # A firm without a membership joins a cluster: no change of cluster, no disruption.
-    pairs["moved"] = [bool(cur) and c not in cur for c, cur in zip(
-        pairs["cluster_id"], pairs["current"], strict=True)]
-    if max_minutes is not None:
-        pairs = pairs[pairs["minutes"] <= max_minutes + 1e-9]
-    return pairs[["group_id", "cluster_id", "minutes", "moved"]].sort_values(
-        ["group_id", "cluster_id"], ignore_index=True)
+    moved = [bool(cur) and c not in cur for c, cur in zip(
+        clusters, g["current"].to_numpy()[gi], strict=True)]
+    return sorted_pairs({"group_id": take(g["group_id"], gi), "cluster_id": clusters,
+                         "minutes": minutes, "moved": np.asarray(moved, dtype=bool)})

@@ -499,7 +499,7 @@ def _minutes(ctx: Context, rows: pd.DataFrame) -> np.ndarray:
     if served.any():
         i = ctx.times.position(rows.loc[served, "municipality_id_raw"])
         j = ctx.times.position(rows.loc[served, "operator_id"].map(ctx.ops["municipality_id"]))
-        minutes[served] = ctx.times.minutes[i, j]
+        minutes[served] = ctx.times.lookup(i, j)
     return minutes
 
 
@@ -1635,8 +1635,7 @@ def _sq_rows(ctx: Context) -> pd.DataFrame:
     where = ops["municipality_id"]
 
     def minutes(m: str, o: str) -> float:
-        return float(ctx.times.minutes[ctx.times.position([m])[0],
-                                       ctx.times.position([where[o]])[0]])
+        return ctx.times.between(m, where[o])
 
     @functools.cache
     def best(m: str, cands: tuple[tuple[str, str], ...], own_first: bool,

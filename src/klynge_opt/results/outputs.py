@@ -379,6 +379,8 @@ class ResultSummary(SummaryPart):
     objective_bound: float | None = field(default=None, metadata=_WITH_PLAN)
     mip_gap: float | None = field(default=None, metadata=_WITH_PLAN)
     solver_termination: str | None = field(default=None, metadata=_WITH_PLAN)
+    #: The linking form built (``solver.linking``, with ``auto`` resolved: docs/model.md).
+    linking: str | None = field(default=None, metadata=_IF_SET)
     timings: Timings | None = field(default=None, metadata=_IF_SET)
     counts: Counts | None = field(default=None, metadata=_IF_SET)
     coverage: Coverage | None = field(default=None, metadata=_IF_SET)

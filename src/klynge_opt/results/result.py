@@ -363,7 +363,7 @@ def _minutes(land: Landscape, firm_muni: pd.Series, op_muni: pd.Series) -> np.nd
     if has.any():
         i = land.times.position(firm_muni[has])
         j = land.times.position(op_muni[has])
-        minutes[has] = land.times.minutes[i, j]
+        minutes[has] = land.times.lookup(i, j)
     return minutes
 
 
@@ -625,8 +625,8 @@ def _legacy_status_quo_plan(land: Landscape) -> pd.DataFrame:
     nonmember = firms[~firms["firm_id"].isin(ds.memberships["firm_id"])]
     cand = pd.concat([cand, nonmember.merge(land.competence, on="stronghold_id")
                       .assign(cluster_id="")], ignore_index=True)
-    cand["minutes"] = times.minutes[times.position(cand["municipality_id"]),
-                                    times.position(cand["operator_id"].map(op_muni))]
+    cand["minutes"] = times.lookup(times.position(cand["municipality_id"]),
+                                   times.position(cand["operator_id"].map(op_muni)))
     best = cand.sort_values(["firm_id", "minutes", "operator_id", "cluster_id"]) \
         .drop_duplicates("firm_id")
     return best.assign(share=1.0, moved=False, service="guidance")[ASSIGNMENT_COLUMNS] \
@@ -697,7 +697,6 @@ def summarise(report: SolveReport, m: pyo.ConcreteModel, land: Landscape, scenar
     objective = sum(terms.values())
     stats = plan_statistics(assignments, land)
     today = StatusQuoFigures.from_dict(baseline)
-    today.objective - objective
     in_scope_today = today.objective - today.objective_terms.outside_scope
     return {
         "status": report.status,
@@ -707,6 +706,7 @@ def summarise(report: SolveReport, m: pyo.ConcreteModel, land: Landscape, scenar
         "objective_bound": None if report.bound is None else report.bound * m.objective_scale,
         "mip_gap": report.mip_gap,
         "solver_termination": report.termination,
+        "linking": getattr(m, "_linking", None),
         "timings": timings,
         "counts": {
             "operators_before": len(land.dataset.operators),
