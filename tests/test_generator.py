@@ -236,6 +236,35 @@ def test_zero_firms() -> None:
     assert tables["memberships"].empty
 
 
+def test_spread_keeps_density_on_a_larger_box() -> None:
+    # Denmark's box is 3.1 degrees of latitude by 4.5 of longitude; spread 4 makes it 12.4 by
+    # 18, centred on the same point, so 16x the municipalities keep Denmark's density: the
+    # mean nearest-neighbour distance stays the same (within sampling noise).
+    small = synthetic_tables(municipalities=100, operators=20, clusters=10, firms=500, seed=4)
+    big = synthetic_tables(municipalities=1600, operators=320, clusters=160, firms=8000,
+                           seed=4, spread=4.0)
+    from_tables(big)  # a valid data set (validation raises otherwise)
+    mun = big["municipalities"]
+    assert mun["lat"].between(56.15 - 6.2, 56.15 + 6.2).all()
+    assert mun["lon"].between(10.35 - 9.0, 10.35 + 9.0).all()
+    assert mun["lat"].max() - mun["lat"].min() > 3.1 * 3.5
+    assert mun["lon"].max() - mun["lon"].min() > 4.5 * 3.5
+
+    def nearest_km(m: pd.DataFrame) -> float:
+        lat, lon = m["lat"].to_numpy(), m["lon"].to_numpy()
+        d = geography.haversine_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
+        np.fill_diagonal(d, np.inf)
+        return float(d.min(axis=1).mean())
+
+    # Four times the side at 16 times the count: about the same spacing. Packing 1,600 into
+    # Denmark's own box (spread 1) would quarter it.
+    assert nearest_km(mun) == pytest.approx(nearest_km(small["municipalities"]), rel=0.35)
+    with pytest.raises(ValueError, match="spread"):
+        synthetic_tables(spread=0.0)
+    with pytest.raises(ValueError, match="spread"):
+        synthetic_tables(spread=25.0)
+
+
 def test_deterministic_and_seed_sensitive() -> None:
     args = {"municipalities": 60, "operators": 30, "clusters": 12, "firms": 3000}
     first, again = synthetic_tables(**args, seed=11), synthetic_tables(**args, seed=11)

@@ -409,8 +409,13 @@ def synthetic_tables(
     clusters: int = 45,
     firms: int = 12_000,
     seed: int = 1,
+    spread: float = 1.0,
 ) -> dict[str, pd.DataFrame]:
     """A complete, valid synthetic landscape keyed by table name.
+
+    Municipalities are drawn in a Denmark-sized box, its sides scaled by ``spread`` about
+    its centre: 1 for any number of municipalities packs them ever closer; about
+    sqrt(municipalities / 98) keeps Denmark's density (a continent of 10,000 at 10).
 
     Besides the column contract it guarantees: every reference resolves; ids are unique;
     each cluster's host is competent in all strongholds the cluster covers; every
@@ -428,13 +433,15 @@ def synthetic_tables(
         raise ValueError("need at least one (broad) operator per region")
     if firms < 0:
         raise ValueError("firms must be >= 0")
+    if not 0 < spread <= 20:
+        raise ValueError("spread must be in (0, 20]: the box must stay on the globe")
     rng = np.random.default_rng(seed)
 
     region_ids = _ids("R", regions, min_width=2)
     regions_df = _frame("regions", {"region_id": region_ids,
                                     "name": [f"Region {i + 1}" for i in range(regions)]})
 
-    mun = _synthetic_municipalities(rng, municipalities, region_ids)
+    mun = _synthetic_municipalities(rng, municipalities, region_ids, spread)
     links = _synthetic_links(mun["lat"].to_numpy(), mun["lon"].to_numpy(),
                              mun["municipality_id"].to_numpy(dtype=object))
 
@@ -530,11 +537,18 @@ def synthetic_tables(
     }
 
 
+def _box(bounds: tuple[float, float], spread: float) -> tuple[float, float]:
+    if spread == 1.0:
+        return bounds  # exactly: the tables of every earlier seed stay the same
+    centre, half = (bounds[0] + bounds[1]) / 2, (bounds[1] - bounds[0]) / 2 * spread
+    return centre - half, centre + half
+
+
 def _synthetic_municipalities(
-    rng: np.random.Generator, n: int, region_ids: list[str]
+    rng: np.random.Generator, n: int, region_ids: list[str], spread: float = 1.0
 ) -> pd.DataFrame:
-    lat = rng.uniform(*_BOX_LAT, n)
-    lon = rng.uniform(*_BOX_LON, n)
+    lat = rng.uniform(*_box(_BOX_LAT, spread), n)
+    lon = rng.uniform(*_box(_BOX_LON, spread), n)
     # Median ~40k with a long tail, like Danish municipalities (2k to 600k).
     population = np.rint(rng.lognormal(math.log(40_000), 0.8, n))
 

@@ -495,6 +495,9 @@ def _as_text(series: pd.Series) -> pd.Series:
         return text.astype(str).where(series.notna(), "").str.strip()
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.map({True: "true", False: "false"}).astype(str)
+    if isinstance(series.dtype, pd.StringDtype):
+        # Already text: stripping in place spares a Python-level pass over every cell.
+        return series.fillna("").str.strip().astype(str)
     return series.astype(object).where(series.notna(), "").astype(str).str.strip()
 
 
