@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "performance.md"
 #: The OR-Library instances shipped with the tests (cap/, pmed/ and the published optima).
 ORLIB_COPY = ROOT / "tests" / "data" / "orlib"
-SECTIONS = ("load", "reform", "denmark", "overhead", "orlib", "continent")
+SECTIONS = ("load", "reform", "denmark", "overhead", "orlib", "continent",
+            "continent_solve")
 #: Other work on the shared machine shows in the load average; recorded at import.
 _LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
@@ -43,7 +44,8 @@ Figures measured by the benchmarks in `benchmarks/` (run on demand, never by pyt
   optima, in both linking modes;
 - `python3 benchmarks/bench_continent.py`: a 10,000-municipality, 1,000,000-firm synthetic
   landscape (sparse travel times) loaded, built and prepared, and dense against sparse at
-  1,000 municipalities.
+  1,000 municipalities; with `--solve` (and `--spread 10 --regions 50 --scenario
+  benchmarks/continent.toml`) solved end to end, in a section of its own.
 
 Each section below is rewritten by its benchmark and states when and where it was measured.
 Ratios are always between figures measured in the same run on the same machine; absolute

@@ -341,3 +341,46 @@ def test_a_solve_with_sparse_travel_times_gives_the_same_checked_plan(monkeypatc
     assert sparse.summary["status_quo"] == dense.summary["status_quo"]
     report = check_result(sparse, dataset=ds)
     assert report.ok, [str(v) for v in report.violations]
+
+
+# ------------------------------------------------------------------ status quo without kinds
+def _ref_status_quo(land: Landscape) -> pd.DataFrame:
+    """Today's plan as computed before: every non-member firm against every competent
+    operator, the nearest kept (ties by operator id)."""
+    from klynge_opt.results.result import ASSIGNMENT_COLUMNS
+
+    ds = land.dataset
+    op_muni = ds.operators.set_index("operator_id")["municipality_id"]
+    firms = ds.firms[["firm_id", "municipality_id", "stronghold_id", "weight"]]
+    hosts = ds.memberships.merge(ds.clusters[["cluster_id", "operator_id"]], on="cluster_id")
+    cand = hosts[["firm_id", "operator_id", "cluster_id"]].merge(firms, on="firm_id")
+    nonmember = firms[~firms["firm_id"].isin(ds.memberships["firm_id"])]
+    cand = pd.concat([cand, nonmember.merge(land.competence, on="stronghold_id")
+                      .assign(cluster_id="")], ignore_index=True)
+    cand["minutes"] = land.times.minutes[land.times.position(cand["municipality_id"]),
+                                         land.times.position(cand["operator_id"].map(op_muni))]
+    best = cand.sort_values(["firm_id", "minutes", "operator_id", "cluster_id"]) \
+        .drop_duplicates("firm_id")
+    return best.assign(share=1.0, moved=False, service="guidance")[ASSIGNMENT_COLUMNS] \
+        .reset_index(drop=True)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_status_quo_plan_equals_the_firm_by_operator_cross_product(monkeypatch, sparse):
+    from klynge_opt.data.scenario import Scenario
+    from klynge_opt.results.result import status_quo_plan
+
+    if sparse:
+        monkeypatch.setattr(geography, "SPARSE_ABOVE", 0)
+    tables = synthetic_tables(municipalities=60, operators=25, clusters=8, firms=3000, seed=9)
+    # Two firms in five lose their memberships: they go to the nearest competent operator.
+    mem = tables["memberships"]
+    firms = tables["firms"]["firm_id"]
+    tables["memberships"] = mem[~mem["firm_id"].isin(firms[::5]) & ~mem["firm_id"].isin(
+        firms[1::5])].reset_index(drop=True)
+    land = build_landscape(from_tables(tables))
+    assert land.dataset.kinds.empty  # the path without service layers
+    got = status_quo_plan(land, Scenario())
+    pd.testing.assert_frame_equal(got, _ref_status_quo(land), check_dtype=False)
+    # Non-members (cluster_id "") are a real part of it.
+    assert (got["cluster_id"] == "").sum() >= 1000

@@ -622,11 +622,18 @@ def _legacy_status_quo_plan(land: Landscape) -> pd.DataFrame:
     firms = ds.firms[["firm_id", "municipality_id", "stronghold_id", "weight"]]
     hosts = ds.memberships.merge(ds.clusters[["cluster_id", "operator_id"]], on="cluster_id")
     cand = hosts[["firm_id", "operator_id", "cluster_id"]].merge(firms, on="firm_id")
-    nonmember = firms[~firms["firm_id"].isin(ds.memberships["firm_id"])]
-    cand = pd.concat([cand, nonmember.merge(land.competence, on="stronghold_id")
-                      .assign(cluster_id="")], ignore_index=True)
     cand["minutes"] = times.lookup(times.position(cand["municipality_id"]),
                                    times.position(cand["operator_id"].map(op_muni)))
+    # A firm without a membership goes to the nearest competent operator of its place and
+    # stronghold: found once per place and stronghold, not once per firm and operator (that
+    # cross product passed 10 GB at a million firms).
+    key = ["municipality_id", "stronghold_id"]
+    nearest = land.nearest_competent().dropna(subset=["nearest_operator"]).drop_duplicates(
+        key)[[*key, "nearest_operator", "nearest_minutes"]].rename(
+        columns={"nearest_operator": "operator_id", "nearest_minutes": "minutes"})
+    nonmember = firms[~firms["firm_id"].isin(ds.memberships["firm_id"])]
+    cand = pd.concat([cand, nonmember.merge(nearest, on=key).assign(cluster_id="")],
+                     ignore_index=True)
     best = cand.sort_values(["firm_id", "minutes", "operator_id", "cluster_id"]) \
         .drop_duplicates("firm_id")
     return best.assign(share=1.0, moved=False, service="guidance")[ASSIGNMENT_COLUMNS] \
