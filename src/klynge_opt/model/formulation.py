@@ -371,13 +371,15 @@ AGGREGATE_ABOVE_PAIRS = 50_000
 CAPACITY_BOUND_SHARE = 0.5
 
 
-def _linking_rows(inp: ModelInputs) -> pd.DataFrame:
-    """One row per (operator_id, stronghold_id) that serves pairs: ``members`` (its groups),
-    ``reach`` (their weight) and ``big_m`` = min(cap_o, reach)."""
+def _linking_rows(inp: ModelInputs, *, members: bool = False) -> pd.DataFrame:
+    """One row per (operator_id, stronghold_id) that serves pairs: ``reach`` (the weight of
+    its groups), ``big_m`` = min(cap_o, reach) and, if asked, ``members`` (the groups: only
+    the builder needs the lists, the rule in :func:`choose_linking` does not)."""
     pairs = inp.pairs.assign(stronghold_id=inp.pairs["group_id"].map(inp.groups["stronghold_id"]),
                              q=inp.pairs["group_id"].map(inp.groups["weight"]))
-    rows = pairs.groupby(["operator_id", "stronghold_id"]).agg(
-        members=("group_id", list), reach=("q", "sum"))
+    by = pairs.groupby(["operator_id", "stronghold_id"])
+    rows = by.agg(members=("group_id", list), reach=("q", "sum")) if members else \
+        by.agg(reach=("q", "sum"))
     cap = inp.operators["capacity"].reindex(rows.index.get_level_values("operator_id"))
     rows["big_m"] = np.fmin(cap.to_numpy(float), rows["reach"].to_numpy(float))
     return rows
@@ -416,7 +418,7 @@ def serve_needs_operator(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scena
             m.E, rule=lambda m, g, o: m.x[g, o] <= m.v[o, m._stronghold_of[g]])
         return
     # One row per (o, s) instead of one per pair: a weaker LP, far smaller.
-    rows = _linking_rows(inp)
+    rows = _linking_rows(inp, members=True)
     m.assign_needs_service = pyo.Constraint(
         list(rows.index), rule=lambda m, o, s: sum(
             m._q[g] * m.x[g, o] for g in rows.at[(o, s), "members"])
