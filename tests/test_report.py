@@ -182,3 +182,78 @@ def test_cli_workbook_and_template(tmp_path, hostile):
     assert set(openpyxl.load_workbook(template).sheetnames) >= {"operators", "clusters"}
     res = CliRunner().invoke(app, ["template", "--out", str(template)])
     assert res.exit_code != 0 and "Traceback" not in res.output
+
+
+def _report_data(page: str) -> dict:
+    return json.loads(re.search(r'id="report-data">(.*?)</script>', page, re.S).group(1))
+
+
+def _entry_by_hand(result) -> dict:
+    """Per municipality, the operator giving most weighted guidance, summed row by row."""
+    names = dict(zip(result.operators["operator_id"], result.operators["name"], strict=True))
+    load: dict = {}
+    for r in result.assignments.itertuples():
+        if r.service == "guidance" and isinstance(r.operator_id, str) and r.operator_id:
+            key = (r.municipality_id, r.operator_id)
+            load[key] = load.get(key, 0.0) + float(r.weight) * float(r.share)
+    best: dict = {}
+    for (mid, op), w in sorted(load.items()):
+        if mid not in best or w > best[mid][1]:
+            best[mid] = (op, w)
+    return {mid: names[op] for mid, (op, _) in best.items()}
+
+
+def test_entry_point_map_names_the_serving_operator(hostile):
+    ds, a, _ = hostile
+    result = read_result(a)
+    data = _report_data(build_report([result], dataset=ds))
+    places = data["views"]["r0"]
+    # Hand-worked: the væksthus O3 is the only entry point; it serves the three growth firms
+    # of A1, A2 and B1; B2 and the island have no guidance demand.
+    assert {m: p["entry"] for m, p in places.items()} == {
+        "0101": "Hub South", "0102": "Hub South", "0201": "Hub South",
+        "0202": None, "0900": None}
+    assert {m: p["entry"] for m, p in places.items() if p["entry"]} == _entry_by_hand(result)
+    assert ("entry", "entry", "category") in [tuple(m.values()) for m in
+                                              [{"k": x["key"], "c": x["col"], "s": x["scale"]}
+                                               for x in data["metrics"]]]
+    assert list(data["entries"]) == ["Hub South"]
+
+
+def test_entry_point_map_leaves_unserved_places_blank(tmp_path):
+    # Within 15 minutes of O3 (in B2) no growth firm is reached: A1, A2 and B1 are 90, 70
+    # and 30 minutes away, so every guidance firm is unserved and no place has an entry point.
+    ds = hostile_dataset()
+    sc = Scenario(name="far", policy={"coverage": "soft", "coverage_target": 0,
+                                      "max_travel_minutes": 15})
+    result = read_result(write_result(solve(ds, sc), tmp_path / "far"))
+    guidance = result.assignments[result.assignments["service"] == "guidance"]
+    assert len(guidance) == 3 and (guidance["operator_id"] == "").all()
+    data = _report_data(build_report([result], dataset=ds))
+    assert {p["entry"] for p in data["views"]["r0"].values()} == {None}
+    assert data["entries"] == {}
+
+
+def test_added_operators_are_marked(tmp_path):
+    ds = hostile_dataset()
+    hub = {"operator_id": "N1", "name": "New <Hub> & co", "municipality_id": "0101",
+           "kind": "vaeksthus", "annual_cost": 10.0, "strongholds": ["food", "ict"]}
+    sc = Scenario(name="with-hub", overrides={"add_operators": [hub]},
+                  solver={"mip_gap": 0.0})
+    result = read_result(write_result(solve(ds, sc), tmp_path / "hub"))
+    kept = bool(result.operators.set_index("operator_id").at["N1", "kept"])
+    page = build_report([result], dataset=ds)
+    fate = "added by the scenario, " + ("kept" if kept else "closed")
+    # The marker carries the class and says so; so does the operator table; the name is text.
+    marker = re.search(r'<circle class="mk ([^"]*)" data-tip="New &lt;Hub&gt; &amp; co · '
+                       r'vaeksthus · ([^"]*)"', page)
+    assert marker is not None
+    assert marker.group(1).split() == ["kept" if kept else "closed", "added", "entry_point"]
+    assert marker.group(2) == fate
+    assert f'<td data-v="{int(kept)}">{fate}</td>' in page
+    assert "dark ring" in page
+    # Operators of the data set are not called added.
+    assert page.count("added by the scenario, ") == 2
+    # A plan without additions has no such legend entry.
+    assert "dark ring" not in build_report(
+        [read_result(write_result(solve(ds, Scenario(name="p")), tmp_path / "p"))], dataset=ds)

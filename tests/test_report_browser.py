@@ -83,10 +83,22 @@ def test_danish_map_offline_and_interactive(browser, danish):
     tip = page.locator("#tip")
     assert tip.is_visible() and "Ringkøbing-Skjern" in tip.text_content()
     assert "100,0 %" in tip.text_content()
+    # Its entry point (the væksthus of its region in today's landscape) is named.
+    assert "betjenende indgang: Væksthus Midtjylland" in tip.text_content()
     # The metric switch repaints: the colour follows the travel time now.
     before = shape.evaluate("e => e.style.fill")
     page.locator('#switch button[data-metric="travel"]').click()
     assert shape.evaluate("e => e.style.fill") != before
+    # The entry-point switch colours each municipality by its entry point, as the legend says.
+    page.locator('#switch button[data-metric="entry"]').click()
+    entries = page.evaluate(
+        "JSON.parse(document.getElementById('report-data').textContent).entries")
+    assert len(entries) == 5
+    from PIL import ImageColor
+
+    want = "rgb({}, {}, {})".format(*ImageColor.getrgb(entries["Væksthus Midtjylland"]))
+    assert shape.evaluate("e => getComputedStyle(e).fill") == want
+    assert "Væksthus Midtjylland" in page.locator("#legend").text_content()
     # The drawing is not blank: the map's pixels are not all the background.
     from PIL import Image
 

@@ -57,7 +57,15 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("travel", "travel_mean", "minutes"),
     ("change_guidance", "d_share", "change"),
     ("change_cluster", "d_cluster_share", "change"),
+    ("entry", "entry", "category"),
 )
+
+#: Colours of the entry-point map, given to entry points in name order (a qualitative
+#: palette; a landscape with more entry points than colours repeats them, the tooltip names
+#: each municipality's).
+ENTRY_COLOURS: tuple[str, ...] = (
+    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
+    "#ff9da7", "#9c755f", "#86bcb6", "#8cd17d", "#d4a6c8")
 
 
 @dataclass
@@ -70,6 +78,7 @@ class View:
     result: Result
     headline: list[tuple[str, str]] = field(default_factory=list)
     places: dict[str, dict[str, Any]] = field(default_factory=dict)
+    added: set[str] = field(default_factory=set)
     map_svg: str = ""
     cost_rows: list[dict[str, Any]] = field(default_factory=list)
     strongholds: list[dict[str, Any]] = field(default_factory=list)
@@ -104,13 +113,32 @@ def _status_quo(result: Result, ds: Dataset) -> Result | None:
     return solve(ds, result.scenario.with_updates({"mode": "status_quo"}), verify=False)
 
 
+def _entry_points(result: Result) -> pd.Series:
+    """Per municipality, the name of the operator giving most of its guidance (weighted firms
+    served); municipalities without guidance served are absent."""
+    a = result.assignments
+    # An unserved firm's row has no operator (empty once read back from the CSV).
+    a = a[(a["service"] == "guidance") & (a["operator_id"].fillna("").astype(str) != "")]
+    if a.empty:
+        return pd.Series(dtype=object)
+    served = (a["weight"].astype(float) * a["share"].astype(float)).rename("served")
+    load = served.groupby([a["municipality_id"], a["operator_id"]]).sum().reset_index()
+    # Ties go to the operator id first in order, so the map does not depend on row order.
+    load = load.sort_values(["municipality_id", "served", "operator_id"],
+                            ascending=[True, False, True])
+    top = load.drop_duplicates("municipality_id").set_index("municipality_id")["operator_id"]
+    return top.map(result.operators.set_index("operator_id")["name"])
+
+
 def _places(result: Result, base: pd.DataFrame) -> dict[str, dict[str, Any]]:
     cov = result.coverage_by_municipality.set_index("municipality_id")
+    entry = _entry_points(result)
     out: dict[str, dict[str, Any]] = {}
     b = base.set_index("municipality_id") if not base.empty else None
     for mid, row in cov.iterrows():
         rec = {"name": row["name"], "firms": float(row["firms"]),
-               "served": float(row["served"]), "rural": bool(row["rural"])}
+               "served": float(row["served"]), "rural": bool(row["rural"]),
+               "entry": None if mid not in entry.index else str(entry[mid])}
         for col in ("share", "local_share", "cluster_share", "travel_mean", "jobs"):
             v = row.get(col)
             rec[col] = None if pd.isna(v) else float(v)
@@ -122,15 +150,22 @@ def _places(result: Result, base: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _markers(result: Result, lang: str) -> pd.DataFrame:
+def _added(result: Result, ds: Dataset) -> set[str]:
+    """Operators the scenario added to the data set (its overrides), kept or not."""
+    return set(result.operators["operator_id"]) - set(ds.operators["operator_id"])
+
+
+def _markers(result: Result, lang: str, added: set[str]) -> pd.DataFrame:
     t = LABELS[lang]
     ops = result.operators
     rows = []
     for o in ops.itertuples():
         status = "kept" if o.kept else "closed"
-        rows.append({"municipality_id": o.municipality_id, "status": status,
+        fate = f"{t['added']}, {t[status]}" if o.operator_id in added else t[status]
+        rows.append({"municipality_id": o.municipality_id,
+                     "status": status + (" added" if o.operator_id in added else ""),
                      "symbol": o.layer or "other",
-                     "label": f"{o.name} · {o.kind} · {t[status]}"})
+                     "label": f"{o.name} · {o.kind} · {fate}"})
     cl = result.clusters[result.clusters["selected"].astype(bool)]
     host_muni = ops.set_index("operator_id")["municipality_id"]
     for c in cl.itertuples():
@@ -253,7 +288,7 @@ def _reason(o: Any, hosts: Mapping[str, list[Any]], t: Mapping[str, str],
 
 
 def _operator_rows(result: Result, fmt: Formatter, lang: str,
-                   today: Result | None) -> list[dict[str, Any]]:
+                   today: Result | None, added: set[str]) -> list[dict[str, Any]]:
     t = LABELS[lang]
     cl = result.clusters.copy()
     names = cl.set_index("cluster_id")["name"]
@@ -265,7 +300,8 @@ def _operator_rows(result: Result, fmt: Formatter, lang: str,
     rows = []
     for o in result.operators.itertuples():
         rows.append({"name": o.name, "kind": o.kind, "municipality": o.municipality_id,
-                     "kept": t["kept"] if o.kept else t["closed"], "kept_v": int(bool(o.kept)),
+                     "kept": (f"{t['added']}, " if o.operator_id in added else "")
+                     + (t["kept"] if o.kept else t["closed"]), "kept_v": int(bool(o.kept)),
                      "firms": fmt.num(o.firms_served), "firms_v": float(o.firms_served),
                      "cost": fmt.mdkk(o.operating_cost, unit=False),
                      "cost_v": float(o.operating_cost),
@@ -359,11 +395,12 @@ def _view(i: int, result: Result, ds: Dataset, fmt: Formatter, lang: str,
     today = _status_quo(result, ds)
     v.places = _places(result, pd.DataFrame() if today is None
                        else today.coverage_by_municipality)
+    v.added = _added(result, ds)
     v.map_svg = svgmap.municipality_svg(boundaries, seen.municipalities,
-                                        _markers(result, lang), f"map-{v.key}", proj)
+                                        _markers(result, lang, v.added), f"map-{v.key}", proj)
     v.cost_rows = _cost_rows(result, fmt, lang)
     v.strongholds = _stronghold_rows(result, fmt)
-    v.operators = _operator_rows(result, fmt, lang, today)
+    v.operators = _operator_rows(result, fmt, lang, today, v.added)
     v.regions = _place_rows(result.by_region, fmt)
     v.municipalities = _place_rows(result.coverage_by_municipality, fmt)
     t = LABELS[lang]
@@ -398,6 +435,13 @@ def _comparison(views: Sequence[View], lang: str, fmt: Formatter) -> dict[str, A
     return {"metrics": metrics, "differ": sorted(differ, key=lambda r: r["name"])}
 
 
+def _entry_colours(views: Sequence[View]) -> dict[str, str]:
+    """One colour per entry point on any of the maps, so that a colour means the same
+    operator in every small multiple."""
+    names = sorted({p["entry"] for v in views for p in v.places.values() if p["entry"]})
+    return {n: ENTRY_COLOURS[i % len(ENTRY_COLOURS)] for i, n in enumerate(names)}
+
+
 def _json_for_script(data: object) -> str:
     text = json.dumps(data, ensure_ascii=False, allow_nan=False, default=float)
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
@@ -427,15 +471,18 @@ def build_report(results: Sequence[Result], *, lang: str = "en",
     template = env.from_string(_TEMPLATE.read_text(encoding="utf-8"))
     data = {"labels": {k: t[k] for k in ("firms", "served", "guidance", "cluster", "local",
                                          "travel", "change_guidance", "change_cluster",
-                                         "rural", "minutes", "no_data")},
+                                         "entry", "entry_none", "rural", "minutes",
+                                         "no_data")},
             "metrics": [{"key": k, "col": col, "scale": scale} for k, col, scale in METRICS],
-            "views": {v.key: v.places for v in views}, "decimal": fmt.decimal}
+            "views": {v.key: v.places for v in views}, "decimal": fmt.decimal,
+            "entries": _entry_colours(views)}
     credit = _credit(ds)
     return template.render(
         t=t, lang=lang, title=title or t["title"], views=views, several=len(views) > 1,
         comparison=_comparison(views, lang, fmt) if len(views) > 1 else None,
         chart=_chart(views, lang), data_json=_json_for_script(data),
         metrics=METRICS, credit=credit, source=ds.name,
+        any_added=any(v.added for v in views),
         batches=[{"name": b.name, "rows": batch_rows(b, fmt),
                   "counts": ", ".join(f"{n} {status}" for status, n in b.counts().items())}
                  for b in batches],
