@@ -257,3 +257,36 @@ def test_added_operators_are_marked(tmp_path):
     # A plan without additions has no such legend entry.
     assert "dark ring" not in build_report(
         [read_result(write_result(solve(ds, Scenario(name="p")), tmp_path / "p"))], dataset=ds)
+
+
+def test_comparison_shows_inputs_and_cluster_fates(hostile, tmp_path):
+    ds, a, b = hostile
+    hub = {"operator_id": "N1", "name": "New Hub", "municipality_id": "0101",
+           "kind": "vaeksthus", "annual_cost": 10.0, "strongholds": ["food", "ict"]}
+    c = write_result(solve(ds, Scenario(name="plan-c", overrides={"add_operators": [hub]},
+                                        policy={"close_clusters": ["C1"]},
+                                        solver={"mip_gap": 0.0})),
+                     tmp_path / "c")
+    results = [read_result(x) for x in (a, b, c)]
+    page = build_report(results, dataset=ds)
+    inputs = re.search(r"Inputs that differ between the options \((\d+)\)</h3>(.*?)</table>",
+                       page, re.S)
+    assert inputs is not None
+    rows = dict(re.findall(r"<tr><td><code>([^<]+)</code></td>(.*?)</tr>", inputs.group(2)))
+    # Exactly the keys the three scenarios set differently, each value as a person reads it.
+    assert set(rows) == {"policy.allow_mergers", "overrides.add_operators",
+                         "policy.close_clusters"}
+    assert int(inputs.group(1)) == 3
+    assert re.findall(r"<td>([^<]*)</td>", rows["policy.allow_mergers"]) == ["no", "yes", "no"]
+    assert re.findall(r"<td>([^<]*)</td>", rows["overrides.add_operators"]) == [
+        "none", "none", "New Hub"]
+    assert re.findall(r"<td>([^<]*)</td>", rows["policy.close_clusters"]) == [
+        "none", "none", "C1"]
+    # Clusters whose selection differs, counted by hand from the three cluster tables.
+    chosen = [set(r.clusters.loc[r.clusters["selected"].astype(bool), "cluster_id"])
+              for r in results]
+    every = set().union(*(set(r.clusters["cluster_id"]) for r in results))
+    differing = {c for c in every if len({c in s for s in chosen}) > 1}
+    assert differing, "the fixture should make the plans choose different clusters"
+    m = re.search(r"Clusters whose fate differs between the plans \((\d+)\)", page)
+    assert m is not None and int(m.group(1)) == len(differing)

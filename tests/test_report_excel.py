@@ -209,10 +209,11 @@ def test_several_results_give_a_comparison(results, tmp_path):
     tiny, layered = results["tiny"], results["layered"]
     path = write_workbook([tiny, layered], tmp_path / "both.xlsx")
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames[:2] == ["Summary", "Comparison"]
+    # Same scenario inputs (no Inputs sheet); the layered data's extra operators differ.
+    assert book.sheetnames[:3] == ["Summary", "Comparison", "Decisions that differ"]
     assert "tiny Operators" in book.sheetnames and "layered Cost terms" in book.sheetnames
     assert "layered Municipalities" in book.sheetnames
-    assert len(book.sheetnames) == 2 + 2 * 7
+    assert len(book.sheetnames) == 3 + 2 * 7
     assert all(len(n) <= 31 for n in book.sheetnames)
     ws = book["Comparison"]
     assert [c.value for c in ws[1]] == ["Metric", "tiny", "layered", "layered − tiny"]
@@ -223,6 +224,37 @@ def test_several_results_give_a_comparison(results, tmp_path):
     summary = book["Summary"]
     assert [c.value for c in summary[1]] == ["Metric", "tiny", "layered"]
     assert _summary_value(summary, "Operators before", 3).value == len(layered.operators)
+
+
+def test_inputs_and_decisions_that_differ(results, tmp_path):
+    tiny = results["tiny"]
+    other = _solved(hostile_tables(), "other", tmp_path, close=["O3"], max_travel_minutes=200)
+    book = openpyxl.load_workbook(write_workbook([tiny, other], tmp_path / "diff.xlsx"))
+    assert book.sheetnames[:4] == ["Summary", "Comparison", "Inputs that differ",
+                                   "Decisions that differ"]
+    inputs = {r[0]: r[1:] for r in _rows(book["Inputs that differ"])[1:]}
+    assert inputs == {"policy.close": ("none", "O3"),
+                      "policy.max_travel_minutes": ("not set", 200)}
+    assert book["Inputs that differ"]["C3"].data_type == "n"
+    # Operators and clusters whose fate differs, found by hand from the two plans' tables.
+    fates = []
+    for table, key, flag, yes, no in (("operators", "operator_id", "kept", "kept", "closed"),
+                                      ("clusters", "cluster_id", "selected", "selected",
+                                       "not selected")):
+        a = getattr(tiny, table).set_index(key)
+        b = getattr(other, table).set_index(key)
+        for k in sorted(a.index, key=lambda k: a.at[k, "name"]):
+            if bool(a.at[k, flag]) != bool(b.at[k, flag]):
+                fates.append((table[:-1], k, a.at[k, "name"],
+                              yes if a.at[k, flag] else no, yes if b.at[k, flag] else no))
+    # O3 closed by the scenario; its cluster C3 gives way to C1 and C2.
+    assert [f[:2] for f in fates] == [("operator", "O3"), ("cluster", "C3"), ("cluster", "C2"),
+                                      ("cluster", "C1")]
+    assert _rows(book["Decisions that differ"])[1:] == fates
+    assert _rows(book["Decisions that differ"])[0] == ("Operator or cluster", "Id", "Name",
+                                                       "tiny", "other")
+    # A hostile name is a text cell here too.
+    assert all(c.data_type == "s" for c in _column(book["Decisions that differ"], "Name"))
 
 
 def test_sheet_names_unique_and_valid(results, tmp_path):

@@ -32,7 +32,7 @@ from rich.text import Text
 from .problems import ExecutorError, InputError, OutputError, Problem, errors, warnings
 from .progress import Event, Gap, Progress, Step
 from .results.outputs import SUMMARY_FILE
-from .wording import fold
+from .wording import fold, scenario_items
 
 # Heavy modules (pandas, networkx, pydantic, Pyomo, HiGHS) are imported inside the commands
 # that need them: `klynge-opt --help` and `validate` stay fast.
@@ -712,12 +712,11 @@ def _value_text(raw: object) -> str:
     """A resolved scenario value as a person reads it; long lists counted."""
     if raw is None or (isinstance(raw, float) and math.isnan(raw)):
         return "not set"
-    if isinstance(raw, str) and raw.startswith("["):
-        items = json.loads(raw)
-        text = ", ".join(str(i) for i in items) if all(
-            isinstance(i, str | int | float) for i in items) else raw
+    items = scenario_items(raw)
+    if items is not None:
         if not items:
             return "none"
+        text = ", ".join(items)
         return text if len(text) <= 30 else f"{len(items)} item" + "s" * (len(items) > 1)
     if isinstance(raw, float):
         return f"{raw:,.0f}" if raw.is_integer() else f"{raw:g}"

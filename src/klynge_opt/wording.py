@@ -6,9 +6,33 @@ one place reads the same everywhere ("A, B, C and 4 more").
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 MORE = "and {n} more"
+
+#: Keys that name an item of a scenario list (an added operator or cluster), in order of use.
+_ITEM_NAMES = ("name", "operator_id", "cluster_id", "stronghold_id")
+
+
+def scenario_items(raw: object) -> list[str] | None:
+    """A resolved scenario value written as a JSON list (as ``compare``'s input diff holds
+    lists) as the names a person reads: scalars as they are, an added operator or cluster by
+    its name; None when ``raw`` is not such a list."""
+    if not (isinstance(raw, str) and raw.startswith("[")):
+        return None
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        return None
+    out = []
+    for item in items:
+        if isinstance(item, dict):
+            named = next((item[k] for k in _ITEM_NAMES if k in item), None)
+            out.append(str(named) if named is not None else json.dumps(item, sort_keys=True))
+        else:
+            out.append(str(item))
+    return out
 
 
 def fold(items: Sequence[str], *, count: int | None = None, chars: int | None = None,

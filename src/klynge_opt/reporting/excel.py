@@ -35,6 +35,7 @@ from .. import fsio
 from ..cells import TRIGGERS
 from ..problems import OutputError
 from ..results.outputs import COST_TERMS, LIST_SEPARATOR, SERVICES
+from .labels import LABELS, scenario_value
 from .studies import BatchTable, StudyTable, assign
 
 if TYPE_CHECKING:
@@ -80,6 +81,10 @@ SHEETS: dict[str, dict[str, tuple[str, str]]] = {
     "summary": {"en": ("Summary", "Summary"), "da": ("Oversigt", "Oversigt")},
     "comparison": {"en": ("Comparison", "Comparison"),
                    "da": ("Sammenligning", "Sammenligning")},
+    "inputs": {"en": ("Inputs that differ", "Inputs"),
+               "da": ("Forskellige forudsætninger", "Forudsætninger")},
+    "decisions": {"en": ("Decisions that differ", "Decisions"),
+                  "da": ("Forskellige beslutninger", "Beslutninger")},
     "operators": {"en": ("Operators", "Operators"), "da": ("Operatører", "Operatører")},
     "clusters": {"en": ("Clusters", "Clusters"), "da": ("Klynger", "Klynger")},
     "coverage_by_municipality": {"en": ("Coverage by municipality", "Municipalities"),
@@ -107,6 +112,12 @@ WORDS: dict[str, dict[str, str]] = {
     "difference": _t("Difference (M DKK)", "Forskel (mio. kr.)"),
     "total": _t("Total", "I alt"),
     "vs": _t("{b} − {a}", "{b} − {a}"),
+    "key": _t("Scenario key", "Scenarienøgle"),
+    "what": _t("Operator or cluster", "Operatør eller klynge"),
+    "id": _t("Id", "Id"),
+    "name": _t("Name", "Navn"),
+    "operator": _t("operator", "operatør"),
+    "cluster": _t("cluster", "klynge"),
 }
 
 #: The objective's terms as a board reads them.
@@ -529,6 +540,55 @@ def _comparison_sheet(ws: Worksheet, results: Sequence[Result], names: Sequence[
     _finish(ws, widths, freeze="B2", autofilter=False)
 
 
+def inputs_table(results: Sequence[Result], lang: str) -> pd.DataFrame:
+    """The scenario keys whose resolved values differ (compare's input diff): ``key`` and one
+    column per result (``r0``, ``r1``, …; absent for a result without its scenario), numbers
+    as numbers, lists by their items' names."""
+    from ..studies.compare import input_diff
+
+    named = [r.scenario.model_copy(update={"name": f"r{i}"})
+             for i, r in enumerate(results) if r.scenario is not None]
+    diff = input_diff(named) if len(named) > 1 else pd.DataFrame(columns=["key"])
+    for col in diff.columns[1:]:
+        diff[col] = [scenario_value(v, lang) for v in diff[col]]
+    return diff
+
+
+def decisions_table(results: Sequence[Result], lang: str) -> pd.DataFrame:
+    """Operators, then clusters, whose fate differs between the plans (compare's decision
+    diff: the status quo a reference column only): ``what``, ``id``, ``name`` and one column
+    per result (``r0``, ``r1``, …)."""
+    from ..studies.compare import decision_diff
+
+    t = LABELS[lang]
+    by_key = {f"r{i}": r for i, r in enumerate(results)}
+    frames = []
+    for what, table, key, flag, yes, no in (
+            ("operator", "operators", "operator_id", "kept", t["kept"], t["closed"]),
+            ("cluster", "clusters", "cluster_id", "selected", t["cluster_selected"],
+             t["cluster_not_selected"])):
+        diff = decision_diff(by_key, table, key, flag, yes, no).sort_values("name")
+        diff = diff.rename(columns={key: "id"}).reindex(columns=["id", "name", *by_key])
+        diff.insert(0, "what", WORDS[what][lang])
+        frames.append(diff.fillna("–"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _diff_sheet(ws: Worksheet, frame: pd.DataFrame, first: Sequence[tuple[str, str]],
+                names: Sequence[str], lang: str) -> None:
+    """``first`` (column, word) then one column per result, each cell typed by its value."""
+    headers = [WORDS[word][lang] for _, word in first] + list(names)
+    widths = [_header(ws, j, h) for j, h in enumerate(headers, 1)]
+    columns = [c for c, _ in first] + [f"r{i}" for i in range(len(names))]
+    for i, row in enumerate(frame.to_dict("records"), 2):
+        for j, col in enumerate(columns, 1):
+            value = row.get(col)
+            kind = "id" if col in ("key", "id") else (
+                "text" if isinstance(value, str) else "number")
+            widths[j - 1] = max(widths[j - 1], _put(ws, i, j, value, kind))
+    _finish(ws, widths)
+
+
 def cost_terms_table(result: Result) -> pd.DataFrame:
     """term, plan, status_quo, difference (DKK over the horizon), one row per term and a
     ``total`` row; from ``summary["objective_terms"]`` and its status quo."""
@@ -674,6 +734,13 @@ def build_workbook(results: Sequence[Result], *, lang: str = "en",
     if several:
         ws = book.create_sheet(_unique(SHEETS["comparison"][lang][0], taken))
         _comparison_sheet(ws, results, names, lang)
+        for key, frame, first in (
+                ("inputs", inputs_table(results, lang), (("key", "key"),)),
+                ("decisions", decisions_table(results, lang),
+                 (("what", "what"), ("id", "id"), ("name", "name")))):
+            if not frame.empty:
+                ws = book.create_sheet(_unique(SHEETS[key][lang][0], taken))
+                _diff_sheet(ws, frame, first, names, lang)
     for result, label in zip(results, labels, strict=True):
         for key in RESULT_SHEETS:
             if key == "cost_terms":

@@ -29,9 +29,9 @@ from ..data import dataset as dataset_api
 from ..data.dataset import Dataset
 from ..data.overrides import apply_overrides
 from ..results.result import Result, read_result
-from ..studies.compare import decision_diff
+from ..studies.compare import decision_diff, input_diff
 from . import svgmap
-from .labels import LABELS, Formatter
+from .labels import LABELS, Formatter, scenario_value
 from .studies import (
     BatchTable,
     StudyTable,
@@ -427,12 +427,39 @@ def _comparison(views: Sequence[View], lang: str, fmt: Formatter) -> dict[str, A
     keys = [k for k, _ in views[0].headline]
     for k in keys:
         metrics.append({"metric": k, "values": [dict(v.headline).get(k, "–") for v in views]})
-    # The same decision diff as `compare` (the status quo a reference column only).
-    diff = decision_diff({v.key: v.result for v in views}, "operators", "operator_id",
-                         "kept", t["kept"], t["closed"])
-    differ = [{"name": row["name"], "fates": [row.get(v.key, "–") for v in views]}
-              for row in diff.to_dict("records")]
-    return {"metrics": metrics, "differ": sorted(differ, key=lambda r: r["name"])}
+    # The same decision diffs as `compare` (the status quo a reference column only).
+    results = {v.key: v.result for v in views}
+    differ, clusters = (
+        sorted(({"name": row["name"], "fates": [row.get(v.key, "–") for v in views]}
+                for row in decision_diff(results, table, key, flag, yes, no).to_dict("records")),
+               key=lambda r: r["name"])
+        for table, key, flag, yes, no in (
+            ("operators", "operator_id", "kept", t["kept"], t["closed"]),
+            ("clusters", "cluster_id", "selected", t["cluster_selected"],
+             t["cluster_not_selected"])))
+    return {"metrics": metrics, "differ": differ, "clusters": clusters,
+            "inputs": _input_rows(views, fmt)}
+
+
+def _input_rows(views: Sequence[View], fmt: Formatter) -> list[dict[str, Any]]:
+    """The scenario keys whose resolved values differ between the options (compare's input
+    diff), each value as a board member reads it."""
+    with_scenario = [v for v in views if v.result.scenario is not None]
+    if len(with_scenario) < 2:
+        return []
+    diff = input_diff([v.result.scenario.model_copy(update={"name": v.key})  # type: ignore[union-attr]
+                       for v in with_scenario])
+    return [{"key": row["key"],
+             "values": [_input_value(row[v.key], fmt) if v in with_scenario else "–"
+                        for v in views]}
+            for row in diff.to_dict("records")]
+
+
+def _input_value(raw: object, fmt: Formatter) -> str:
+    value = scenario_value(raw, fmt.lang, chars=160)
+    if isinstance(value, str):
+        return value
+    return fmt.num(value) if float(value).is_integer() else f"{value:g}".replace(".", fmt.decimal)
 
 
 def _entry_colours(views: Sequence[View]) -> dict[str, str]:

@@ -6,7 +6,10 @@ reasons); ids and data names are shown as the data has them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+
+from ..wording import fold, scenario_items
 
 _EN: dict[str, str] = {
     "title": "Business-promotion reform: plan report",
@@ -74,6 +77,10 @@ _EN: dict[str, str] = {
     "proven": "proven", "yes": "yes", "no": "no",
     "within_gap": "≈ 0 (within the solvers' gap)",
     "and_more": "and {n} more",
+    "inputs_differ": "Inputs that differ between the options", "key": "scenario key",
+    "clusters_differ": "Clusters whose fate differs between the plans",
+    "cluster_selected": "selected", "cluster_not_selected": "not selected",
+    "not_set": "not set", "none": "none",
     "robustness_title": "Robustness under the uncertain inputs",
     "batch_title": "Batch",
     "batch_note": "One row per task of the batch's result store (klynge-opt batch or "
@@ -166,6 +173,11 @@ _DA: dict[str, str] = {
     "proven": "bevist", "yes": "ja", "no": "nej",
     "within_gap": "≈ 0 (inden for løsningernes gap)",
     "and_more": "og {n} flere",
+    "inputs_differ": "Forudsætninger, der er forskellige mellem mulighederne",
+    "key": "scenarienøgle",
+    "clusters_differ": "Klynger med forskellig skæbne i planerne",
+    "cluster_selected": "valgt", "cluster_not_selected": "ikke valgt",
+    "not_set": "ikke angivet", "none": "ingen",
     "robustness_title": "Robusthed over for de usikre input",
     "batch_title": "Kørsel",
     "batch_note": "Én række pr. opgave i kørslens resultatlager (klynge-opt batch eller "
@@ -218,3 +230,22 @@ class Formatter:
         if not unit:
             return text
         return f"{text} {'mio. kr.' if self.lang == 'da' else 'M DKK'}"
+
+
+def scenario_value(raw: object, lang: str, *, chars: int | None = None) -> str | int | float:
+    """A resolved scenario value of ``compare``'s input diff as a board reads it: a list by its
+    items' names (folded at about ``chars`` characters when given), yes/no, "not set";
+    numbers stay numbers, for the page to format and the workbook to type."""
+    t = LABELS[lang]
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return t["not_set"]
+    items = scenario_items(raw)
+    if items is not None:
+        if not items:
+            return t["none"]
+        return fold(items, chars=chars, more=t["and_more"]) if chars else ", ".join(items)
+    if isinstance(raw, bool):
+        return t["yes"] if raw else t["no"]
+    if isinstance(raw, int | float):
+        return raw
+    return str(raw)
