@@ -64,7 +64,7 @@ def test_module_entry_point_reports_bad_input_without_traceback(tmp_path):
 def test_info_text_and_json(tiny_dir):
     res = run("info", tiny_dir)
     assert res.exit_code == 0, res.output
-    assert "5 municipalities (3 rural)" in res.output
+    assert "5 municipalities (3 rural)" in " ".join(res.output.split())
     doc = json.loads(run("info", tiny_dir, "--format", "json").output)
     assert doc["totals"]["firms"] == 9.0
     # ict has an operator without capacity: unlimited, which strict JSON writes as null.

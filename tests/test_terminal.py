@@ -167,3 +167,35 @@ def test_cli_sweep_names_why_a_point_has_no_plan(tmp_path):
     assert "Sweep of policy.max_travel_minutes" in res.output
     row_120 = next(line for line in lines if line.strip().startswith("120"))
     assert "optimal" in row_120 and "–" not in row_120
+
+
+def test_info_fits_80_columns_with_names_and_wide_has_ids(tmp_path):
+    t = tiny_tables()
+    t["strongholds"].loc[t["strongholds"]["stronghold_id"] == "food", "name"] = \
+        "Food and drink (Fødevarer og drikke)"
+    data = write_tables(t, tmp_path / "tiny")
+    res = _run("info", data, "--radius", "15")
+    assert res.exit_code == 0, res.output
+    assert max(len(line) for line in res.output.splitlines()) <= 80, res.output
+    # Names where the data has them: region, stronghold without its gloss, nearest operator.
+    assert "North" in res.output and "R1 " not in res.output
+    assert "Food and drink" in res.output and "Fødevarer" not in res.output
+    far = res.output[res.output.index("demand groups with no competent operator"):]
+    assert "Food North" in far and "O1" not in far
+    wide = _run("info", data, "--radius", "15", "--wide")
+    assert wide.exit_code == 0
+    assert "R1" in wide.output and "Fødevarer" in wide.output
+    assert "nearest_operator" in wide.output
+
+
+def test_info_counts_far_groups_it_does_not_list(tmp_path, monkeypatch):
+    data = write_tables(tiny_tables(), tmp_path / "tiny")
+    monkeypatch.setattr(cli, "FAR_ROWS", 1)
+    doc_rows = _run("info", data, "--radius", "1", "--format", "json").output
+    import json
+
+    n = len(json.loads(doc_rows)["far_places"])
+    assert n > 1
+    res = _run("info", data, "--radius", "1")
+    assert f"{n - 1} more demand groups" in res.output
+    assert "more demand groups" not in _run("info", data, "--radius", "1", "--wide").output

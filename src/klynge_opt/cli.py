@@ -191,7 +191,10 @@ def validate(data: DatasetArg = None, fmt: FormatOpt = Format.text) -> None:
 def info(data: DatasetArg = None, fmt: FormatOpt = Format.text,
          radius: Annotated[float, typer.Option(
              help="List demand groups whose nearest competent operator is farther "
-                  "than this many minutes.")] = 60.0) -> None:
+                  "than this many minutes.")] = 60.0,
+         wide: Annotated[bool, typer.Option(
+             "--wide", help="Every column with ids, and every far-off demand group.")] = False,
+         ) -> None:
     """The landscape at a glance: counts, overlap, fragmentation, far-off places.
 
     Example: klynge-opt info data/denmark --radius 45
@@ -210,38 +213,101 @@ def info(data: DatasetArg = None, fmt: FormatOpt = Format.text,
                          allow_nan=False))
         return
     t = summary.totals
-    console.print(f"[bold]{escape(str(data))}[/bold]: {t['regions']} regions, "
+    console.print(f"[bold]{escape(str(data or DENMARK))}[/bold]: {t['regions']} regions, "
                   f"{t['municipalities']} municipalities ({t['rural_municipalities']} rural), "
                   f"{t['strongholds']} strongholds, {t['operators']} operators, "
                   f"{t['clusters']} clusters, "
-                  f"{t['firms']:,.0f} firms in {t['demand_groups']} demand groups")
+                  f"{t['firms']:,.0f} firms in {t['demand_groups']} demand groups",
+                  width=min(console.width, 80))
     console.print(f"Rural share of firms {t['rural_firm_share']:.1%}; firms in several "
                   f"clusters {t['firms_in_several_clusters_share']:.1%}; on average "
                   f"{t['clusters_per_stronghold_mean']:.1f} clusters and "
                   f"{t['operators_per_stronghold_mean']:.1f} competent operators per "
-                  "stronghold.\n")
-    if not summary.layers.empty:
-        console.print(_frame_table(summary.layers, "Service layers (kinds): firms to serve by "
-                                   "default (every firm, growth firms, members)", {
-            "annual_cost": ",.0f", "capacity": ",.0f", "firms_to_serve": ",.0f"}))
+                  "stronghold.\n", width=min(console.width, 80))
+    for frame, title, formats in _info_tables(summary, ds, radius, wide):
+        # The short tables fit 80 columns even when piped (the console is wider then).
+        console.print(_frame_table(frame, title, formats),
+                      width=None if wide else min(console.width, 80))
         console.print()
-    console.print(_frame_table(summary.regions, "Regions", {
-        "population": ",.0f", "firms": ",.0f", "rural_firm_share": ".1%"}))
-    console.print()
-    console.print(_frame_table(summary.strongholds, "Strongholds (overlap: operators and "
-                               "clusters per stronghold)", {
-        "skill_shortage_2025": ",.0f", "firms": ",.0f", "competent_capacity": ",.0f"}))
-    console.print()
-    console.print(_frame_table(summary.fragmentation, "Membership fragmentation",
-                               {"firms": ",.0f", "share": ".1%"}))
-    console.print()
-    far = summary.far_places
-    if far.empty:
+    if summary.far_places.empty:
         console.print(f"Every demand group has a competent operator within {radius:g} minutes.")
-    else:
-        console.print(_frame_table(far.head(25), f"{len(far)} demand groups with no competent "
-                                   f"operator within {radius:g} minutes (farthest first)",
-                                   {"weight": ",.0f", "nearest_minutes": ".0f"}))
+    elif not wide and len(summary.far_places) > FAR_ROWS:
+        console.print(Text(f"{len(summary.far_places) - FAR_ROWS} more demand groups: "
+                           "--wide or --format json lists them all.", style="dim"))
+
+
+#: Far-off demand groups listed by ``info`` without --wide (farthest first).
+FAR_ROWS = 25
+
+
+def _short_name(name: object) -> str:
+    """A name without its parenthesised gloss ("Food (Fødevarer)" → "Food") for an
+    80-column table; --wide shows it whole."""
+    text = str(name)
+    cut = text.find(" (")
+    return text[:cut] if cut > 0 else text
+
+
+def _info_tables(summary: Any, ds: Any, radius: float,
+                 wide: bool) -> list[tuple[pd.DataFrame, str, dict[str, str]]]:
+    """``info``'s tables: every column with ids (``wide``), or names and the columns a
+    reader compares, headed short enough for 80 columns."""
+    import pandas as pd
+
+    tables: list[tuple[pd.DataFrame, str, dict[str, str]]] = []
+    layers, regions, strongholds = summary.layers, summary.regions, summary.strongholds
+    far = summary.far_places
+    far_title = (f"{len(far)} demand groups with no competent operator within {radius:g} "
+                 "minutes (farthest first)")
+    if wide:
+        if not layers.empty:
+            tables.append((layers, "Service layers (kinds): firms to serve by default (every "
+                           "firm, growth firms, members)", {
+                               "annual_cost": ",.0f", "capacity": ",.0f",
+                               "firms_to_serve": ",.0f"}))
+        tables += [
+            (regions, "Regions", {"population": ",.0f", "firms": ",.0f",
+                                  "rural_firm_share": ".1%"}),
+            (strongholds, "Strongholds (overlap: operators and clusters per stronghold)", {
+                "skill_shortage_2025": ",.0f", "firms": ",.0f", "competent_capacity": ",.0f"}),
+            (summary.fragmentation, "Membership fragmentation", {"firms": ",.0f",
+                                                                  "share": ".1%"})]
+        if not far.empty:
+            tables.append((far, far_title, {"weight": ",.0f", "nearest_minutes": ".0f"}))
+        return tables
+    if not layers.empty:
+        short = layers.assign(in_scope=layers["in_scope"].map({True: "yes", False: "no"}),
+                              annual_cost=layers["annual_cost"] / 1e6)
+        tables.append((short.rename(columns={
+            "in_scope": "scope", "operators": "ops", "annual_cost": "M DKK/yr",
+            "firms_to_serve": "to serve"}), "Service layers: firms to serve by default "
+            "(every firm, growth firms, members)",
+            {"M DKK/yr": ",.1f", "capacity": ",.0f", "to serve": ",.0f"}))
+    tables.append((regions.drop(columns="region_id").rename(columns={
+        "name": "region", "municipalities": "munis", "rural_municipalities": "rural",
+        "operators": "ops", "clusters_hosted": "clusters", "rural_firm_share": "rural firms"}),
+        "Regions", {"population": ",.0f", "firms": ",.0f", "rural firms": ".1%"}))
+    st = strongholds.assign(name=strongholds["name"].map(_short_name))
+    tables.append((st[["name", "firms", "competent_operators", "clusters",
+                       "skill_shortage_2025", "competent_capacity"]].rename(columns={
+        "name": "stronghold", "competent_operators": "operators", "skill_shortage_2025":
+        "shortage 2025", "competent_capacity": "capacity"}),
+        "Strongholds: competent operators and clusters each (the overlap)",
+        {"firms": ",.0f", "shortage 2025": ",.0f", "capacity": ",.0f"}))
+    tables.append((summary.fragmentation, "Membership fragmentation",
+                   {"firms": ",.0f", "share": ".1%"}))
+    if not far.empty:
+        names = ds.operators.set_index("operator_id")["name"]
+        stronghold = strongholds.set_index("stronghold_id")["name"].map(_short_name)
+        shown = far.head(FAR_ROWS)
+        tables.append((pd.DataFrame({
+            "municipality": shown["municipality"],
+            "stronghold": shown["stronghold_id"].map(stronghold).fillna(shown["stronghold_id"]),
+            "firms": shown["weight"],
+            "rural": shown["rural"].map({True: "yes", False: ""}),
+            "nearest operator": shown["nearest_operator"].map(names).fillna("–"),
+            "min": shown["nearest_minutes"]}), far_title, {"firms": ",.0f", "min": ".0f"}))
+    return tables
 
 
 #: The bundled combined reform: what `klynge-opt solve` runs without a scenario.
