@@ -242,3 +242,30 @@ def test_csv_writes_whole_numbers_without_a_fraction(tmp_path):
     assert lines[1:] == ["2564,0.5,10000000,10.0,a", "3,1.0,2500000,inf,'=b", ",0.25,0,1.0,c"]
     back = pd.read_csv(tmp_path / "t.csv")
     assert back["firms"].tolist()[:2] == [2564, 3] and back["cost"].sum() == 12.5e6
+
+
+@pytest.mark.parametrize("switch, bom", [("", False), ("0", False), ("1", True),
+                                         ("yes", True), ("TRUE", True)])
+def test_csv_byte_order_mark_is_a_switch(tmp_path, monkeypatch, switch, bom):
+    from conftest import layered_tables
+    from klynge_opt.api import solve
+    from klynge_opt.data.dataset import load
+    from klynge_opt.data.loading import write_tables
+    from klynge_opt.data.scenario import Scenario
+    from klynge_opt.results.check import check_dir
+    from klynge_opt.results.result import read_result, write_result
+
+    monkeypatch.setenv(fsio.CSV_BOM_ENV, switch)
+    tables = layered_tables()
+    tables["operators"].loc[0, "name"] = "Væksthus Ærø & Søby"
+    data = write_tables(tables, tmp_path / "data")
+    ds = load(data)
+    folder = write_result(solve(ds, Scenario(name="bom")), tmp_path / "r")
+    for f in [*folder.glob("*.csv"), *data.glob("*.csv")]:
+        assert f.read_bytes().startswith(b"\xef\xbb\xbf") is bom, f.name
+    # Either way everything reads back exactly: the data set, the result, its check.
+    assert list(ds.operators["name"]) == list(tables["operators"]["name"])
+    back = read_result(folder)
+    assert back.operators["name"].iloc[0] == "Væksthus Ærø & Søby"
+    assert back.operators.columns[0] == "operator_id"
+    assert check_dir(folder, dataset=ds).ok

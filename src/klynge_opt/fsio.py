@@ -107,10 +107,23 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     return Path(path)
 
 
+#: Set to 1 (or true, yes) to start every CSV klynge-opt writes with a UTF-8 byte-order mark,
+#: so that Excel opens a double-clicked file with æ, ø and å intact. Off by default: scripts
+#: reading the CSVs (pandas, csv, R) then see no stray character before the first header.
+CSV_BOM_ENV = "KLYNGE_OPT_CSV_BOM"
+
+
+def csv_encoding() -> str:
+    """``utf-8-sig`` (with a byte-order mark) when :data:`CSV_BOM_ENV` asks for it, else
+    ``utf-8``. Every reader of klynge-opt's CSVs accepts both."""
+    wanted = os.environ.get(CSV_BOM_ENV, "").strip().lower()
+    return "utf-8-sig" if wanted in ("1", "true", "yes") else "utf-8"
+
+
 def csv_text(frame: pd.DataFrame, path: Path) -> None:
     """A table as CSV with every text cell protected against formula evaluation, and whole
     numbers in float columns (firm counts, DKK amounts) written without a trailing ``.0``."""
-    protect_frame(_whole_numbers(frame)).to_csv(path, index=False)
+    protect_frame(_whole_numbers(frame)).to_csv(path, index=False, encoding=csv_encoding())
 
 
 def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:

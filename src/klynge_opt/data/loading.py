@@ -838,7 +838,8 @@ def write_tables(tables: Mapping[str, pd.DataFrame], path: str | os.PathLike[str
         for table, frame in ordered:
             text = _text_frame(table, frame)
             if fmt == "csv":
-                text.to_csv(staging / f"{table.name}.csv", index=False)
+                text.to_csv(staging / f"{table.name}.csv", index=False,
+                            encoding=fsio.csv_encoding())
             else:
                 text.to_parquet(staging / f"{table.name}.parquet", index=False)
         if target.is_dir():
