@@ -43,6 +43,22 @@ def test_island_beyond_radius_is_named_with_nearest_operator():
     assert radius and radius[0].updates == {"policy": {"max_travel_minutes": 90}}
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_nearest_open_operator_and_radius_without_every_pair(monkeypatch, sparse):
+    # The same diagnosis with sparse travel times (a continent's landscape, where every
+    # competent pair would not fit in memory). O1 closed: the island's nearest open food
+    # operator is O3 in B2, 90 + 20 + 40 + 30 = 180 minutes away.
+    from klynge_opt.data import geography
+
+    if sparse:
+        monkeypatch.setattr(geography, "SPARSE_ABOVE", 0)
+    diag = diagnosed(tiny_tables(), {"policy": {"max_travel_minutes": 60, "close": ["O1"]}})
+    island = next(f for f in diag.findings if f.where == "0900/food")
+    assert "nearest: Hub South, 180 minutes" in island.message
+    radius = [s for s in diag.suggestions if "max_travel_minutes" in s.change]
+    assert radius and radius[0].updates == {"policy": {"max_travel_minutes": 180}}
+
+
 def test_suggestions_keep_the_scenarios_overrides():
     # The hypothetical operator must survive into every trial solve (added once, not twice).
     diag = diagnosed(tiny_tables(), {

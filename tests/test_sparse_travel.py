@@ -79,11 +79,13 @@ def _ref_cluster(land: Landscape, groups: pd.DataFrame, max_minutes: float | Non
         ["group_id", "cluster_id"], ignore_index=True)
 
 
-def _ref_nearest(land: Landscape) -> pd.DataFrame:
+def _ref_nearest(land: Landscape, groups: pd.DataFrame | None = None,
+                 exclude: frozenset[str] = frozenset()) -> pd.DataFrame:
     pairs = _ref_eligible(land, None)
+    pairs = pairs[~pairs["operator_id"].isin(exclude)]
     best = pairs.sort_values(["group_id", "minutes", "operator_id"]).drop_duplicates(
         "group_id")
-    out = land.groups.merge(best, on="group_id", how="left")
+    out = (land.groups if groups is None else groups).merge(best, on="group_id", how="left")
     return out.rename(columns={"operator_id": "nearest_operator",
                                "minutes": "nearest_minutes"})
 
@@ -259,6 +261,16 @@ def test_nearest_competent_and_summary_equal_the_cross_product(lands):
     want = _ref_nearest(dense)
     pd.testing.assert_frame_equal(dense.nearest_competent(), want, check_exact=True)
     pd.testing.assert_frame_equal(sparse.nearest_competent(), want, check_exact=True)
+    # Some groups only, with the nearest operators of a third of them closed: the next
+    # nearest open one, or none.
+    some = dense.groups.iloc[::3]
+    shut = frozenset(want["nearest_operator"].dropna().iloc[::3])
+    want = _ref_nearest(dense, some, shut)
+    assert want["nearest_operator"].isna().any() or len(shut) > 0
+    for land in (dense, sparse):
+        got = land.nearest_competent(land.groups.iloc[::3], exclude=shut)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert not got["nearest_operator"].isin(shut).any()
     a, b = summarise(dense, 20.0), summarise(sparse, 20.0)
     pd.testing.assert_frame_equal(a.far_places, b.far_places, check_exact=True)
     assert len(a.far_places) > 0  # 20 minutes leaves some groups far from service

@@ -116,10 +116,12 @@ def _unreachable_groups(p: _Place) -> list[Finding]:
     lonely = inp.groups[~inp.groups.index.isin(reach["group_id"])]
     if pol.coverage != "hard" or lonely.empty:
         return []
-    all_pairs = p.land.eligible_pairs()
-    all_pairs = all_pairs[~all_pairs["operator_id"].isin(p.closed)]
-    nearest = all_pairs.sort_values(["group_id", "minutes"]).drop_duplicates("group_id") \
-        .set_index("group_id")
+    # Only the lonely groups' nearest open operator, never every competent pair: on a
+    # continent-sized landscape that cross product does not fit in memory.
+    nearest = p.land.nearest_competent(
+        p.land.groups[p.land.groups["group_id"].isin(lonely.index)], exclude=p.closed,
+    ).dropna(subset=["nearest_operator"]).set_index("group_id").rename(
+        columns={"nearest_operator": "operator_id", "nearest_minutes": "minutes"})
     rural = p.land.dataset.municipalities.set_index("municipality_id")["rural"]
     within = "" if pol.max_travel_minutes is None else \
         f" within {pol.max_travel_minutes:g} minutes"
@@ -471,12 +473,21 @@ def _raise_radius(a: _Ask) -> list[Suggestion]:
     radius = a.pol.max_travel_minutes
     if radius is None:
         return []
-    pairs = a.land.eligible_pairs()
-    pairs = pairs[~pairs["operator_id"].isin(set(a.pol.close))]
+    closed = set(a.pol.close)
     # No radius below the farthest group's nearest competent operator can work.
-    floor = max(radius, float(pairs.groupby("group_id")["minutes"].min().max()))
-    grid = sorted({math.ceil(t / 5) * 5 for t in pairs["minutes"].unique() if t >= floor}
-                  | {math.ceil(floor / 5) * 5})
+    nearest = a.land.nearest_competent(exclude=closed)["nearest_minutes"].max()
+    floor = max(radius, 0.0 if pd.isna(nearest) else float(nearest))
+    start = math.ceil(floor / 5) * 5
+    if a.land.times.sparse:
+        # Every competent pair would not fit in memory: 5-minute steps up to twice the floor
+        # (feasibility only changes at a pair's minutes, so the smallest working step is the
+        # same as on the pairs' own grid, if it lies in this window).
+        grid = list(range(start, 2 * start + 5, 5))
+    else:
+        pairs = a.land.eligible_pairs()
+        pairs = pairs[~pairs["operator_id"].isin(closed)]
+        grid = sorted({math.ceil(t / 5) * 5 for t in pairs["minutes"].unique() if t >= floor}
+                      | {start})
     best = _smallest_feasible(grid, lambda r: a.works({"policy": {"max_travel_minutes": r}}))
     if best is None:
         return []

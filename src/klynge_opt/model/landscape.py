@@ -22,6 +22,7 @@ Nodes are ``(kind, id)`` tuples so that ids of different kinds never collide.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -109,13 +110,17 @@ class Landscape:
         ``group_id, operator_id, minutes``, sorted by group and operator."""
         return self._eligible(self.groups, max_minutes)
 
-    def _eligible(self, groups: pd.DataFrame, max_minutes: float | None) -> pd.DataFrame:
+    def _eligible(self, groups: pd.DataFrame, max_minutes: float | None,
+                  exclude: Collection[str] = ()) -> pd.DataFrame:
         ops = self.dataset.operators
         # Operator ids as the operators table types them (the merge of before kept that);
         # an operator missing there has no place, so no pair (as an inner merge).
         row = pd.Index(ops["operator_id"]).get_indexer(self.competence["operator_id"])
-        comp = self.competence[row >= 0]
-        row = row[row >= 0]
+        keep = row >= 0
+        if exclude:
+            keep &= ~self.competence["operator_id"].isin(set(exclude)).to_numpy()
+        comp = self.competence[keep]
+        row = row[keep]
         g, o, minutes = reachable_pairs(
             self.times, groups["municipality_id"], groups["stronghold_id"],
             ops["municipality_id"].iloc[row], comp["stronghold_id"], max_minutes)
@@ -123,21 +128,24 @@ class Landscape:
                              "operator_id": take(ops["operator_id"], row[o]),
                              "minutes": minutes})
 
-    def nearest_competent(self) -> pd.DataFrame:
-        """For each group: the nearest competent operator and its travel time."""
+    def nearest_competent(self, groups: pd.DataFrame | None = None,
+                          exclude: Collection[str] = ()) -> pd.DataFrame:
+        """For each group (of ``groups``, default all): the nearest competent operator, other
+        than those in ``exclude``, and its travel time (missing when there is none)."""
+        groups = self.groups if groups is None else groups
         # Sparse travel times: a group with a competent operator within a radius has its
         # nearest there; only the others are looked up against every competent operator.
         # Dense: one pass over every pair, as the radius is None.
         held = self.times.held_radius
         radius = None if held == math.inf else max(held or 0.0, NEAREST_RADIUS_MINUTES)
-        pairs = self.eligible_pairs(radius)
-        rest = ~self.groups["group_id"].isin(pairs["group_id"])
+        pairs = self._eligible(groups, radius, exclude)
+        rest = ~groups["group_id"].isin(pairs["group_id"])
         if radius is not None and rest.any():
-            pairs = pd.concat([pairs, self._eligible(self.groups[rest], None)],
+            pairs = pd.concat([pairs, self._eligible(groups[rest], None, exclude)],
                               ignore_index=True)
         best = pairs.sort_values(["group_id", "minutes", "operator_id"]).drop_duplicates(
             "group_id")
-        out = self.groups.merge(best, on="group_id", how="left")
+        out = groups.merge(best, on="group_id", how="left")
         return out.rename(columns={"operator_id": "nearest_operator",
                                    "minutes": "nearest_minutes"})
 
