@@ -67,7 +67,7 @@ def _run(lp: highspy.HighsLp, options: dict[str, object], start: bool,
     time counted."""
     import time
 
-    from klynge_opt.model.solver import relaxation_start
+    from klynge_opt.model.solver import hand_over, relaxation_start
 
     t = time.perf_counter()
     h = highspy.Highs()
@@ -80,9 +80,7 @@ def _run(lp: highspy.HighsLp, options: dict[str, object], start: bool,
             update={"seed": options["random_seed"]}), False,
             time.perf_counter() + solver_options.time_limit)
         if plan is not None:
-            first = highspy.HighsSolution()
-            first.col_value, first.value_valid = plan, True
-            h.setSolution(first)
+            hand_over(h, plan)
     h.run()
     info = h.getInfo()
     return {"seconds": time.perf_counter() - t, "nodes": float(info.mip_node_count),

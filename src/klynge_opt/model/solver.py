@@ -164,10 +164,7 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, tee: bool = False
         if options.warm_start == "relaxation" and lp.integrality_:
             plan = relaxation_start(lp, options, tee, deadline)
             if plan is not None:
-                first = highspy.HighsSolution()
-                first.col_value = plan
-                first.value_valid = True
-                h.setSolution(first)
+                hand_over(h, plan)
             h.setOptionValue("time_limit", max(0.0, deadline - time.perf_counter()))
         if progress is not None:
             _watch(h, progress)
@@ -201,6 +198,13 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, tee: bool = False
     status = status_of(model_status, gap, options.mip_gap)
     return SolveReport(status, objective, bound, gap, time.perf_counter() - start,
                        h.modelStatusToString(model_status), has_solution), run
+
+
+def hand_over(h: highspy.Highs, plan: list[float]) -> None:
+    """Give HiGHS ``plan`` (a value per column) as its first incumbent."""
+    first = highspy.HighsSolution()
+    first.col_value, first.value_valid = plan, True
+    h.setSolution(first)
 
 
 #: The share of the time limit the restricted MIP of :func:`relaxation_start` may take.
@@ -247,9 +251,7 @@ def relaxation_start(lp: highspy.HighsLp, options: SolverOptions, tee: bool,
         restricted = highs(budget - time.perf_counter())
         restricted.changeColsBounds(n, every, lower, upper)
         if plan is not None:
-            first = highspy.HighsSolution()
-            first.col_value, first.value_valid = plan, True
-            restricted.setSolution(first)
+            hand_over(restricted, plan)
         restricted.run()
         info = restricted.getInfo()
         if info.primal_solution_status == 2:
