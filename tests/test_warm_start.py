@@ -151,3 +151,26 @@ def test_wider_search_when_the_first_plan_is_not_within_the_gap():
     assert _holds(lp, plan)
     value = float(np.asarray(lp.col_cost_) @ plan + lp.offset_)
     assert (value - bound) / value <= options.mip_gap
+
+
+def test_auto_starts_up_to_the_pair_threshold_and_says_so(monkeypatch):
+    from klynge_opt.api import open_session
+    from klynge_opt.model import formulation
+
+    ds = from_tables(tiny_tables())
+    session = open_session(ds, Scenario())
+    pairs = len(session.inputs.pairs)
+    assert formulation.choose_warm_start(session.inputs, session.scenario) == "relaxation"
+    # "Up to": exactly at the threshold still starts; one pair more does not.
+    monkeypatch.setattr(formulation, "WARM_START_UP_TO_PAIRS", pairs)
+    assert formulation.choose_warm_start(session.inputs, session.scenario) == "relaxation"
+    monkeypatch.setattr(formulation, "WARM_START_UP_TO_PAIRS", pairs - 1)
+    assert formulation.choose_warm_start(session.inputs, session.scenario) == "none"
+    assert api_solve(ds, Scenario()).summary["warm_start"] == "none"
+    # An explicit setting wins over the size.
+    forced = api_solve(ds, Scenario().with_updates({"solver": START}))
+    assert forced.summary["warm_start"] == "relaxation"
+    monkeypatch.undo()
+    assert api_solve(ds, Scenario()).summary["warm_start"] == "relaxation"
+    none = api_solve(ds, Scenario().with_updates({"solver": {"warm_start": "none"}}))
+    assert none.summary["warm_start"] == "none"

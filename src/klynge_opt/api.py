@@ -174,7 +174,8 @@ def run(session: Session, *, tee: bool = False, verify: bool = True,
             report.status, f"the solver stopped without a solution ({report.termination})")
         summary = {"status": report.status, "proven_optimal": False, "message": message,
                    "solver_termination": report.termination,
-                   "linking": getattr(model, "_linking", None), "timings": timings, **base}
+                   "linking": getattr(model, "_linking", None),
+                   "warm_start": getattr(model, "_warm_start", None), "timings": timings, **base}
         return Result(report.status, clean_json(summary), scenario=sc, message=message)
 
     t = time.perf_counter()

@@ -157,10 +157,10 @@ class SolverOptions(_Strict):
     linking: Literal["auto", "pair", "aggregated"] = Field(
         "auto", description="How assignments are tied to serving nodes: auto chooses per "
                             "instance (docs/model.md).")
-    warm_start: Literal["none", "relaxation"] = Field(
-        "none", description="A first plan handed to HiGHS: relaxation solves the LP "
-                            "relaxation, fixes what it decides and solves the rest "
-                            "(docs/model.md).")
+    warm_start: Literal["auto", "none", "relaxation"] = Field(
+        "auto", description="A first plan handed to HiGHS: relaxation solves the LP "
+                            "relaxation, fixes what it decides and solves the rest; auto "
+                            "does so up to 50,000 guidance pairs (docs/model.md).")
 
 
 class OperatorChange(_Strict):

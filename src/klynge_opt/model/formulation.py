@@ -191,7 +191,22 @@ def build_model(inp: ModelInputs, scenario: Scenario) -> pyo.ConcreteModel:
     if scenario.objective.sense == "max_effect":
         effect(m, inp, scenario)
     relax_assignments(m, scenario)
+    m._warm_start = choose_warm_start(inp, scenario)
     return m
+
+
+#: ``warm_start = "auto"`` hands HiGHS the relaxation's first plan up to this many guidance
+#: pairs: measured faster on the Danish scenarios (docs/performance.md); larger instances,
+#: where the extra LP solve is long, were measured without it.
+WARM_START_UP_TO_PAIRS = 50_000
+
+
+def choose_warm_start(inp: ModelInputs, scenario: Scenario) -> str:
+    """``solver.warm_start`` with ``auto`` resolved for this instance."""
+    asked = scenario.solver.warm_start
+    if asked != "auto":
+        return asked
+    return "relaxation" if len(inp.pairs) <= WARM_START_UP_TO_PAIRS else "none"
 
 
 #: The assignment variables, each with the unserved share that completes its groups' rows.

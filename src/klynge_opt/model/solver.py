@@ -161,7 +161,9 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, tee: bool = False
     # The time limit is HiGHS's, as without a warm start: the first plan's solves count in it.
     deadline = time.perf_counter() + options.time_limit
     with _interrupts() as caught:
-        if options.warm_start == "relaxation" and lp.integrality_:
+        # The form build_model chose (auto resolved per instance), else the option as given.
+        warm = getattr(model, "_warm_start", options.warm_start)
+        if warm == "relaxation" and lp.integrality_:
             plan = relaxation_start(lp, options, tee, deadline)
             if plan is not None:
                 hand_over(h, plan)

@@ -381,6 +381,8 @@ class ResultSummary(SummaryPart):
     solver_termination: str | None = field(default=None, metadata=_WITH_PLAN)
     #: The linking form built (``solver.linking``, with ``auto`` resolved: docs/model.md).
     linking: str | None = field(default=None, metadata=_IF_SET)
+    #: The warm start used (``solver.warm_start``, with ``auto`` resolved: docs/model.md).
+    warm_start: str | None = field(default=None, metadata=_IF_SET)
     timings: Timings | None = field(default=None, metadata=_IF_SET)
     counts: Counts | None = field(default=None, metadata=_IF_SET)
     coverage: Coverage | None = field(default=None, metadata=_IF_SET)

@@ -714,6 +714,7 @@ def summarise(report: SolveReport, m: pyo.ConcreteModel, land: Landscape, scenar
         "mip_gap": report.mip_gap,
         "solver_termination": report.termination,
         "linking": getattr(m, "_linking", None),
+        "warm_start": getattr(m, "_warm_start", None),
         "timings": timings,
         "counts": {
             "operators_before": len(land.dataset.operators),
