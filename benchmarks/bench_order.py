@@ -76,7 +76,7 @@ def _run(lp: highspy.HighsLp, options: dict[str, object], start: bool,
         h.setOptionValue(k, v)
     h.passModel(lp)
     if start:
-        plan = relaxation_start(lp, solver_options.model_copy(
+        plan, _ = relaxation_start(lp, solver_options.model_copy(
             update={"seed": options["random_seed"]}), False,
             time.perf_counter() + solver_options.time_limit)
         if plan is not None:

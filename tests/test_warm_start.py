@@ -56,9 +56,11 @@ def _holds(lp: highspy.HighsLp, x: np.ndarray) -> bool:
 def test_first_plan_is_feasible_and_whole(tables, policy):
     scenario = Scenario().with_updates({"policy": policy, "solver": START})
     lp = _lp(tables(), scenario)
-    plan = solver.relaxation_start(lp, scenario.solver, False, time.perf_counter() + 60)
+    plan, bound = solver.relaxation_start(lp, scenario.solver, False, time.perf_counter() + 60)
     assert plan is not None
     assert _holds(lp, np.asarray(plan))
+    # The relaxation's objective bounds the plan's (minimisation).
+    assert bound <= np.asarray(lp.col_cost_) @ np.asarray(plan) + lp.offset_ + 1e-6
 
 
 @pytest.mark.parametrize("tables, policy", [
@@ -100,10 +102,10 @@ def test_the_first_plan_reaches_highs(monkeypatch):
     limit = 5.0
 
     def slow(lp, options, tee, deadline):
-        plan = real(lp, options, tee, deadline)
+        plan, bound = real(lp, options, tee, deadline)
         time.sleep(max(0.0, deadline - time.perf_counter()) + 0.05)
-        slow.plan = plan
-        return plan
+        slow.plan, slow.bound = plan, bound
+        return plan, bound
 
     monkeypatch.setattr(solver, "relaxation_start", slow)
     scenario = Scenario().with_updates({"solver": {"mip_gap": 0.0, "time_limit": limit,
@@ -115,6 +117,11 @@ def test_the_first_plan_reaches_highs(monkeypatch):
     assert report.has_solution
     handed = np.asarray(slow.plan)
     assert run.costs @ handed == pytest.approx(report.objective - run.highs.getLp().offset_)
+    # HiGHS had no time for a bound of its own: the relaxation's bounds the plan, so the gap
+    # is known (and not claimed smaller than it is).
+    assert report.bound == pytest.approx(slow.bound)
+    assert report.mip_gap == pytest.approx(
+        abs(report.objective - slow.bound) / abs(report.objective))
 
 
 def test_infeasible_and_no_time_stay_honest():
@@ -147,7 +154,7 @@ def test_wider_search_when_the_first_plan_is_not_within_the_gap():
     relaxed.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.zeros(n, dtype=np.uint8))
     relaxed.run()
     bound = relaxed.getInfo().objective_function_value
-    plan = np.asarray(solver.relaxation_start(lp, options, False, time.perf_counter() + 300))
+    plan = np.asarray(solver.relaxation_start(lp, options, False, time.perf_counter() + 300)[0])
     assert _holds(lp, plan)
     value = float(np.asarray(lp.col_cost_) @ plan + lp.offset_)
     assert (value - bound) / value <= options.mip_gap

@@ -160,11 +160,12 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, tee: bool = False
                            "model rejected by HiGHS (coefficients too large?)", False), run
     # The time limit is HiGHS's, as without a warm start: the first plan's solves count in it.
     deadline = time.perf_counter() + options.time_limit
+    relaxation_bound: float | None = None
     with _interrupts() as caught:
         # The form build_model chose (auto resolved per instance), else the option as given.
         warm = getattr(model, "_warm_start", options.warm_start)
         if warm == "relaxation" and lp.integrality_:
-            plan = relaxation_start(lp, options, tee, deadline)
+            plan, relaxation_bound = relaxation_start(lp, options, tee, deadline)
             if plan is not None:
                 hand_over(h, plan)
             h.setOptionValue("time_limit", max(0.0, deadline - time.perf_counter()))
@@ -190,6 +191,11 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, tee: bool = False
     if lp.integrality_:
         raw = float(info.mip_dual_bound)
         bound = raw if math.isfinite(raw) else None
+        if relaxation_bound is not None:
+            # The LP relaxation bounds the MIP too: HiGHS stopped by the time limit before
+            # its root LP has no bound of its own for the plan it was handed.
+            tighter = max if lp.sense_ == highspy.ObjSense.kMinimize else min
+            bound = relaxation_bound if bound is None else tighter(bound, relaxation_bound)
     elif model_status == highspy.HighsModelStatus.kOptimal:
         bound = objective
     gap = None
@@ -214,8 +220,9 @@ START_SHARE = 0.25
 
 
 def relaxation_start(lp: highspy.HighsLp, options: SolverOptions, tee: bool,
-                     deadline: float) -> list[float] | None:
-    """A first plan (column values) for ``lp``, or None. Solve its LP relaxation, fix every
+                     deadline: float) -> tuple[list[float] | None, float | None]:
+    """A first plan (column values) for ``lp``, or None, and the relaxation's objective (a
+    bound on the MIP's; None when the relaxation has no optimum). Solve its LP relaxation, fix every
     integer column the relaxation sets to a whole number and solve the small MIP that is
     left (the RENS idea, Berthold 2014). When that plan is not yet within ``mip_gap`` of the
     relaxation's bound, search a wider neighbourhood from it: only the columns the
@@ -238,7 +245,7 @@ def relaxation_start(lp: highspy.HighsLp, options: SolverOptions, tee: bool,
     relaxed.changeColsIntegrality(n, every, np.zeros(n, dtype=np.uint8))
     relaxed.run()
     if relaxed.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None  # infeasible, unbounded or out of time: the MIP will say which
+        return None, None  # infeasible, unbounded or out of time: the MIP will say which
     x = np.asarray(relaxed.getSolution().col_value)
     bound = float(relaxed.getInfo().objective_function_value)
     integer = np.array([t == highspy.HighsVarType.kInteger for t in lp.integrality_])
@@ -263,7 +270,7 @@ def relaxation_start(lp: highspy.HighsLp, options: SolverOptions, tee: bool,
                 break  # the root bound will prove it: nothing wider to search
         elif restricted.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
             break  # out of time
-    return plan
+    return plan, bound
 
 
 #: An assignment share below this is solver noise, not a choice (HiGHS's integrality
