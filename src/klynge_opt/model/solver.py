@@ -222,14 +222,15 @@ START_SHARE = 0.25
 def relaxation_start(lp: highspy.HighsLp, options: SolverOptions, tee: bool,
                      deadline: float) -> tuple[list[float] | None, float | None]:
     """A first plan (column values) for ``lp``, or None, and the relaxation's objective (a
-    bound on the MIP's; None when the relaxation has no optimum). Solve its LP relaxation, fix every
-    integer column the relaxation sets to a whole number and solve the small MIP that is
-    left (the RENS idea, Berthold 2014). When that plan is not yet within ``mip_gap`` of the
-    relaxation's bound, search a wider neighbourhood from it: only the columns the
-    relaxation opened (at their upper bound) fixed. HiGHS finds such plans itself only
-    after its root cut loop; handed over first, the root bound can prove the gap at once
-    (docs/model.md, "Warm start"). The restricted MIPs share :data:`START_SHARE` of the time
-    limit."""
+    bound on the MIP's; None when the relaxation has no optimum).
+
+    Solve the LP relaxation, fix every integer column it sets to a whole number and solve
+    the small MIP that is left (the RENS idea, Berthold 2014). When that plan is not yet
+    within ``mip_gap`` of the relaxation's bound, search a wider neighbourhood from it: only
+    the columns the relaxation opened (at their upper bound) fixed. HiGHS finds such plans
+    itself only after its root cut loop; handed over first, the root bound can prove the
+    gap at once (docs/model.md, "Warm start"). The restricted MIPs share
+    :data:`START_SHARE` of the time limit."""
     n = lp.num_col_
     every = np.arange(n, dtype=np.int32)
 
