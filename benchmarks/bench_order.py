@@ -98,7 +98,11 @@ def _session(name: str, open_session):
     from klynge_opt.data.dataset import from_tables
     from klynge_opt.data.scenario import Scenario
 
-    inst = orlib.read_pmed(orlib_root() / "pmed" / f"{name}.txt")
+    path = orlib_root() / "pmed" / f"{name}.txt"
+    if not path.exists():
+        raise SystemExit(f"{path} not found: the checkout ships pmed1-5 only; set "
+                         f"KLYNGE_ORLIB to the full OR-Library copy (../shared/benchmarks/orlib)")
+    inst = orlib.read_pmed(path)
     sc = Scenario().with_updates(orlib.pmed_scenario(inst.p)).with_updates(
         {"name": name, "solver": {"mip_gap": 0.0, "time_limit": 120.0}})
     return open_session(from_tables(orlib.pmed_tables(inst)), sc)
