@@ -556,8 +556,8 @@ def inputs_table(results: Sequence[Result], lang: str) -> pd.DataFrame:
 
 def decisions_table(results: Sequence[Result], lang: str) -> pd.DataFrame:
     """Operators, then clusters, whose fate differs between the plans (compare's decision
-    diff: the status quo a reference column only): ``what``, ``id``, ``name`` and one column
-    per result (``r0``, ``r1``, …)."""
+    diff: the status quo a reference column only): ``table`` (operators or clusters), ``what``
+    (its word in ``lang``), ``id``, ``name`` and one column per result (``r0``, ``r1``, …)."""
     from ..studies.compare import decision_diff
 
     t = LABELS[lang]
@@ -570,6 +570,7 @@ def decisions_table(results: Sequence[Result], lang: str) -> pd.DataFrame:
         diff = decision_diff(by_key, table, key, flag, yes, no).sort_values("name")
         diff = diff.rename(columns={key: "id"}).reindex(columns=["id", "name", *by_key])
         diff.insert(0, "what", WORDS[what][lang])
+        diff.insert(0, "table", table)
         frames.append(diff.fillna("–"))
     return pd.concat(frames, ignore_index=True)
 

@@ -29,9 +29,9 @@ from ..data import dataset as dataset_api
 from ..data.dataset import Dataset
 from ..data.overrides import apply_overrides
 from ..results.result import Result, read_result
-from ..studies.compare import decision_diff, input_diff
 from . import svgmap
-from .labels import LABELS, Formatter, scenario_value
+from .excel import decisions_table, inputs_table
+from .labels import LABELS, Formatter
 from .studies import (
     BatchTable,
     StudyTable,
@@ -421,22 +421,19 @@ def _view(i: int, result: Result, ds: Dataset, fmt: Formatter, lang: str,
 
 
 def _comparison(views: Sequence[View], lang: str, fmt: Formatter) -> dict[str, Any]:
-    """Headline metrics side by side and the operators whose fate differs between plans."""
-    t = LABELS[lang]
+    """Headline metrics side by side, the operators and clusters whose fate differs between
+    plans and the inputs that differ."""
     metrics = []
     keys = [k for k, _ in views[0].headline]
     for k in keys:
         metrics.append({"metric": k, "values": [dict(v.headline).get(k, "–") for v in views]})
-    # The same decision diffs as `compare` (the status quo a reference column only).
-    results = {v.key: v.result for v in views}
+    # The same decision and input diffs as `compare` and the workbook (the status quo a
+    # reference column only); the views' keys are the tables' result columns.
+    fates = decisions_table([v.result for v in views], lang)
     differ, clusters = (
-        sorted(({"name": row["name"], "fates": [row.get(v.key, "–") for v in views]}
-                for row in decision_diff(results, table, key, flag, yes, no).to_dict("records")),
-               key=lambda r: r["name"])
-        for table, key, flag, yes, no in (
-            ("operators", "operator_id", "kept", t["kept"], t["closed"]),
-            ("clusters", "cluster_id", "selected", t["cluster_selected"],
-             t["cluster_not_selected"])))
+        [{"name": row["name"], "fates": [row[v.key] for v in views]}
+         for row in fates[fates["table"] == table].to_dict("records")]
+        for table in ("operators", "clusters"))
     return {"metrics": metrics, "differ": differ, "clusters": clusters,
             "inputs": _input_rows(views, fmt)}
 
@@ -444,19 +441,13 @@ def _comparison(views: Sequence[View], lang: str, fmt: Formatter) -> dict[str, A
 def _input_rows(views: Sequence[View], fmt: Formatter) -> list[dict[str, Any]]:
     """The scenario keys whose resolved values differ between the options (compare's input
     diff), each value as a board member reads it."""
-    with_scenario = [v for v in views if v.result.scenario is not None]
-    if len(with_scenario) < 2:
-        return []
-    diff = input_diff([v.result.scenario.model_copy(update={"name": v.key})  # type: ignore[union-attr]
-                       for v in with_scenario])
+    diff = inputs_table([v.result for v in views], fmt.lang)
     return [{"key": row["key"],
-             "values": [_input_value(row[v.key], fmt) if v in with_scenario else "–"
-                        for v in views]}
+             "values": [_input_value(row[v.key], fmt) if v.key in row else "–" for v in views]}
             for row in diff.to_dict("records")]
 
 
-def _input_value(raw: object, fmt: Formatter) -> str:
-    value = scenario_value(raw, fmt.lang, chars=160)
+def _input_value(value: str | float, fmt: Formatter) -> str:
     if isinstance(value, str):
         return value
     return fmt.num(value) if float(value).is_integer() else f"{value:g}".replace(".", fmt.decimal)
