@@ -95,6 +95,57 @@ def test_orlib_reaches_the_published_optimum(root, name):
     assert result.objective == pytest.approx(optimum, rel=1e-6)
 
 
+def _relaxation_bound(lp: highspy.HighsLp) -> float:
+    """The LP relaxation's optimum, solved here apart from ``relaxation_start``."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(lp)
+    n = lp.num_col_
+    h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.zeros(n, dtype=np.uint8))
+    h.run()
+    return h.getInfo().objective_function_value
+
+
+def _model(tables, settings, gap):
+    scenario = Scenario().with_updates(settings).with_updates(
+        {"solver": {"mip_gap": gap, **START}})
+    return build_model(prepare(build_landscape(from_tables(tables)), scenario), scenario), \
+        scenario
+
+
+def test_a_plan_the_relaxation_proves_skips_the_mip(root):
+    """pmed4's LP relaxation is whole at the published optimum 3,034: the first plan is
+    proven by the relaxation's bound, and HiGHS's branch and bound never runs."""
+    inst = orlib.read_pmed(root / "pmed" / "pmed4.txt")
+    model, scenario = _model(orlib.pmed_tables(inst), orlib.pmed_scenario(inst.p), 0.0)
+    report, run = solver.solve(model, scenario.solver)
+    assert report.status == "optimal" and report.termination == solver.PROVEN_BY_RELAXATION
+    assert run.highs.getModelStatus() == highspy.HighsModelStatus.kNotset
+    optimum = orlib.read_pmed_optima(root / "pmed" / "pmedopt.txt")["pmed4"]
+    # The objective is scaled in the model (OBJECTIVE_SCALE); the plan's value by the columns.
+    values = np.array([v.value for v in run.columns])
+    assert report.objective == pytest.approx(run.costs @ values + solver._lp(model)[0].offset_)
+    assert report.bound == pytest.approx(report.objective, abs=solver.MIP_ABS_GAP)
+    assert report.mip_gap <= solver.MIP_ABS_GAP
+    result = api_solve(from_tables(orlib.pmed_tables(inst)), scenario)
+    assert result.objective == pytest.approx(optimum, rel=1e-9)
+    assert result.summary["solver_termination"] == solver.PROVEN_BY_RELAXATION
+    assert result.summary["check"]["ok"]
+
+
+def test_a_plan_the_relaxation_cannot_prove_goes_to_highs():
+    """The synthetic landscape's relaxation lies below its optimum: the first plan is handed
+    to HiGHS, which proves the optimum (bound = objective at gap 0)."""
+    model, scenario = _model(SMALL, {"policy": {"min_firms_per_operator": 40}}, 0.0)
+    lp = solver._lp(model)[0]
+    report, run = solver.solve(model, scenario.solver)
+    assert report.status == "optimal" and report.termination == "Optimal"
+    assert run.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    relaxed = _relaxation_bound(lp)
+    assert relaxed < report.objective * (1 - 1e-6)
+    assert report.bound == pytest.approx(report.objective, rel=1e-9)
+
+
 def test_the_first_plan_reaches_highs(monkeypatch):
     """When the first plan used up the whole time limit, HiGHS has no time of its own: the
     plan it reports is the one it was handed (without the hand-over, there is none)."""
@@ -108,9 +159,11 @@ def test_the_first_plan_reaches_highs(monkeypatch):
         return plan, bound
 
     monkeypatch.setattr(solver, "relaxation_start", slow)
-    scenario = Scenario().with_updates({"solver": {"mip_gap": 0.0, "time_limit": limit,
+    # Mergers: a model whose relaxation does not prove the plan, so HiGHS must take it.
+    scenario = Scenario().with_updates({"policy": {"allow_mergers": True},
+                                        "solver": {"mip_gap": 0.0, "time_limit": limit,
                                                    **START}})
-    model = build_model(prepare(build_landscape(from_tables(tiny_tables())), scenario),
+    model = build_model(prepare(build_landscape(from_tables(layered_tables())), scenario),
                         scenario)
     report, run = solver.solve(model, scenario.solver)
     assert report.status in ("time_limit", "optimal")
@@ -147,13 +200,7 @@ def test_wider_search_when_the_first_plan_is_not_within_the_gap():
     session = open_session(None, ROOT / "scenarios" / "committee-2018.toml")
     lp, _, _ = solver._lp(session.model)
     options = session.scenario.solver
-    relaxed = highspy.Highs()
-    relaxed.setOptionValue("output_flag", False)
-    relaxed.passModel(lp)
-    n = lp.num_col_
-    relaxed.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.zeros(n, dtype=np.uint8))
-    relaxed.run()
-    bound = relaxed.getInfo().objective_function_value
+    bound = _relaxation_bound(lp)
     plan = np.asarray(solver.relaxation_start(lp, options, False, time.perf_counter() + 300)[0])
     assert _holds(lp, plan)
     value = float(np.asarray(lp.col_cost_) @ plan + lp.offset_)

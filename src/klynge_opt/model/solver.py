@@ -63,14 +63,18 @@ class HighsRun:
         return {id(v): i for i, v in enumerate(self.columns)}
 
 
+#: HiGHS's absolute gap, kept out of the way (our contract is the relative gap) but above
+#: rounding noise: an LP and a MIP of the same plan may differ in the last digit.
+MIP_ABS_GAP = 1e-9
+
+
 def highs_options(options: SolverOptions) -> dict[str, object]:
     """HiGHS option names and values for our solver options (what must reach HiGHS)."""
     out: dict[str, object] = {
         "time_limit": float(options.time_limit),
         "mip_rel_gap": float(options.mip_gap),
         "random_seed": int(options.seed),
-        # Keep HiGHS's own absolute gap out of the way: our contract is the relative gap.
-        "mip_abs_gap": 1e-9,
+        "mip_abs_gap": MIP_ABS_GAP,
     }
     if options.threads is not None:
         out["threads"] = int(options.threads)
@@ -166,6 +170,13 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, tee: bool = False
         warm = getattr(model, "_warm_start", options.warm_start)
         if warm == "relaxation" and lp.integrality_:
             plan, relaxation_bound = relaxation_start(lp, options, tee, deadline)
+            if plan is not None and relaxation_bound is not None:
+                value = float(costs @ np.asarray(plan)) + lp.offset_
+                if _within(value, relaxation_bound, options.mip_gap):
+                    # The relaxation's bound already proves the plan: HiGHS's MIP would
+                    # solve the same LP again only to say so.
+                    return _proven_by_relaxation(plan, value, relaxation_bound, options,
+                                                 start, model, run, progress)
             if plan is not None:
                 hand_over(h, plan)
             h.setOptionValue("time_limit", max(0.0, deadline - time.perf_counter()))
@@ -182,12 +193,8 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, tee: bool = False
         highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible)
     objective = bound = None
     if has_solution:
-        values = h.getSolution().col_value
-        for v, value in zip(columns, values, strict=True):
-            v.set_value(float(value), skip_validation=True)
+        _load(model, run, h.getSolution().col_value)
         objective = float(info.objective_function_value)
-        if getattr(model, "_assignments_relaxed", False):
-            whole_assignments(model, run)
     if lp.integrality_:
         raw = float(info.mip_dual_bound)
         bound = raw if math.isfinite(raw) else None
@@ -206,6 +213,38 @@ def solve(model: pyo.ConcreteModel, options: SolverOptions, *, tee: bool = False
     status = status_of(model_status, gap, options.mip_gap)
     return SolveReport(status, objective, bound, gap, time.perf_counter() - start,
                        h.modelStatusToString(model_status), has_solution), run
+
+
+def _within(value: float, bound: float, gap: float) -> bool:
+    """Whether ``value`` is within ``gap`` of ``bound`` by HiGHS's own stopping rule: the
+    relative gap, or the absolute :data:`MIP_ABS_GAP`."""
+    return abs(value - bound) <= max(gap * abs(value), MIP_ABS_GAP)
+
+
+#: What :func:`solve` reports as the termination when the relaxation proved the first plan.
+PROVEN_BY_RELAXATION = "Optimal (first plan within the gap of the LP relaxation)"
+
+
+def _proven_by_relaxation(plan: list[float], value: float, bound: float,
+                          options: SolverOptions, start: float, model: pyo.ConcreteModel,
+                          run: HighsRun, progress: Progress | None
+                          ) -> tuple[SolveReport, HighsRun]:
+    """The report of a solve whose first plan the LP relaxation's bound proves."""
+    _load(model, run, plan)
+    gap = abs(value - bound) / max(abs(value), 1e-10)
+    seconds = time.perf_counter() - start
+    if progress is not None:
+        progress(Gap(seconds, gap))
+    status = status_of(highspy.HighsModelStatus.kOptimal, gap, options.mip_gap)
+    return SolveReport(status, value, bound, gap, seconds, PROVEN_BY_RELAXATION, True), run
+
+
+def _load(model: pyo.ConcreteModel, run: HighsRun, values: Any) -> None:
+    """Set the model's variables to ``values`` (one per column), assignments made whole."""
+    for v, value in zip(run.columns, values, strict=True):
+        v.set_value(float(value), skip_validation=True)
+    if getattr(model, "_assignments_relaxed", False):
+        whole_assignments(model, run)
 
 
 def hand_over(h: highspy.Highs, plan: list[float]) -> None:
@@ -266,9 +305,8 @@ def relaxation_start(lp: highspy.HighsLp, options: SolverOptions, tee: bool,
         info = restricted.getInfo()
         if info.primal_solution_status == 2:
             plan = list(restricted.getSolution().col_value)
-            value = float(info.objective_function_value)
-            if abs(value - bound) <= options.mip_gap * max(abs(value), 1e-10):
-                break  # the root bound will prove it: nothing wider to search
+            if _within(float(info.objective_function_value), bound, options.mip_gap):
+                break  # the relaxation's bound proves it: nothing wider to search
         elif restricted.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
             break  # out of time
     return plan, bound
