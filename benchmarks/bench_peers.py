@@ -115,7 +115,11 @@ def spopt_run(d: np.ndarray, p: int, limit: float, solver: str) -> Run:
     model = PMedian.from_cost_matrix(d, np.ones(n), p_facilities=p, name="pmed")
     backend = (pulp.PULP_CBC_CMD(msg=False, timeLimit=limit, gapRel=0.0) if solver == "cbc"
                else pulp.HiGHS(msg=False, timeLimit=limit, gapRel=0.0))
-    model.solve(backend)
+    try:
+        model.solve(backend)
+    except RuntimeError:
+        # spopt raises when the solver stopped without a plan (CBC at the time limit).
+        return Run(time.perf_counter() - start, None, False)
     status = pulp.LpStatus[model.problem.status]
     obj = pulp.value(model.problem.objective)
     elapsed = time.perf_counter() - start

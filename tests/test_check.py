@@ -28,9 +28,9 @@ from klynge_opt.results.check import (
 from klynge_opt.results.result import Result, write_result
 
 SCENARIOS: dict[str, dict[str, Any]] = {
-    "radius_100": {"policy": {"max_travel_minutes": 100}},
-    # Tests below edit this plan by hand assuming HiGHS's own choice among tied optima (C3;
-    # the relaxation's warm start picks C1 and C2 at the same cost).
+    # Tests below edit these plans by hand assuming HiGHS's own choice among tied optima
+    # (C3; the relaxation's warm start proves C1 and C2 at the same cost).
+    "radius_100": {"policy": {"max_travel_minutes": 100}, "solver": {"warm_start": "none"}},
     "split": {"policy": {"allow_split": True}, "solver": {"warm_start": "none"}},
     # 0.8 with a 50-minute radius is infeasible on the tiny set (see test below): F02 and F07
     # have no operator within 50 minutes, so at most 7 of 9 firms can be served.

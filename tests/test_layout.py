@@ -21,7 +21,7 @@ PACKAGE = Path(klynge_opt.__file__).parent
 
 #: Lowest first. A module's layer is its subpackage, or its own name at the top level.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("problems", "cells", "fsio", "progress", "wording"),
+    ("problems", "cells", "fsio", "frames", "progress", "wording"),
     ("data",),
     ("model",),
     ("results",),

@@ -19,6 +19,7 @@ from .data.dataset import Dataset
 from .data.overrides import apply_overrides, forced_operators, validate_against
 from .data.scenario import Scenario, load_scenario
 from .data.scenario import input_hash as scenario_hash
+from .frames import row_tuples
 from .fsio import clean_json
 from .model.diagnosis import Diagnosis, Finding, diagnose, prechecks
 from .model.formulation import (
@@ -306,7 +307,7 @@ def _moved(m: pyo.ConcreteModel, inputs: ModelInputs | None) -> object:
         # free, and the reported disruption would then be more than the plan's.
         relief = getattr(m, "r", {})
         moved += [float(q[g]) * (m.w[g, c] - relief[g, c] if (g, c) in relief else m.w[g, c])
-                  for g, c in zip(cp["group_id"], cp["cluster_id"], strict=True)]
+                  for g, c in row_tuples(cp, "group_id", "cluster_id")]
     return sum(moved)
 
 

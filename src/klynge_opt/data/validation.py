@@ -12,6 +12,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from ..frames import among
 from ..problems import Problem
 from .loading import MAX_ROWS_LISTED, TableSource
 from .schema import TABLE_BY_NAME, TABLES
@@ -80,7 +81,7 @@ def _references(name: str, tables: Mapping[str, pd.DataFrame],
             continue
         known = pd.Index(tables[target_table][target_col].dropna().unique())
         values = frame[col.name]
-        bad = (values.notna() & ~values.isin(known)).to_numpy()
+        bad = values.notna().to_numpy() & ~among(values, known)
         if bad.any():
             _listed(bad, frame, col.name, sources[name],
                     f"unknown {target_col}: not in {sources[target_table].label}", problems)

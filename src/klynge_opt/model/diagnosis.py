@@ -25,6 +25,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from ..data.scenario import Policy, Scenario
+from ..frames import among
 from .families import BY_NAME, FAMILIES, FAMILY_OF
 from .formulation import ModelInputs, build_model, prepare, restore_integrality
 from .landscape import Landscape
@@ -113,7 +114,7 @@ def _unreachable_groups(p: _Place) -> list[Finding]:
     """Hard coverage: groups that no open competent operator reaches within the radius."""
     inp, pol = p.inp, p.pol
     reach = inp.pairs[~inp.pairs["operator_id"].isin(p.closed)]
-    lonely = inp.groups[~inp.groups.index.isin(reach["group_id"])]
+    lonely = inp.groups[~among(inp.groups.index, reach["group_id"])]
     if pol.coverage != "hard" or lonely.empty:
         return []
     # Only the lonely groups' nearest open operator, never every competent pair: on a
@@ -147,7 +148,7 @@ def _target_out_of_reach(p: _Place) -> list[Finding]:
     if pol.coverage != "soft" or pol.coverage_target <= 0:
         return []
     reach = p.inp.pairs[~p.inp.pairs["operator_id"].isin(p.closed)]
-    reachable = float(groups.loc[groups.index.isin(reach["group_id"]), "weight"].sum())
+    reachable = float(groups.loc[among(groups.index, reach["group_id"]), "weight"].sum())
     total = float(groups["weight"].sum())
     if not total or reachable / total >= pol.coverage_target - 1e-12:
         return []

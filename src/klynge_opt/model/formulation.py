@@ -17,6 +17,7 @@ import pyomo.environ as pyo
 
 from ..data.overrides import forced_operators, required_clusters
 from ..data.scenario import Scenario
+from ..frames import among, row_tuples
 from . import services
 from .families import FAMILIES
 from .landscape import Landscape
@@ -118,7 +119,7 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
     if layered:
         givers = operators.index[operators["layer"].isin(services.GUIDANCE_LAYERS)
                                  & operators["in_scope"]]
-        pairs = pairs[pairs["operator_id"].isin(givers) & pairs["group_id"].isin(groups.index)]
+        pairs = pairs[pairs["operator_id"].isin(givers) & among(pairs["group_id"], groups.index)]
         competence = competence[competence["operator_id"].isin(givers)].reset_index(drop=True)
         pairs = pairs.reset_index(drop=True).assign(disrupted=0.0)
     else:
@@ -159,7 +160,7 @@ def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
 def _member_weight(land: Landscape) -> pd.Series:
     """Weight of firms per group that have at least one current membership."""
     ds = land.dataset
-    members = ds.firms["firm_id"].isin(ds.memberships["firm_id"])
+    members = among(ds.firms["firm_id"], ds.memberships["firm_id"])
     return ds.firms["weight"][members].groupby(land.firm_group[members]).sum()
 
 
@@ -274,8 +275,8 @@ def add_variables(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) ->
     m.G = pyo.Set(initialize=list(inp.groups.index), ordered=True)
     m.K = pyo.Set(initialize=list(inp.competence.itertuples(index=False, name=None)),
                   dimen=2, ordered=True)
-    m.E = pyo.Set(initialize=list(zip(inp.pairs["group_id"], inp.pairs["operator_id"],
-                                      strict=True)), dimen=2, ordered=True)
+    m.E = pyo.Set(initialize=list(row_tuples(inp.pairs, "group_id", "operator_id")), dimen=2,
+                  ordered=True)
     m.y = pyo.Var(m.O, domain=pyo.Binary)
     m.z = pyo.Var(m.C, domain=pyo.Binary)
     m.v = pyo.Var(m.K, domain=pyo.Binary)
@@ -303,10 +304,10 @@ def add_layer_variables(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenar
     domain = pyo.UnitInterval if pol.allow_split else pyo.Binary
     lp, cp = inp.local_pairs, inp.cluster_pairs
     m.GL = pyo.Set(initialize=list(inp.local_groups.index), ordered=True)
-    m.EL = pyo.Set(initialize=list(zip(lp["group_id"], lp["operator_id"], strict=True)),
+    m.EL = pyo.Set(initialize=list(row_tuples(lp, "group_id", "operator_id")),
                    dimen=2, ordered=True)
     m.GC = pyo.Set(initialize=list(inp.cluster_groups.index), ordered=True)
-    m.EC = pyo.Set(initialize=list(zip(cp["group_id"], cp["cluster_id"], strict=True)),
+    m.EC = pyo.Set(initialize=list(row_tuples(cp, "group_id", "cluster_id")),
                    dimen=2, ordered=True)
     m.xl = pyo.Var(m.EL, domain=domain)
     m.w = pyo.Var(m.EC, domain=domain)
@@ -329,14 +330,14 @@ def add_merger_variables(m: pyo.ConcreteModel, inp: ModelInputs) -> None:
     """mg[c0,c]: c0 merges into c; r[g,c]: share of group g assigned to c that is not
     disrupted because one of its current clusters merged into c."""
     mg = inp.merges
-    m.MG = pyo.Set(initialize=list(zip(mg["merged"], mg["successor"], strict=True)), dimen=2,
+    m.MG = pyo.Set(initialize=list(row_tuples(mg, "merged", "successor")), dimen=2,
                    ordered=True)
     m.mg = pyo.Var(m.MG, domain=pyo.Binary)
     into = mg.groupby("successor")["merged"].agg(set)
     moved = inp.cluster_pairs[inp.cluster_pairs["moved"].astype(bool)]
     current = inp.cluster_groups["current"]
     sources = {(g, c): sorted(set(current[g]) & into.get(c, set()))
-               for g, c in zip(moved["group_id"], moved["cluster_id"], strict=True)}
+               for g, c in row_tuples(moved, "group_id", "cluster_id")}
     m._relief_sources = {k: v for k, v in sources.items() if v}
     m.R = pyo.Set(initialize=list(m._relief_sources), dimen=2, ordered=True)
     m.r = pyo.Var(m.R, domain=pyo.UnitInterval)
@@ -374,7 +375,7 @@ def host_retained(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) ->
     if inp.layered:
         # The cluster service is the cluster's own: its host gives no guidance for it.
         return
-    idx = list(zip(inp.covers["cluster_id"], inp.covers["stronghold_id"], strict=True))
+    idx = list(row_tuples(inp.covers, "cluster_id", "stronghold_id"))
     m.host_serves = pyo.Constraint(idx, rule=lambda m, c, s: m.z[c] <= m.v[host[c], s])
 
 
@@ -772,7 +773,7 @@ def objective(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> Non
     pairs = inp.pairs
     q = inp.groups["weight"]
     pair_q = pairs["group_id"].map(q).to_numpy(float)
-    keys = list(zip(pairs["group_id"], pairs["operator_id"], strict=True))
+    keys = list(row_tuples(pairs, "group_id", "operator_id"))
     service_coef = cost.horizon_years * cost.cost_per_firm_minute * pair_q * \
         pairs["minutes"].to_numpy(float)
     disruption_coef = cost.disruption_cost_per_firm * pairs["disrupted"].to_numpy(float)
@@ -841,8 +842,8 @@ def _local_travel(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) ->
     lp = inp.local_pairs
     coef = cost.horizon_years * cost.cost_per_firm_minute * lp["group_id"].map(
         inp.local_groups["weight"]).to_numpy(float) * lp["minutes"].to_numpy(float)
-    return sum(float(c) * m.xl[g, o] for g, o, c in zip(lp["group_id"], lp["operator_id"], coef,
-                                                        strict=True) if c)
+    return sum(float(c) * m.xl[k] for k, c in zip(row_tuples(lp, "group_id", "operator_id"),
+                                                  coef, strict=True) if c)
 
 
 def _cluster_moves(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> object:
@@ -854,7 +855,7 @@ def _cluster_moves(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -
     d = scenario.costs.disruption_cost_per_firm
     relief = getattr(m, "r", {})
     return sum(d * m._qc[g] * (m.w[g, c] - relief[g, c] if (g, c) in relief else m.w[g, c])
-               for g, c in zip(cp["group_id"], cp["cluster_id"], strict=True))
+               for g, c in row_tuples(cp, "group_id", "cluster_id"))
 
 
 OBJECTIVE_SCALE = 1e3

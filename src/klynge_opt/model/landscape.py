@@ -32,6 +32,7 @@ import pandas as pd
 
 from ..data.dataset import Dataset
 from ..data.geography import TravelTimes, ragged_arange, travel_times
+from ..frames import among
 
 GROUP_SEPARATOR = "|"
 #: Sparse travel times: the first radius searched for a group's nearest competent operator
@@ -139,7 +140,7 @@ class Landscape:
         held = self.times.held_radius
         radius = None if held == math.inf else max(held or 0.0, NEAREST_RADIUS_MINUTES)
         pairs = self._eligible(groups, radius, exclude)
-        rest = ~groups["group_id"].isin(pairs["group_id"])
+        rest = ~among(groups["group_id"], pairs["group_id"])
         if radius is not None and rest.any():
             pairs = pd.concat([pairs, self._eligible(groups[rest], None, exclude)],
                               ignore_index=True)
@@ -405,7 +406,7 @@ def _layers(ds: Dataset) -> pd.DataFrame:
     weight = ds.firms["weight"]
     demand = {"local_service": float(weight.sum()),
               "entry_point": float(weight[ds.firms["growth"].astype(bool)].sum()),
-              "cluster": float(weight[ds.firms["firm_id"].isin(ds.memberships["firm_id"])]
+              "cluster": float(weight[among(ds.firms["firm_id"], ds.memberships["firm_id"])]
                                .sum())}
     out["firms_to_serve"] = out["layer"].map(demand)
     return out.sort_values(["layer", "kind"], ignore_index=True)

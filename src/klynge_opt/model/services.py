@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..data.dataset import Dataset
 from ..data.scenario import Effect, Policy
+from ..frames import among
 from .landscape import GROUP_SEPARATOR, Landscape, group_id, reachable_pairs, sorted_pairs, take
 
 SERVICES: tuple[str, ...] = ("local", "guidance", "cluster")
@@ -57,7 +58,7 @@ def firm_demand(ds: Dataset, pol: Policy) -> pd.DataFrame:
         return pd.DataFrame({"local": np.zeros(n, bool), "guidance": np.ones(n, bool),
                              "cluster": np.zeros(n, bool)})
     growth = ds.firms["growth"].astype(bool).to_numpy()
-    member = ds.firms["firm_id"].isin(ds.memberships["firm_id"]).to_numpy()
+    member = among(ds.firms["firm_id"], ds.memberships["firm_id"])
     return pd.DataFrame({
         "local": np.ones(n, bool),
         "guidance": growth if pol.guidance_service == "growth" else np.ones(n, bool),

@@ -86,6 +86,7 @@ from ..data.scenario import (
     input_hash,
     load_scenario,
 )
+from ..frames import among, row_tuples
 from ..fsio import clean_json
 from .outputs import (
     ALL_TABLES,
@@ -257,7 +258,7 @@ def _firms(ds: Dataset) -> pd.DataFrame:
     firms["rural"] = firms["municipality_id"].map(rural).fillna(False).astype(bool)
     firms["penalty_weight"] = firms["stronghold_id"].map(
         ds.strongholds.set_index("stronghold_id")["weight"]).astype(float)
-    firms["member"] = firms.index.isin(ds.memberships["firm_id"])
+    firms["member"] = among(firms.index, ds.memberships["firm_id"])
     return firms
 
 
@@ -304,7 +305,7 @@ def _competence(ds: Dataset, ops: pd.DataFrame) -> frozenset[tuple[str, str]]:
     """Competences; with service layers an entry point without rows guides every stronghold
     and only in-scope guidance-layer operators guide at all."""
     rows = ds.operator_strongholds
-    pairs = set(zip(rows["operator_id"], rows["stronghold_id"], strict=True))
+    pairs = set(row_tuples(rows, "operator_id", "stronghold_id"))
     if ds.kinds.empty:
         return frozenset(pairs)
     listed = set(rows["operator_id"])
@@ -351,7 +352,7 @@ def context(dataset: Dataset, scenario: Scenario, tol: float) -> Context:
         covers={c: tuple(sorted(g)) for c, g in
                 ds.cluster_strongholds.groupby("cluster_id")["stronghold_id"]},
         competence=_competence(ds, ops),
-        familiar=frozenset(zip(today["firm_id"], today["operator_id"], strict=True)),
+        familiar=frozenset(row_tuples(today, "firm_id", "operator_id")),
         required=required_clusters(ds, pol), keep=frozenset(keep), close=frozenset(close),
         times=travel_times(ds), effect=scenario.effect,
         region_of=ds.municipalities.set_index("municipality_id")["region_id"],
@@ -451,14 +452,14 @@ def _unique_rows(name: str, table: pd.DataFrame, key: str, known: pd.Index,
         _fail(out, f"{name}_table", i, f"{key} {i} is not in the data set")
     for i in sorted(set(known) - set(ids)):
         _fail(out, f"{name}_table", i, f"{key} {i} of the data set is missing")
-    return table[ids.isin(known)].drop_duplicates(key).set_index(key)
+    return table[among(ids, known)].drop_duplicates(key).set_index(key)
 
 
 def _assignment_rows(ctx: Context, table: pd.DataFrame, out: list[Violation],
                      merged: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Assignment rows of known firms with the raw firm data and recomputed travel times
     and disruption beside the reported ones."""
-    unknown = ~table["firm_id"].isin(ctx.demand.index)
+    unknown = ~among(table["firm_id"], ctx.demand.index)
     for row in table[unknown].itertuples():
         _fail(out, "assignments_table", row.firm_id or f"row {row.Index + 1}",
               f"firm {row.firm_id!r} is not in the data set")
@@ -480,12 +481,12 @@ def _assignment_rows(ctx: Context, table: pd.DataFrame, out: list[Violation],
         merged = merged or {}
         rows["disrupted"] = [s == "cluster" and c != "" and bool(cur) and c not in cur
                              and not any(merged.get(k) == c for k in cur)
-                             for s, c, cur in zip(rows["service"], rows["cluster_id"], current,
-                                                  strict=True)]
+                             for (s, c), cur in zip(row_tuples(rows, "service", "cluster_id"),
+                                                    current, strict=True)]
         rows["disrupted"] = rows["disrupted"].astype(bool)
         return rows
     familiar = np.fromiter(((f, o) in ctx.familiar for f, o in
-                            zip(rows["firm_id"], rows["operator_id"], strict=True)),
+                            row_tuples(rows, "firm_id", "operator_id")),
                            dtype=bool, count=len(rows))
     rows["disrupted"] = rows["served"].to_numpy() & rows["member_raw"].to_numpy(bool) & \
         ~familiar
@@ -834,7 +835,7 @@ def _binary(ctx: Context, rows: pd.DataFrame, out: list[Violation]) -> None:
     for f in sorted(set(rows.loc[fractional, "firm_id"]) | set(split.index[split])):
         parts = rows[rows["firm_id"] == f]
         shown = ", ".join(f"{o or '(unserved)'}: {_num(x)}"
-                          for o, x in zip(parts["operator_id"], parts["share"], strict=True))
+                          for o, x in row_tuples(parts, "operator_id", "share"))
         _fail(out, "assignment.binary", f, f"firm {f} is split ({shown}) although "
               "allow_split is false")
 

@@ -21,6 +21,7 @@ import tomli_w
 from ..cells import unprotect_frame
 from ..data.dataset import Dataset
 from ..data.scenario import Scenario
+from ..frames import among, row_tuples
 from ..fsio import clean_json, csv_text, guard_target, staged_dir
 from ..model import services
 from ..model.formulation import ModelInputs
@@ -309,10 +310,9 @@ def _assignments(land: Landscape, group_plan: pd.DataFrame, selected: pd.DataFra
     rows["cluster_id"] = rows["cluster_id"].fillna("")
 
     current = ds.memberships.merge(ds.clusters[["cluster_id", "operator_id"]], on="cluster_id")
-    familiar = set(zip(current["firm_id"], current["operator_id"], strict=True))
-    member = rows["firm_id"].isin(ds.memberships["firm_id"]).to_numpy()
-    known = np.fromiter(((f, o) in familiar for f, o in zip(rows["firm_id"], rows["operator_id"],
-                                                           strict=True)),
+    familiar = set(row_tuples(current, "firm_id", "operator_id"))
+    member = among(rows["firm_id"], ds.memberships["firm_id"])
+    known = np.fromiter(((f, o) in familiar for f, o in row_tuples(rows, "firm_id", "operator_id")),
                         dtype=bool, count=len(rows))
     rows["moved"] = member & ~known & has_op.to_numpy()
     rows["service"] = "guidance"
@@ -348,7 +348,7 @@ def layered_assignments(land: Landscape, plans: Mapping[str, tuple[pd.Series, pd
                                    rows["operator_id"].map(op_muni))
         rows["moved"] = [c != "" and bool(cur) and c not in cur
                          and not any(merged.get(k) == c for k in cur)
-                         for c, cur in zip(rows["cluster_id"], rows["current"], strict=True)]
+                         for c, cur in row_tuples(rows, "cluster_id", "current")]
         frames.append(rows[ASSIGNMENT_COLUMNS])
     out = pd.concat(frames, ignore_index=True)
     out["moved"] = out["moved"].astype(bool)
@@ -458,8 +458,8 @@ def by_stronghold(land: Landscape, clusters: pd.DataFrame, assignments: pd.DataF
     sid = out["stronghold_id"]
     out["firms"] = sid.map(ds.firms.groupby("stronghold_id")["weight"].sum()).fillna(0.0)
     counted = clusters.loc[clusters["selected"].astype(bool), ["cluster_id", "counts_for"]]
-    pairs = [(s, c) for c, cell in zip(counted["cluster_id"], counted["counts_for"],
-                                       strict=True) for s in str(cell).split(LIST_SEPARATOR) if s]
+    pairs = [(s, c) for c, cell in row_tuples(counted, "cluster_id", "counts_for")
+             for s in str(cell).split(LIST_SEPARATOR) if s]
     per = pd.DataFrame(pairs, columns=["stronghold_id", "cluster_id"])
     out["clusters_selected"] = sid.map(per.groupby("stronghold_id")["cluster_id"].agg(_join)) \
         .astype(object).fillna("")
@@ -631,7 +631,7 @@ def _legacy_status_quo_plan(land: Landscape) -> pd.DataFrame:
     nearest = land.nearest_competent().dropna(subset=["nearest_operator"]).drop_duplicates(
         key)[[*key, "nearest_operator", "nearest_minutes"]].rename(
         columns={"nearest_operator": "operator_id", "nearest_minutes": "minutes"})
-    nonmember = firms[~firms["firm_id"].isin(ds.memberships["firm_id"])]
+    nonmember = firms[~among(firms["firm_id"], ds.memberships["firm_id"])]
     cand = pd.concat([cand, nonmember.merge(nearest, on=key).assign(cluster_id="")],
                      ignore_index=True)
     best = cand.sort_values(["firm_id", "minutes", "operator_id", "cluster_id"]) \
