@@ -141,7 +141,9 @@ def _lp(model: pyo.ConcreteModel) -> tuple[highspy.HighsLp, list[Any], np.ndarra
 def solve(model: pyo.ConcreteModel, options: SolverOptions, *, tee: bool = False,
           progress: Progress | None = None) -> tuple[SolveReport, HighsRun]:
     """Solve in place; variable values are loaded when a solution exists. ``progress``
-    receives the running gap (:class:`klynge_opt.progress.Gap`) while HiGHS works."""
+    receives the running gap (:class:`klynge_opt.progress.Gap`) while HiGHS works. A warm
+    start's plan that the LP relaxation's bound already proves within the gap is the answer
+    without HiGHS's branch and bound (docs/model.md, "Warm start")."""
     if options.threads is not None:
         # HiGHS keeps one thread pool per process, sized at the first solve; asking for another
         # size later makes the run fail ("unknown" status) unless the pool is reset first.
