@@ -26,9 +26,12 @@ START = {"warm_start": "relaxation"}
 SMALL = synthetic_tables(seed=3, firms=1500, operators=40, municipalities=50)
 
 
+def _build(tables, scenario):
+    return build_model(prepare(build_landscape(from_tables(tables)), scenario), scenario)
+
+
 def _lp(tables, scenario):
-    model = build_model(prepare(build_landscape(from_tables(tables)), scenario), scenario)
-    lp, _, _ = solver._lp(model)
+    lp, _, _ = solver._lp(_build(tables, scenario))
     return lp
 
 
@@ -109,8 +112,7 @@ def _relaxation_bound(lp: highspy.HighsLp) -> float:
 def _model(tables, settings, gap):
     scenario = Scenario().with_updates(settings).with_updates(
         {"solver": {"mip_gap": gap, **START}})
-    return build_model(prepare(build_landscape(from_tables(tables)), scenario), scenario), \
-        scenario
+    return _build(tables, scenario), scenario
 
 
 def test_a_plan_the_relaxation_proves_skips_the_mip(root):
@@ -163,8 +165,7 @@ def test_the_first_plan_reaches_highs(monkeypatch):
     scenario = Scenario().with_updates({"policy": {"allow_mergers": True},
                                         "solver": {"mip_gap": 0.0, "time_limit": limit,
                                                    **START}})
-    model = build_model(prepare(build_landscape(from_tables(layered_tables())), scenario),
-                        scenario)
+    model = _build(layered_tables(), scenario)
     report, run = solver.solve(model, scenario.solver)
     assert report.status in ("time_limit", "optimal")
     assert report.has_solution

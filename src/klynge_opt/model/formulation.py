@@ -197,8 +197,9 @@ def build_model(inp: ModelInputs, scenario: Scenario) -> pyo.ConcreteModel:
 
 
 #: ``warm_start = "auto"`` hands HiGHS the relaxation's first plan up to this many guidance
-#: pairs: measured faster on the Danish scenarios (docs/performance.md); larger instances,
-#: where the extra LP solve is long, were measured without it.
+#: pairs: faster at the median on four of six Danish scenarios and steadier on all; above it
+#: the extra LP solve is long and was slower on three of four OR-Library p-median instances
+#: (pmed11/15/16/21, docs/performance.md).
 WARM_START_UP_TO_PAIRS = 50_000
 
 
