@@ -146,12 +146,23 @@ def _c1_capacity(tables: dict) -> None:
     tables["clusters"]["capacity"] = [4.0, None, None]  # C1 would serve 5 members
 
 
+def _c3_food_at_o1(tables: dict) -> None:
+    """The layered landscape with C1 and C3 both food clusters hosted by O1."""
+    _layers(tables)
+    tables["clusters"]["operator_id"] = ["O1", "O2", "O1"]
+    cs = tables["cluster_strongholds"]
+    tables["cluster_strongholds"] = cs[~((cs["cluster_id"] == "C3")
+                                         & (cs["stronghold_id"] == "ict"))]
+
+
 #: Per family: a scenario (and data edit) on the tiny landscape under which it binds.
 BINDING: dict[str, tuple[dict[str, Any], Callable[[dict], None] | None]] = {
     "one_cluster_per_stronghold": (_with({"policy": {"clusters_per_stronghold": 2}}), None),
     "cluster_admissibility": (_with({"policy": {"clusters_per_stronghold": 2,
                                                 "min_cluster_budget": 2e6}}), None),
     "host_retained": (_with({"policy": {"clusters_per_stronghold": 2}}), None),
+    # With mergers the relaxation selects C1 and C3 by halves and pays half of O1.
+    "clusters_per_host": ({"policy": {"allow_mergers": True}}, _c3_food_at_o1),
     "serve_needs_operator": ({}, None),
     "radius": (_with({"policy": {"max_travel_minutes": 60}}), None),
     "assignment": ({}, None),
@@ -232,10 +243,46 @@ def test_family_binds(name):
             f"{name}: does not bind ({with_it} with, {without} without)")
 
 
+def _relaxation_bound(m: pyo.ConcreteModel) -> float:
+    """The LP relaxation's optimum of ``m`` (every integer column made continuous)."""
+    from klynge_opt.model.solver import _lp
+    from test_warm_start import _relaxation_bound as lp_bound
+
+    return float(lp_bound(_lp(m)[0]))
+
+
+def test_clusters_per_host_lifts_the_relaxation():
+    # The valid inequality is there for the relaxation: under its binding scenario the LP
+    # bound with its row is strictly above the bound without it (the optimum stays, above).
+    # Without it the relaxation selects C1 and C3 by halves, each merging into the other by
+    # the other half, and keeps their host O1 by half; the row makes it keep O1 whole.
+    name = "clusters_per_host"
+    updates, edit = BINDING[name]
+    _, _, m = _built(updates, edit)
+    with_it = _relaxation_bound(m)
+    for c in BY_NAME[name].components:
+        if hasattr(m, c):
+            getattr(m, c).deactivate()
+    without = _relaxation_bound(m)
+    assert with_it > without + 1e-6, f"{name}: relaxation {with_it} with, {without} without"
+
+
+def test_clusters_per_host_only_where_the_count_is_exact():
+    # Under "at_least" a host may well run two clusters of one stronghold: the row would cut
+    # off such plans.
+    updates, edit = BINDING["clusters_per_host"]
+    at_least = copy.deepcopy(updates)
+    at_least["policy"]["cluster_rule"] = "at_least"
+    _, _, m = _built(at_least, edit)
+    assert not hasattr(m, "clusters_per_host")
+    _, _, exact = _built(updates, edit)
+    assert len(exact.clusters_per_host) == 1
+
+
 # --------------------------------------------------------------------------- coupling
 
 #: Variables that belong to one demand group, by the group space they index.
-_GROUP_VARS = {"x": "x", "u": "x", "xl": "xl", "ul": "xl", "w": "w", "uc": "w", "r": "w"}
+_GROUP_VARS = {"x": "x", "u": "x", "xl": "xl", "ul": "xl", "w": "w", "uc": "w", "delta": "w"}
 
 
 def _cost_per_firm(tables: dict) -> None:

@@ -47,15 +47,22 @@ SCENARIOS: dict[str, dict] = {
                            "allow_mergers": True,
                            "local": {"coverage": "hard", "max_travel_minutes": 100},
                            "cluster": {"max_travel_minutes": 100}}},
+    # The layered landscape with C3 a second food cluster of O1 (clusters_per_host).
+    "host": {"policy": {"allow_mergers": True, "max_strongholds_per_cluster": 1}},
 }
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
 def _write(name: str, path: Path) -> None:
-    if name == "layered":
+    if name in ("layered", "host"):
         tables = layered_tables()
         tables["clusters"]["capacity"] = [4.0, None, None]
+        if name == "host":
+            tables["clusters"]["operator_id"] = ["O1", "O2", "O1"]
+            cs = tables["cluster_strongholds"]
+            tables["cluster_strongholds"] = cs[(cs["cluster_id"] != "C3")
+                                               | (cs["stronghold_id"] == "food")]
     else:
         tables = tiny_tables()
     tables["operators"].loc[0, "capacity"] = 4.0  # binding, so capacity rows exist

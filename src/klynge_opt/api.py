@@ -303,10 +303,11 @@ def _moved(m: pyo.ConcreteModel, inputs: ModelInputs | None) -> object:
     if inputs.layered:
         cp = inputs.cluster_pairs[inputs.cluster_pairs["moved"].astype(bool)]
         q = inputs.cluster_groups["weight"]
-        # A member relieved by a merger (r) is not moved; counting it as moved would leave r
-        # free, and the reported disruption would then be more than the plan's.
-        relief = getattr(m, "r", {})
-        moved += [float(q[g]) * (m.w[g, c] - relief[g, c] if (g, c) in relief else m.w[g, c])
+        # Where a merger can relieve a member, the disrupted share δ is what moved; counting
+        # w instead would leave δ free, and the reported disruption would then be more than
+        # the plan's.
+        delta = getattr(m, "delta", {})
+        moved += [float(q[g]) * (delta[g, c] if (g, c) in delta else m.w[g, c])
                   for g, c in row_tuples(cp, "group_id", "cluster_id")]
     return sum(moved)
 

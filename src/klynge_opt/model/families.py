@@ -118,6 +118,10 @@ FAMILIES: tuple[Family, ...] = (
         components=("host_retained", "host_serves"), structural=True,
         checks=("host_retained", "host_serves")),
     Family(
+        "clusters_per_host",
+        "Valid inequality (cluster_rule = exactly): Σ_{c hosted by o} a_cs <= n_s y_o.",
+        components=("clusters_per_host",), structural=True, implied=True),
+    Family(
         "serve_needs_operator",
         "v_os <= y_o, and assignments only to serving nodes (assign_needs_service).",
         components=("serve_needs_operator", "assign_needs_service"), structural=True,
@@ -350,9 +354,8 @@ FAMILIES += (
                             {"policy": {"cluster": {"max_travel_minutes": None}}}),),
         remedies=("cluster_radius",)),
     Family(
-        "mergers", "z_c0 + Σ_c mg_c0c <= 1; mg_c0c <= z_c; r_gc <= w_gc, r_gc <= Σ mg_c0c.",
-        components=("merge_once", "merge_into_selected", "merge_relief",
-                    "merge_relief_source"),
+        "mergers", "z_c0 + Σ_c mg_c0c <= 1; mg_c0c <= z_c; δ_gc >= w_gc - Σ mg_c0c.",
+        components=("merge_once", "merge_into_selected", "merge_relief"),
         structural=True, policy_keys=("allow_mergers",), checks=("mergers",)),
     Family(
         "cluster_capacity", "Σ_g q_g w_gc <= max_utilisation · (cap_c z_c + Σ_c0 cap_c0 "
