@@ -288,8 +288,10 @@ def _demand(ds: Dataset, scenario: Scenario) -> pd.DataFrame:
     firms["employees"] = info["employees"].astype(float).fillna(0.0)
     firms["effect"] = firms["weight"] * np.where(firms["growth"],
                                                  scenario.effect.growth_firm_factor, 1.0)
-    current = ds.memberships.groupby("firm_id")["cluster_id"].agg(frozenset)
-    firms["current"] = [current.get(f, frozenset()) for f in firms.index]
+    current: dict[str, set[str]] = {}
+    for f, c in row_tuples(ds.memberships, "firm_id", "cluster_id"):
+        current.setdefault(f, set()).add(c)
+    firms["current"] = [frozenset(current.get(f, ())) for f in firms.index.tolist()]
     layered = not ds.kinds.empty
     n = len(firms)
     firms["local"] = np.full(n, layered)
@@ -812,19 +814,24 @@ def assignment(ctx: Context, plan: Plan, out: list[Violation]) -> None:
 
 def _shares(ctx: Context, rows: pd.DataFrame, out: list[Violation]) -> None:
     """Shares within [0, 1], every firm present (``firms_complete``), summing to 1."""
+    present = set(rows["firm_id"].tolist())
+    for f in ctx.firms.index.tolist():
+        if f not in present:
+            _fail(out, "firms_complete", f, f"firm {f} has no row in the assignments")
+    _shares_whole(ctx, rows, "assignment", out)
+
+
+def _shares_whole(ctx: Context, rows: pd.DataFrame, name: str, out: list[Violation]) -> None:
+    """``name``: every share within [0, 1] and each firm's shares summing to 1."""
     share = rows["share"]
     bad = share.isna() | (share < -ctx.tol) | (share > 1 + ctx.tol)
     for row in rows[bad].itertuples():
-        _fail(out, "assignment", f"{row.firm_id}/{row.operator_id}",
-              f"share {_num(row.share)} outside [0, 1]", row.share)
-    present = set(rows["firm_id"])
-    for f in ctx.firms.index:
-        if f not in present:
-            _fail(out, "firms_complete", f, f"firm {f} has no row in the assignments")
-    total = share.fillna(0.0).groupby(rows["firm_id"]).sum()
-    for f, t in total.items():
-        if ctx.differ(float(t), 1.0):
-            _fail(out, "assignment", f, f"shares of firm {f} sum to {_num(t)}, not 1", t - 1)
+        _fail(out, name, f"{row.firm_id}/{row.operator_id}", f"share {_num(row.share)} "
+              "outside [0, 1]", row.share)
+    totals = share.fillna(0.0).groupby(rows["firm_id"]).sum()
+    off = totals[ctx.differ_array(totals, pd.Series(1.0, index=totals.index)).to_numpy(bool)]
+    for f, t in off.items():
+        _fail(out, name, f, f"shares of firm {f} sum to {_num(t)}, not 1", t - 1)
 
 
 def _binary(ctx: Context, rows: pd.DataFrame, out: list[Violation]) -> None:
@@ -1059,24 +1066,20 @@ def _layer_shares(ctx: Context, rows: pd.DataFrame, need: pd.Series, name: str,
                   hard: bool, out: list[Violation]) -> None:
     """Shares of one service: every firm that needs it has rows summing to 1, no other firm
     has any; hard coverage leaves none unserved; without allow_split none is split."""
-    for f in sorted(set(need.index[need.to_numpy(bool)]) - set(rows["firm_id"])):
+    needing = set(need.index[need.to_numpy(bool)].tolist())
+    having = set(rows["firm_id"].tolist())
+    for f in sorted(needing - having):
         _fail(out, name, f, f"firm {f} needs {name.split('_')[0]} service but has no row")
-    for f in sorted(set(rows["firm_id"]) - set(need.index[need.to_numpy(bool)])):
+    for f in sorted(having - needing):
         _fail(out, name, f, f"firm {f} does not need {name.split('_')[0]} service but has "
               "a row")
-    share = rows["share"]
-    bad = share.isna() | (share < -ctx.tol) | (share > 1 + ctx.tol)
-    for row in rows[bad].itertuples():
-        _fail(out, name, f"{row.firm_id}/{row.operator_id}", f"share {_num(row.share)} "
-              "outside [0, 1]", row.share)
-    for f, t in share.fillna(0.0).groupby(rows["firm_id"]).sum().items():
-        if ctx.differ(float(t), 1.0):
-            _fail(out, name, f, f"shares of firm {f} sum to {_num(t)}, not 1", t - 1)
+    _shares_whole(ctx, rows, name, out)
     if hard:
         for row in rows[(rows["operator_id"] == "") & (rows["share"] > ctx.tol)].itertuples():
             _fail(out, f"{name}.unserved", row.firm_id, f"firm {row.firm_id} has an unserved "
                   f"share {_num(row.share)} under hard coverage", row.share)
     if not ctx.pol.allow_split:
+        share = rows["share"]
         fractional = (share > ctx.tol) & (share < 1 - ctx.tol)
         split = rows.groupby("firm_id").size() > 1
         for f in sorted(set(rows.loc[fractional, "firm_id"]) | set(split.index[split])):
