@@ -381,7 +381,6 @@ def host_retained(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) ->
     m.host_serves = pyo.Constraint(idx, rule=lambda m, c, s: m.z[c] <= m.v[host[c], s])
 
 
-
 def clusters_per_host(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario) -> None:
     """Valid inequality (cluster_rule = "exactly"): Σ_{c : h(c)=o, (c,s) ∈ A} a_cs <= n_s y_o
     (z_c in place of a_cs without max_strongholds_per_cluster) wherever host o has more than
@@ -401,6 +400,7 @@ def clusters_per_host(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario
     counted = hasattr(m, "a")
     m.clusters_per_host = pyo.Constraint(list(rows), rule=lambda m, o, s: sum(
         m.a[c, s] if counted else m.z[c] for c in rows[o, s]) <= required[s] * m.y[o])
+
 
 #: ``linking = "auto"`` aggregates above this many guidance pairs when capacities bound most
 #: aggregated rows (:func:`choose_linking`; the measurements are in docs/model.md).
