@@ -133,7 +133,7 @@ def current_clusters(ds: Dataset) -> pd.Series:
     starts = np.flatnonzero(np.r_[True, firms[1:] != firms[:-1]])
     per_firm = dict(zip(firms[starts], (tuple(c) for c in np.split(clusters, starts[1:])),
                         strict=True))
-    return pd.Series([per_firm.get(f, ()) for f in ds.firms["firm_id"]], dtype=object)
+    return pd.Series([per_firm.get(f, ()) for f in ds.firms["firm_id"].tolist()], dtype=object)
 
 
 def cluster_groups(land: Landscape, pol: Policy, effect: Effect, *, by_place: bool = True,

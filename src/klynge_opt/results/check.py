@@ -167,8 +167,10 @@ def _fail(out: list[Violation], constraint: str, where: str, message: str,
 
 def _text(col: pd.Series) -> pd.Series:
     """Cells as plain strings, blank for missing (CSV blanks and in-memory NaN alike)."""
-    obj = col.astype(object)
-    return obj.where(obj.notna(), "").map(str)
+    missing = col.isna().to_numpy()
+    return pd.Series(["" if gone else str(v) for v, gone in zip(col.tolist(), missing,
+                                                                strict=True)],
+                     index=col.index, dtype=object)
 
 
 def _items(cell: str) -> tuple[str, ...]:
