@@ -103,6 +103,14 @@ def layered_tables() -> dict[str, pd.DataFrame]:
     return t
 
 
+def second_food_cluster_of_o1(tables: dict[str, pd.DataFrame]) -> None:
+    """Make C3 a food-only cluster hosted by O1, beside C1 (clusters_per_host has a row)."""
+    tables["clusters"]["operator_id"] = ["O1", "O2", "O1"]
+    cs = tables["cluster_strongholds"]
+    tables["cluster_strongholds"] = cs[(cs["cluster_id"] != "C3")
+                                       | (cs["stronghold_id"] == "food")]
+
+
 @pytest.fixture
 def tiny() -> dict[str, pd.DataFrame]:
     return tiny_tables()

@@ -18,7 +18,7 @@ import pyomo.environ as pyo
 import pytest
 
 import test_check
-from conftest import ROOT, layered_tables, tiny_tables
+from conftest import ROOT, layered_tables, second_food_cluster_of_o1, tiny_tables
 from klynge_opt.data.dataset import from_tables
 from klynge_opt.data.scenario import Scenario
 from klynge_opt.model import diagnosis
@@ -149,10 +149,7 @@ def _c1_capacity(tables: dict) -> None:
 def _c3_food_at_o1(tables: dict) -> None:
     """The layered landscape with C1 and C3 both food clusters hosted by O1."""
     _layers(tables)
-    tables["clusters"]["operator_id"] = ["O1", "O2", "O1"]
-    cs = tables["cluster_strongholds"]
-    tables["cluster_strongholds"] = cs[~((cs["cluster_id"] == "C3")
-                                         & (cs["stronghold_id"] == "ict"))]
+    second_food_cluster_of_o1(tables)
 
 
 #: Per family: a scenario (and data edit) on the tiny landscape under which it binds.

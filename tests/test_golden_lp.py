@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import layered_tables, tiny_tables
+from conftest import layered_tables, second_food_cluster_of_o1, tiny_tables
 from klynge_opt.api import open_session
 from klynge_opt.data.dataset import from_tables
 from klynge_opt.data.scenario import Scenario
@@ -59,10 +59,7 @@ def _write(name: str, path: Path) -> None:
         tables = layered_tables()
         tables["clusters"]["capacity"] = [4.0, None, None]
         if name == "host":
-            tables["clusters"]["operator_id"] = ["O1", "O2", "O1"]
-            cs = tables["cluster_strongholds"]
-            tables["cluster_strongholds"] = cs[(cs["cluster_id"] != "C3")
-                                               | (cs["stronghold_id"] == "food")]
+            second_food_cluster_of_o1(tables)
     else:
         tables = tiny_tables()
     tables["operators"].loc[0, "capacity"] = 4.0  # binding, so capacity rows exist
