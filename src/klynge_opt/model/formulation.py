@@ -71,6 +71,11 @@ class ModelInputs:
     #: for turning group decisions back into firm rows. Empty without layers.
     firm_groups: dict[str, pd.Series] = field(default_factory=dict)
 
+    @property
+    def requirements(self) -> dict[str, int]:
+        """n_s of every stronghold that has a cluster requirement (None values left out)."""
+        return {s: n for s, n in self.required_clusters.items() if n is not None}
+
 
 def prepare(land: Landscape, scenario: Scenario) -> ModelInputs:
     ds = land.dataset
@@ -351,7 +356,7 @@ def one_cluster_per_stronghold(m: pyo.ConcreteModel, inp: ModelInputs,
     s with a requirement; with max_strongholds_per_cluster a[c,s] in place of z_c."""
     by_s = inp.counts.groupby("stronghold_id")["cluster_id"].agg(list)
     counted = hasattr(m, "a")
-    required = {s: n for s, n in inp.required_clusters.items() if n is not None}
+    required = inp.requirements
 
     at_least = scenario.policy.cluster_rule == "at_least"
 
@@ -390,7 +395,7 @@ def clusters_per_host(m: pyo.ConcreteModel, inp: ModelInputs, scenario: Scenario
     relaxation, which may select two of one host's clusters by halves and pay half the host."""
     if scenario.policy.cluster_rule != "exactly":
         return
-    required = {s: n for s, n in inp.required_clusters.items() if n is not None}
+    required = inp.requirements
     admissible = inp.clusters.index[inp.clusters["admissible"].to_numpy(bool)]
     counts = inp.counts[inp.counts["stronghold_id"].isin(list(required))
                         & inp.counts["cluster_id"].isin(list(admissible))]
@@ -676,7 +681,7 @@ def max_strongholds_per_cluster(m: pyo.ConcreteModel, inp: ModelInputs,
     # "Exactly n_s clusters" means no selected cluster beside them: one whose strongholds
     # all carry a requirement must count for one of them (else a cluster counting for
     # nothing would slip past the rule).
-    required = {s for s, n in inp.required_clusters.items() if n is not None}
+    required = set(inp.requirements)
     bound = [c for c, listed in by_c.items() if set(listed) <= required]
     m.counted_when_selected = pyo.Constraint(
         bound, rule=lambda m, c: sum(m.a[c, s] for s in by_c[c]) >= m.z[c])
